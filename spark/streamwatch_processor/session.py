@@ -1,0 +1,53 @@
+"""Build the SparkSession every job and test uses.
+
+Sets what PySpark needs on this kind of machine before the JVM starts:
+``JAVA_HOME`` (newest JDK >= 17, or >= 25 for ``local-cluster``/standalone,
+whose executors of PySpark 4.3 need it), ``PYSPARK_PYTHON`` so that Python
+workers run this interpreter (with pandas and pyarrow), and the streaming
+metrics settings Prometheus users expect.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from streamwatch.java import ensure_java_env
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+def java_minimum(master: str) -> int:
+    return 25 if master.startswith(("local-cluster", "spark://")) else 17
+
+
+def build_session(
+    master: str = "local[*]",
+    app_name: str = "streamwatch",
+    conf: dict[str, str] | None = None,
+) -> SparkSession:
+    ensure_java_env(java_minimum(master))
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    builder = (
+        SparkSession.builder.master(master)
+        .appName(app_name)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", os.environ.get("STREAMWATCH_SHUFFLE_PARTITIONS", "4"))
+        .config("spark.sql.streaming.metricsEnabled", "true")
+        .config("spark.ui.prometheus.enabled", "true")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.streaming.stateStore.providerClass",
+                "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider")
+        .config("spark.python.worker.reuse", "true")
+        .config("spark.driver.extraJavaOptions", "-Dio.netty.tryReflectionSetAccessible=true")
+    )
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(os.environ.get("STREAMWATCH_SPARK_LOG_LEVEL", "WARN"))
+    return spark

@@ -1,0 +1,30 @@
+"""Fixtures shared by every test layer.
+
+``spark`` is one SparkSession for the whole test session (startup costs ~12 s).
+Helpers to start real service processes on 127.0.0.1 live in ``tests/procs.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    from streamwatch.java import JavaNotFound
+
+    from streamwatch_processor.session import build_session
+
+    try:
+        session = build_session("local[2]", "streamwatch-tests")
+    except JavaNotFound as exc:
+        pytest.skip(f"no suitable Java: {exc}")
+    yield session
+    session.stop()
