@@ -19,7 +19,6 @@ os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 @pytest.fixture(scope="session")
 def spark() -> Iterator[object]:
     from streamwatch.java import JavaNotFound
-
     from streamwatch_processor.session import build_session
 
     try:

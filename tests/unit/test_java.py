@@ -27,7 +27,7 @@ def test_newest_jdk_at_least_minimum_wins(tmp_path, monkeypatch):
 def test_java_home_too_old_is_a_clear_error(tmp_path, monkeypatch):
     old = fake_jdk(tmp_path, "java-11", "11.0.2")
     monkeypatch.setenv("JAVA_HOME", str(old))
-    with pytest.raises(java.JavaNotFound, match="JAVA_HOME=.*Java 11.*>= 17"):
+    with pytest.raises(java.JavaNotFound, match=r"JAVA_HOME=.*Java 11.*>= 17"):
         java.find_java_home(17, tmp_path)
 
 
