@@ -1,0 +1,220 @@
+"""The runtime both producers share: feed logs, the feed HTTP API, the line socket.
+
+A producer CLI (``streamwatch tweets``, ``streamwatch txns``) builds its
+:class:`~streamwatch.sources.Source`, calls :func:`add_producer_flags` in its
+``add_arguments`` and :func:`run_producer` in its ``main``::
+
+    def add_arguments(parser):
+        add_producer_flags(parser, http_port=7102, socket_port=7202)
+        ...                                   # the source's own flags
+
+    def main(args):
+        registry = CollectorRegistry()
+        source = TxnSource(..., registry=registry)
+        return run_producer("txn-simulator", source, args,
+                            socket_feed="transactions", registry=registry)
+
+``run_producer`` opens one :class:`~streamwatch.feedlog.FeedLog` per feed under
+``<data-dir>/feeds/<feed>/``, serves them over HTTP and tails ``socket_feed``
+on the TCP line socket, runs the source in a thread, and on SIGTERM/SIGINT
+stops the source, fsyncs and closes the logs and exits 0. A busy port exits 2
+with a message naming the flag; a source that crashes exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from streamwatch import flags
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+    from streamwatch.feedlog import FeedLog
+    from streamwatch.sources import Source
+
+log = logging.getLogger(__name__)
+
+FSYNC_POLICIES = ["always", "interval", "never"]
+
+
+def add_producer_flags(parser: argparse.ArgumentParser, *, http_port: int,
+                       socket_port: int) -> None:
+    """Add the flags every producer shares (each with a ``STREAMWATCH_`` env twin)."""
+    g = parser.add_argument_group("feed server and log")
+    flags.add_flag(g, "--host", default="127.0.0.1",
+                   help="address to bind the HTTP API and the line socket to "
+                   "(0.0.0.0 in a container)")
+    flags.add_flag(g, "--http-port", default=http_port, type=flags.port,
+                   help="HTTP port of the feed API, /metrics and /openapi.json (0 = any free)")
+    flags.add_flag(g, "--socket-port", default=socket_port, type=flags.port,
+                   help="TCP port of the live line socket (0 = any free)")
+    flags.add_flag(g, "--data-dir", default="./.streamwatch",
+                   help="directory that holds the feed logs (under feeds/<feed>/)")
+    flags.add_flag(g, "--fsync", default="interval", choices=FSYNC_POLICIES,
+                   help="when appended records are fsynced: always (every batch), "
+                   "interval (group commit every --fsync-interval) or never (the OS "
+                   "decides; survives a process crash, not a power loss)")
+    flags.add_flag(g, "--fsync-interval", default=0.1, type=flags.duration_seconds,
+                   help="group-commit period for --fsync interval, e.g. 100ms")
+    flags.add_flag(g, "--segment-bytes", default=64 << 20, type=flags.byte_size,
+                   help="roll a new log segment at this size, e.g. 64MiB")
+    flags.add_flag(g, "--retention-bytes", default=1 << 30, type=flags.byte_size,
+                   help="keep at most this many bytes per feed by deleting the oldest "
+                   "sealed segments, e.g. 1GiB (0 = unlimited)")
+    flags.add_flag(g, "--retention-age", default=0.0, type=flags.duration_seconds,
+                   help="delete sealed segments older than this, e.g. 24h (0 = keep)")
+    flags.add_flag(g, "--max-records-per-request", default=10_000, type=_positive_int,
+                   help="cap on records returned by one GET /v1/feeds/{feed}/records")
+    flags.add_flag(g, "--socket-buffer", default=10_000, type=_positive_int,
+                   help="lines buffered per line-socket client; a client that falls "
+                   "further behind is disconnected")
+    flags.add_flag(g, "--log-level", default="info",
+                   choices=["debug", "info", "warning", "error"], help="log level")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be a positive integer")
+    return value
+
+
+@dataclass
+class _Runtime:
+    """Everything one running producer holds, so shutdown can undo it in order."""
+
+    logs: dict[str, FeedLog] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+    failed: threading.Event = field(default_factory=threading.Event)
+
+
+def run_producer(service: str, source: Source, args: argparse.Namespace, *,
+                 socket_feed: str, registry: CollectorRegistry) -> int:
+    """Run ``source`` behind the feed log, HTTP API and line socket until signalled."""
+    from streamwatch import logs
+    from streamwatch.feedlog import FeedLog, FeedLogError
+    from streamwatch.feedserver import FeedAppConfig, FeedMetrics, LineTail, create_app
+    from streamwatch.httpkit import Server, port_in_use_message, run_until_signalled
+
+    logs.setup(service, args.log_level)
+    if socket_feed not in source.feeds:
+        raise ValueError(f"socket feed {socket_feed!r} is not one of {source.feeds}")
+    rt = _Runtime()
+    metrics = FeedMetrics(registry)
+    feeds_dir = Path(args.data_dir) / "feeds"
+    try:
+        for feed in source.feeds:
+            rt.logs[feed] = FeedLog.open(
+                feeds_dir, feed,
+                segment_bytes=args.segment_bytes,
+                fsync=args.fsync,
+                fsync_interval=args.fsync_interval,
+                retention_bytes=args.retention_bytes or None,
+                retention_seconds=args.retention_age or None,
+                on_fsync=metrics.fsync_seconds.observe,
+            )
+    except (OSError, FeedLogError) as exc:
+        _close_all(rt)
+        print(f"{service}: cannot open the feed logs under {feeds_dir}: {exc}. "
+              "Check --data-dir (env STREAMWATCH_DATA_DIR) and its permissions.",
+              file=sys.stderr)
+        return 2
+    metrics.watch(rt.logs)
+
+    tail = LineTail(rt.logs[socket_feed], socket_feed, args.host, args.socket_port,
+                    buffer_lines=args.socket_buffer, metrics=metrics)
+    config = FeedAppConfig(service=service, logs=rt.logs, registry=registry, metrics=metrics,
+                           socket_ports={socket_feed: None},
+                           max_records_per_request=args.max_records_per_request)
+    app = create_app(config)
+    try:
+        tail.start()
+    except OSError as exc:
+        _close_all(rt)
+        return _bind_failed(service, exc, args.host, args.socket_port, "--socket-port",
+                            port_in_use_message)
+    config.socket_ports[socket_feed] = tail.port
+    try:
+        server = Server(app, args.host, args.http_port)
+    except OSError as exc:
+        tail.stop()
+        _close_all(rt)
+        return _bind_failed(service, exc, args.host, args.http_port, "--http-port",
+                            port_in_use_message)
+
+    def emit(feed: str, payloads: list[bytes]) -> None:
+        if not payloads:
+            return
+        rt.logs[feed].append_many(payloads)
+        metrics.produced.labels(feed).inc(len(payloads))
+
+    def run_source() -> None:
+        try:
+            source.run(emit, rt.stop)
+            if not rt.stop.is_set():
+                log.info("source finished; still serving the feeds",
+                         extra={"feeds": {f: lg.latest for f, lg in rt.logs.items()}})
+        except Exception:
+            if rt.stop.is_set():
+                return
+            log.exception("source failed; shutting down", extra={"service": service})
+            rt.failed.set()
+            # wake run_until_signalled the same way an operator would
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    source_thread = threading.Thread(target=run_source, name="source", daemon=True)
+
+    def start() -> None:
+        server.start()
+        config.ready = True
+        source_thread.start()
+        log.info("producer started", extra={
+            "host": args.host, "http_port": server.port, "socket_port": tail.port,
+            "socket_feed": socket_feed, "data_dir": str(Path(args.data_dir).resolve()),
+            "feeds": {f: {"earliest": lg.earliest, "latest": lg.latest}
+                      for f, lg in rt.logs.items()},
+            "fsync": args.fsync,
+        })
+
+    def stop() -> None:
+        rt.stop.set()
+        config.ready = False
+        source_thread.join(timeout=10)
+        if source_thread.is_alive():
+            log.warning("source did not stop within 10 s; closing the logs anyway")
+        tail.stop()
+        server.stop()
+        _close_all(rt)
+        log.info("producer stopped", extra={
+            "feeds": {f: lg.latest for f, lg in rt.logs.items()}})
+
+    run_until_signalled(start, stop)
+    return 1 if rt.failed.is_set() else 0
+
+
+def _bind_failed(service: str, exc: OSError, host: str, port: int, flag: str,
+                 port_in_use_message: object) -> int:
+    if exc.errno == errno.EADDRINUSE:
+        msg = port_in_use_message(host, port, flag)  # type: ignore[operator]
+    else:
+        msg = f"cannot listen on {host}:{port} ({exc}); check {flag} and --host"
+    print(f"{service}: {msg}", file=sys.stderr)
+    return 2
+
+
+def _close_all(rt: _Runtime) -> None:
+    for feed, feed_log in rt.logs.items():
+        try:
+            feed_log.close()
+        except OSError:
+            log.exception("closing the feed log failed", extra={"feed": feed})

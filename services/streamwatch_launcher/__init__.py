@@ -1,0 +1,1 @@
+"""The embedded default: every Streamwatch service as a local process plus a live view."""

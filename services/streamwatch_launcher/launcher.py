@@ -1,0 +1,201 @@
+"""Orchestration behind ``streamwatch run``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+from rich.console import Console
+from rich.live import Live
+
+from streamwatch import logs
+from streamwatch.java import JavaNotFound, find_java_home
+from streamwatch_launcher.status import Endpoints, StatusReader
+from streamwatch_launcher.supervisor import Child, Supervisor, port_free, streamwatch_argv
+from streamwatch_launcher.view import log_snapshot, render
+
+log = logging.getLogger("streamwatch.run")
+HOST = "127.0.0.1"
+
+
+class StartupError(RuntimeError):
+    """A problem the user must fix before ``streamwatch run`` can start."""
+
+
+class Launcher:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.data_dir = Path(args.data_dir).resolve()
+        self.console = Console(stderr=False)
+        self.supervisor = Supervisor()
+        self.stop_event = threading.Event()
+        self.endpoints = Endpoints(
+            tweets=f"http://{HOST}:{args.tweets_port}", txns=f"http://{HOST}:{args.txns_port}",
+            alerting=f"http://{HOST}:{args.alerting_port}",
+            exporter=f"http://{HOST}:{args.exporter_port}")
+        self.spark: Child | None = None
+
+    # -- checks -----------------------------------------------------------------------------
+    def _check(self) -> None:
+        ports = {
+            "--tweets-port": self.args.tweets_port,
+            "--tweets-socket-port": self.args.tweets_socket_port,
+            "--txns-port": self.args.txns_port,
+            "--txns-socket-port": self.args.txns_socket_port,
+            "--alerting-port": self.args.alerting_port,
+            "--exporter-port": self.args.exporter_port,
+        }
+        seen: dict[int, str] = {}
+        for flag, number in ports.items():
+            if number in seen:
+                raise StartupError(f"{flag} and {seen[number]} are both {number}; "
+                                   f"give each service its own port")
+            seen[number] = flag
+            if not port_free(HOST, number):
+                env = "STREAMWATCH_" + flag.lstrip("-").replace("-", "_").upper()
+                raise StartupError(
+                    f"port {number} on {HOST} is already in use (needed for {flag}). "
+                    f"Stop what holds it (`ss -ltnp 'sport = :{number}'` shows it; an earlier "
+                    f"`streamwatch run` may still be running) or pick another port with "
+                    f"{flag} N (env {env}).")
+        if not self.args.no_spark:
+            try:
+                find_java_home(17)
+            except JavaNotFound as exc:
+                raise StartupError(f"{exc} (or run `streamwatch run --no-spark` to start the "
+                                   f"services without the Spark jobs)") from None
+
+    # -- start ------------------------------------------------------------------------------
+    def _start_services(self, admin_token: str) -> None:
+        a, d = self.args, str(self.data_dir)
+        seed = [] if a.seed is None else ["--seed", str(a.seed)]
+        logs_dir = self.data_dir / "logs"
+        common_env = {"STREAMWATCH_ADMIN_TOKEN": admin_token,
+                      "STREAMWATCH_WEBHOOK_ALLOW_PRIVATE": "1"}
+        children = [
+            Child("tweet-ingester", streamwatch_argv(
+                "tweets", "--rate", str(a.tweet_rate), *seed, "--http-port", str(a.tweets_port),
+                "--socket-port", str(a.tweets_socket_port), "--data-dir", d),
+                logs_dir / "tweet-ingester.log", f"{self.endpoints.tweets}/readyz"),
+            Child("txn-simulator", streamwatch_argv(
+                "txns", "--rate", str(a.txn_rate), *seed, "--http-port", str(a.txns_port),
+                "--socket-port", str(a.txns_socket_port), "--data-dir", d),
+                logs_dir / "txn-simulator.log", f"{self.endpoints.txns}/readyz"),
+            Child("alerting", streamwatch_argv(
+                "alerting", "--port", str(a.alerting_port), "--data-dir", d),
+                logs_dir / "alerting.log", f"{self.endpoints.alerting}/readyz", env=common_env),
+            Child("metrics-exporter", streamwatch_argv(
+                "exporter", "--port", str(a.exporter_port),
+                "--alerting-url", self.endpoints.alerting,
+                "--labels-url", f"{self.endpoints.txns}/v1/feeds/labels"),
+                logs_dir / "metrics-exporter.log", f"{self.endpoints.exporter}/readyz"),
+        ]
+        for child in children:
+            self._say(f"starting {child.name} …")
+            self.supervisor.start(child)
+        if not a.no_spark:
+            self._say("starting the Spark jobs (hashtags, fraud) in one local session …")
+            self.spark = Child("spark", [
+                sys.executable, "-m", "streamwatch_launcher.spark_jobs",
+                "--data-dir", d, "--master", a.master, "--trigger", a.trigger,
+                "--tweets-url", self.endpoints.tweets, "--txns-url", self.endpoints.txns,
+                "--alerting-url", self.endpoints.alerting,
+                "--exporter-url", self.endpoints.exporter,
+            ], logs_dir / "spark.log")
+            self.supervisor.start(self.spark)
+
+    def _subscribe(self, url: str, admin_token: str) -> None:
+        r = requests.post(f"{self.endpoints.alerting}/v1/subscriptions",
+                          json={"url": url, "description": "streamwatch run --webhook"},
+                          headers={"Authorization": f"Bearer {admin_token}"}, timeout=10)
+        if r.status_code != 201:
+            raise StartupError(f"could not subscribe {url}: HTTP {r.status_code} {r.text}")
+        sub = r.json()
+        self._say(f"webhook subscription {sub['id']} → {url}")
+        self._say(f"webhook secret (shown once, verify signatures with it): {sub['secret']}")
+
+    # -- loop -------------------------------------------------------------------------------
+    def _say(self, message: str) -> None:
+        if self.args.headless:
+            log.info(message)
+        else:
+            self.console.print(f"[bold cyan]streamwatch[/] {message}")
+
+    def _spark_alive(self) -> bool | None:
+        return None if self.spark is None else self.spark.alive
+
+    def _watch(self) -> int:
+        reader = StatusReader(self.endpoints)
+        deadline = None if self.args.duration is None else time.monotonic() + self.args.duration
+        footer = (f"data: {self.data_dir}   logs: {self.data_dir / 'logs'}   "
+                  f"trends: {self.endpoints.exporter}/v1/trends   "
+                  f"alerts: {self.endpoints.alerting}/v1/alerts")
+        last_log = 0.0
+        live = None if self.args.headless else Live(console=self.console, auto_refresh=False,
+                                                    screen=False)
+        try:
+            if live is not None:
+                live.start()
+            while not self.stop_event.is_set():
+                if deadline is not None and time.monotonic() >= deadline:
+                    self._say("duration reached, stopping")
+                    return 0
+                dead = self.supervisor.dead()
+                if dead:
+                    for child in dead:
+                        code = child.proc.returncode if child.proc else "?"
+                        log.error("child exited", extra={"child": child.name, "code": code,
+                                                         "log_tail": child.tail()})
+                        self.console.print(f"[red]{child.name} exited with code {code}[/]; "
+                                           f"last lines of {child.log_path}:\n{child.tail()}")
+                    return 1
+                snap = reader.read()
+                if live is not None:
+                    live.update(render(snap, spark_alive=self._spark_alive(), footer=footer),
+                                refresh=True)
+                elif time.monotonic() - last_log >= 5:
+                    log_snapshot(snap, spark_alive=self._spark_alive())
+                    last_log = time.monotonic()
+                self.stop_event.wait(self.args.refresh)
+            return 0
+        finally:
+            if live is not None:
+                live.stop()
+
+    def run(self) -> int:
+        logs.setup("streamwatch-run")
+        try:
+            self._check()
+        except StartupError as exc:
+            print(f"streamwatch run: {exc}", file=sys.stderr)
+            return 2
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        admin_token = os.environ.get("STREAMWATCH_ADMIN_TOKEN") or ""
+        if not admin_token:
+            admin_token = secrets.token_urlsafe(24)
+            self._say(f"admin token for the alerting API (generated, shown once): {admin_token}")
+
+        def on_signal(signum: int, _frame: object) -> None:
+            self.stop_event.set()
+
+        for s in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(s, on_signal)
+        try:
+            self._start_services(admin_token)
+            if self.args.webhook:
+                self._subscribe(self.args.webhook, admin_token)
+            return self._watch()
+        except (StartupError, RuntimeError) as exc:
+            print(f"streamwatch run: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            self._say("stopping all services …")
+            self.supervisor.stop_all()

@@ -1,0 +1,110 @@
+"""What the live view shows, read from the services' own HTTP APIs.
+
+Everything here is read-only and tolerant: a service that is down or slow
+shows as unhealthy, it never stops the view.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+TIMEOUT = 1.5
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    tweets: str
+    txns: str
+    alerting: str
+    exporter: str
+
+    def services(self) -> dict[str, str]:
+        return {"tweet-ingester": self.tweets, "txn-simulator": self.txns,
+                "alerting": self.alerting, "metrics-exporter": self.exporter}
+
+
+@dataclass
+class Snapshot:
+    at: float
+    health: dict[str, bool] = field(default_factory=dict)
+    feed_latest: dict[str, int] = field(default_factory=dict)
+    feed_rate: dict[str, float] = field(default_factory=dict)
+    window: dict[str, Any] | None = None
+    alerts_by_rule: dict[str, float] = field(default_factory=dict)
+    quality: dict[str, Any] | None = None
+    queries: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def _get(url: str) -> requests.Response | None:
+    try:
+        r = requests.get(url, timeout=TIMEOUT)
+    except requests.RequestException:
+        return None
+    return r
+
+
+def _metric_samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    out: dict[str, list[tuple[dict[str, str], float]]] = defaultdict(list)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[sample.name].append((sample.labels, sample.value))
+    return out
+
+
+class StatusReader:
+    """Polls the services; rates are derived from successive snapshots."""
+
+    def __init__(self, endpoints: Endpoints) -> None:
+        self.endpoints = endpoints
+        self._previous: Snapshot | None = None
+
+    def read(self) -> Snapshot:
+        snap = Snapshot(at=time.monotonic())
+        for name, base in self.endpoints.services().items():
+            r = _get(f"{base}/readyz")
+            snap.health[name] = r is not None and r.ok
+        for base in (self.endpoints.tweets, self.endpoints.txns):
+            r = _get(f"{base}/v1/feeds")
+            if r is not None and r.ok:
+                for feed in r.json().get("feeds", []):
+                    snap.feed_latest[feed["name"]] = int(feed["latest"])
+        prev = self._previous
+        if prev is not None and snap.at > prev.at:
+            for feed, latest in snap.feed_latest.items():
+                if feed in prev.feed_latest:
+                    snap.feed_rate[feed] = (latest - prev.feed_latest[feed]) / (snap.at - prev.at)
+        r = _get(f"{self.endpoints.exporter}/v1/trends?limit=1")
+        if r is not None and r.ok:
+            windows = r.json().get("windows") or []
+            snap.window = windows[0] if windows else None
+        r = _get(f"{self.endpoints.exporter}/v1/quality")
+        if r is not None and r.ok:
+            snap.quality = r.json()
+        r = _get(f"{self.endpoints.exporter}/metrics")
+        if r is not None and r.ok:
+            self._read_metrics(snap, r.text)
+        self._previous = snap
+        return snap
+
+    @staticmethod
+    def _read_metrics(snap: Snapshot, text: str) -> None:
+        samples = _metric_samples(text)
+        for labels, value in samples.get("streamwatch_fraud_alerts_total", []):
+            rule = labels.get("rule", "?")
+            snap.alerts_by_rule[rule] = snap.alerts_by_rule.get(rule, 0.0) + value
+        wanted = {
+            "streamwatch_query_input_rows_per_second": "input_rps",
+            "streamwatch_query_processed_rows_per_second": "processed_rps",
+            "streamwatch_query_last_batch_duration_seconds": "batch_seconds",
+            "streamwatch_query_watermark_delay_seconds": "watermark_delay",
+        }
+        for metric, key in wanted.items():
+            for labels, value in samples.get(metric, []):
+                query = labels.get("query", "?")
+                snap.queries.setdefault(query, {})[key] = value

@@ -1,0 +1,12 @@
+"""tweet-ingester: turns synthetic, recorded or live X tweets into the ``tweets`` feed.
+
+Sources (each a :class:`streamwatch.sources.Source` emitting to ``tweets``):
+
+- :mod:`tweet_ingester.synthetic` — seedable generator with a long-tail hashtag
+  distribution, scheduled trending bursts and multilingual, mixed-sentiment text;
+- :mod:`tweet_ingester.replay` — JSONL or CSV files, paced by ``created_at``;
+- :mod:`tweet_ingester.xapi` — the X API v2 filtered stream.
+
+``streamwatch tweets`` (:mod:`tweet_ingester.cli`) puts one of them behind the
+shared producer runtime (feed log, feed HTTP API, line socket).
+"""

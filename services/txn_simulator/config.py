@@ -1,0 +1,270 @@
+"""The simulator's parameters as typed, frozen config objects.
+
+Everything that shapes the generated traffic lives here, so the fraud rules,
+the tests and ``docs/fraud-scenarios.md`` read the same numbers the generator
+uses. Each scenario's ``*Params`` holds its generative parameters; its
+``signature()`` returns the thresholds a simple rule can use and that the
+legit traffic (``LegitParams``) is built never to reach.
+
+Amounts are in integer cents (USD) to keep the arithmetic exact; durations in
+seconds; distances in km.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from streamwatch.events import SCENARIOS
+
+#: merchant categories and the median amount (USD) of a typical purchase
+CATEGORY_MEDIAN_USD: dict[str, float] = {
+    "grocery": 45.0,
+    "fuel": 50.0,
+    "restaurant": 35.0,
+    "electronics": 180.0,
+    "travel": 320.0,
+    "online_retail": 60.0,
+    "atm": 100.0,
+}
+CATEGORIES: tuple[str, ...] = tuple(CATEGORY_MEDIAN_USD)
+
+
+@dataclass(frozen=True)
+class LegitParams:
+    """Genuine customers: what their traffic looks like and never does."""
+
+    #: a card never makes two legit transactions closer together than this
+    min_gap_s: float = 60.0
+    #: card-present merchants and customers' homes lie within this radius of a city centre
+    city_radius_km: float = 5.0
+    #: per-card spending factor: lognormal sigma, clipped to [min, max]
+    card_factor_sigma: float = 0.35
+    card_factor_min: float = 0.5
+    card_factor_max: float = 2.0
+    #: per-purchase spread around the card's typical amount (lognormal sigma)
+    amount_sigma: float = 0.5
+    #: a legit amount stays within [typical / max_ratio, typical * max_ratio]
+    max_ratio: float = 4.0
+    #: and never below this (cents)
+    min_amount_cents: int = 100
+    #: a card starts an incident only after this long without any transaction
+    quiet_before_incident_s: float = 600.0
+    #: after an incident the card is blocked for good and the customer receives a new
+    #: card_id this long after the incident's last transaction
+    reissue_after_s: float = 1800.0
+
+    def category_ceiling_cents(self, category: str) -> int:
+        """The largest amount any legit card ever spends in ``category``."""
+        return int(CATEGORY_MEDIAN_USD[category] * 100 * self.card_factor_max * self.max_ratio)
+
+    def max_speed_kmh(self) -> float:
+        """Upper bound on the speed implied by two consecutive legit transactions."""
+        return 2 * self.city_radius_km / (self.min_gap_s / 3600.0)
+
+
+@dataclass(frozen=True)
+class CardTestingParams:
+    """A bot tries the card with a burst of tiny online purchases."""
+
+    min_txns: int = 4
+    max_txns: int = 10
+    min_amount_cents: int = 50
+    max_amount_cents: int = 199
+    min_gap_s: float = 1.0
+    max_gap_s: float = 8.0
+
+    def signature(self) -> dict[str, Any]:
+        return {
+            "tiny_amount_below_cents": self.max_amount_cents + 1,
+            "min_count": 3,
+            # three consecutive tests span at most two gaps (16 s by default)
+            "window_s": 60.0,
+            "channel": "online",
+        }
+
+
+@dataclass(frozen=True)
+class VelocityParams:
+    """A stolen card is used at many home-city shops in quick succession."""
+
+    min_txns: int = 6
+    max_txns: int = 10
+    min_gap_s: float = 4.0
+    max_gap_s: float = 20.0
+    #: amounts follow the card's usual profile but never below this (cents)
+    min_amount_cents: int = 500
+
+    def signature(self) -> dict[str, Any]:
+        return {
+            "min_count": 5,
+            "window_s": 120.0,
+            "min_amount_cents": 200,  # count only non-tiny amounts (tiny bursts = card_testing)
+        }
+
+
+@dataclass(frozen=True)
+class ImpossibleTravelParams:
+    """A cloned card is used in person far away shortly after the real one."""
+
+    min_distance_km: float = 1500.0
+    min_speed_kmh: float = 1500.0
+    min_gap_s: float = 300.0
+    max_gap_s: float = 3600.0
+    #: further purchases with the clone near the far location
+    max_extra_txns: int = 2
+    extra_min_gap_s: float = 120.0
+    extra_max_gap_s: float = 600.0
+
+    def signature(self) -> dict[str, Any]:
+        return {
+            "channels": ["pos", "atm"],
+            "min_distance_km": 500.0,
+            "min_speed_kmh": 1000.0,
+        }
+
+
+@dataclass(frozen=True)
+class AmountSpikeParams:
+    """One purchase far above what the card usually spends in that category."""
+
+    min_ratio: float = 12.0
+    max_ratio: float = 30.0
+    #: and at least this multiple of the category's legit ceiling
+    min_ceiling_multiple: float = 1.25
+    categories: tuple[str, ...] = ("electronics", "travel", "online_retail", "atm")
+
+    def signature(self, legit: LegitParams) -> dict[str, Any]:
+        return {
+            "min_ratio_to_card_typical": 10.0,
+            "category_ceiling_cents": {c: legit.category_ceiling_cents(c) for c in CATEGORIES},
+        }
+
+
+@dataclass(frozen=True)
+class AccountTakeoverParams:
+    """A fraudster takes over an in-person-only customer's account online.
+
+    Sequence: a genuine in-person purchase by the owner (labelled legit), then
+    after ``context_gap`` a probe from a new device in another country over the
+    new channel ``online``, then high-value spend from that device.
+    """
+
+    context_min_gap_s: float = 600.0
+    context_max_gap_s: float = 3000.0
+    probe_min_amount_cents: int = 500
+    probe_max_amount_cents: int = 6000
+    min_spend_txns: int = 1
+    max_spend_txns: int = 3
+    spend_min_gap_s: float = 60.0
+    spend_max_gap_s: float = 600.0
+    #: high-value spend: at least this many cents and this multiple of the card's typical
+    #: amount, at most ``max_ceiling_fraction`` of the category ceiling (so it is not a spike)
+    min_spend_cents: int = 25_000
+    min_spend_ratio: float = 3.0
+    max_ceiling_fraction: float = 0.95
+    categories: tuple[str, ...] = ("electronics", "travel", "online_retail")
+
+    def signature(self) -> dict[str, Any]:
+        return {
+            "new_device": True,
+            "new_country": True,
+            "channel": "online",
+            "spend_within_s": self.max_spend_txns * self.spend_max_gap_s,
+            "min_spend_cents": self.min_spend_cents,
+        }
+
+
+@dataclass(frozen=True)
+class ScenarioConfig:
+    """All scenario parameters plus each scenario's share of fraud transactions."""
+
+    card_testing: CardTestingParams = field(default_factory=CardTestingParams)
+    velocity: VelocityParams = field(default_factory=VelocityParams)
+    impossible_travel: ImpossibleTravelParams = field(default_factory=ImpossibleTravelParams)
+    amount_spike: AmountSpikeParams = field(default_factory=AmountSpikeParams)
+    account_takeover: AccountTakeoverParams = field(default_factory=AccountTakeoverParams)
+    #: relative share of fraud *transactions* per scenario (0 disables a scenario)
+    weights: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SCENARIOS, 1.0))
+
+    def mean_fraud_txns(self, scenario: str) -> float:
+        """Expected number of fraud-labelled transactions in one incident."""
+        if scenario == "card_testing":
+            p = self.card_testing
+            return (p.min_txns + p.max_txns) / 2
+        if scenario == "velocity":
+            return (self.velocity.min_txns + self.velocity.max_txns) / 2
+        if scenario == "impossible_travel":
+            return 2 + self.impossible_travel.max_extra_txns / 2
+        if scenario == "amount_spike":
+            return 1.0
+        a = self.account_takeover
+        return 1 + (a.min_spend_txns + a.max_spend_txns) / 2
+
+    def shares(self) -> dict[str, float]:
+        total = sum(self.weights.values())
+        if total <= 0:
+            return dict.fromkeys(SCENARIOS, 0.0)
+        return {s: self.weights.get(s, 0.0) / total for s in SCENARIOS}
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """One simulator run: population, rates, timing and scenarios."""
+
+    seed: int = 0
+    #: transactions per second of simulated (event) time
+    rate: float = 200.0
+    #: fraction of transactions that belong to fraud incidents
+    fraud_rate: float = 0.01
+    #: number of customers (each holds one card at a time); None = scaled from the rate
+    cards: int | None = None
+    merchants_per_city: int = 100
+    online_merchants: int = 1000
+    #: event time of the first simulated moment, epoch milliseconds
+    anchor_ms: int = 1_795_000_000_000
+    #: delivery delay up to this many seconds (events arrive out of event-time order)
+    disorder_s: float = 0.0
+    #: this fraction of events is delivered ``late_by_s`` late (plus the disorder)
+    late_fraction: float = 0.0
+    late_by_s: float = 0.0
+    #: stop after this many transactions (None = never)
+    max_events: int | None = None
+    legit: LegitParams = field(default_factory=LegitParams)
+    scenarios: ScenarioConfig = field(default_factory=ScenarioConfig)
+
+    #: free cards needed per busy card, so picking a free card stays cheap
+    CAPACITY_FACTOR = 3.0
+
+    def min_cards(self) -> int:
+        """The smallest population that keeps every legit card ``min_gap_s`` apart."""
+        return int(self.rate * self.legit.min_gap_s * self.CAPACITY_FACTOR) + 1
+
+    def population(self) -> int:
+        return self.cards if self.cards is not None else max(10_000, self.min_cards())
+
+    def problems(self) -> list[str]:
+        """Human-readable reasons this config cannot run (empty when it can)."""
+        out: list[str] = []
+        if self.rate <= 0:
+            out.append("--rate must be > 0")
+        if not 0.0 <= self.fraud_rate <= 0.5:
+            out.append("--fraud-rate must be within 0..0.5")
+        if self.cards is not None and self.cards < self.min_cards():
+            out.append(
+                f"--cards {self.cards} is too small for --rate {self.rate:g}: each card waits "
+                f"at least {self.legit.min_gap_s:g} s between legit transactions, so at least "
+                f"{self.min_cards()} cards are needed; raise --cards or lower --rate")
+        unknown = sorted(set(self.scenarios.weights) - set(SCENARIOS))
+        if unknown:
+            out.append(f"unknown scenario(s) {unknown}; known: {list(SCENARIOS)}")
+        if any(w < 0 for w in self.scenarios.weights.values()):
+            out.append("scenario weights must be >= 0")
+        if not 0.0 <= self.late_fraction <= 1.0:
+            out.append("--late-fraction must be within 0..1")
+        if self.disorder_s < 0 or self.late_by_s < 0:
+            out.append("--disorder and --late-by must be >= 0")
+        return out
+
+    def with_(self, **changes: Any) -> SimConfig:
+        return replace(self, **changes)

@@ -1,0 +1,328 @@
+"""A replayable Structured Streaming source over the Streamwatch feed HTTP API.
+
+Key concepts:
+- ``FeedDataSource`` is a PySpark Python Data Source (``DataSource`` +
+  ``DataSourceStreamReader``); register it once per session with
+  ``spark.dataSource.register(FeedDataSource)``.
+- Offsets are feed record offsets, ``{"offset": N}``, kept in the Spark
+  checkpoint. A micro-batch reads the half-open range ``[start, end)``, so a
+  restart from the same checkpoint re-reads exactly the same records.
+- Admission control: ``maxRecordsPerTrigger`` caps a micro-batch
+  (``getDefaultReadLimit`` returns ``ReadMaxRows``); ``Trigger.AvailableNow``
+  reads up to the latest offset seen when the query started, then stops.
+- A range is split into up to ``numPartitions`` partitions of at least
+  ``minPartitionRecords`` records, so executors fetch in parallel.
+- A feed that does not answer makes the source wait and retry with capped
+  exponential backoff (logged) for up to ``retrySeconds``; a range that has
+  fallen out of the feed's retention (HTTP 410) fails the query with a
+  message saying so, since silently skipping records would break exactly-once.
+- Rows are ``offset BIGINT, value STRING`` (the raw JSON line), produced as
+  Arrow record batches; parse them with ``from_json`` in the JVM.
+
+Usage::
+
+    spark.dataSource.register(FeedDataSource)
+    df = (spark.readStream.format("streamwatch_feed")
+          .option("url", "http://127.0.0.1:7101").option("feed", "tweets")
+          .option("maxRecordsPerTrigger", "50000").load())
+
+Expected output (``df.writeStream.format("console")``)::
+
+    +------+--------------------------------------------------+
+    |offset|value                                             |
+    +------+--------------------------------------------------+
+    |0     |{"id": "1850000000000000001", "created_at": ...}  |
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
+from pyspark.sql.streaming.datasource import (
+    ReadAllAvailable,
+    ReadLimit,
+    ReadMaxRows,
+    SupportsTriggerAvailableNow,
+)
+from pyspark.sql.types import StructType
+
+SOURCE_NAME = "streamwatch_feed"
+SCHEMA = "offset BIGINT, value STRING"
+END_HEADER = "X-Streamwatch-End"
+# The feed server returns at most this many records per request; asking for
+# more is harmless (it answers with a shorter range), asking for less wastes
+# round trips.
+REQUEST_RECORDS = 10_000
+
+log = logging.getLogger(__name__)
+
+
+class FeedUnavailable(RuntimeError):
+    """The feed did not answer within the retry budget."""
+
+
+class FeedRetentionError(RuntimeError):
+    """The requested range starts below the feed's earliest retained offset."""
+
+
+@dataclass(frozen=True)
+class FeedOptions:
+    url: str
+    feed: str
+    max_records_per_trigger: int = 0
+    num_partitions: int = 4
+    min_partition_records: int = 2_000
+    retry_seconds: float = 600.0
+    request_timeout: float = 10.0
+    starting: str = "earliest"
+
+    @classmethod
+    def parse(cls, options: dict[str, str]) -> FeedOptions:
+        def num(name: str, default: float, kind: type = int) -> Any:
+            raw = options.get(name)
+            if raw is None or raw == "":
+                return default
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise ValueError(
+                    f"feed source option {name}={raw!r} must be a number, e.g. {default}"
+                ) from None
+            if value < 0:
+                raise ValueError(f"feed source option {name}={raw!r} must be >= 0")
+            return value
+
+        url = (options.get("url") or "").rstrip("/")
+        feed = options.get("feed") or ""
+        if not url.startswith(("http://", "https://")) or not feed:
+            raise ValueError(
+                "feed source needs options url (http://HOST:PORT) and feed (a feed name), "
+                "e.g. .option('url', 'http://127.0.0.1:7101').option('feed', 'tweets')"
+            )
+        starting = options.get("startingOffsets", "earliest")
+        if starting not in ("earliest", "latest"):
+            raise ValueError("feed source option startingOffsets must be earliest or latest")
+        return cls(
+            url=url,
+            feed=feed,
+            max_records_per_trigger=num("maxRecordsPerTrigger", 0),
+            num_partitions=max(1, num("numPartitions", 4)),
+            min_partition_records=max(1, num("minPartitionRecords", 2_000)),
+            retry_seconds=num("retrySeconds", 600.0, float),
+            request_timeout=num("requestTimeout", 10.0, float),
+            starting=starting,
+        )
+
+    @property
+    def feed_url(self) -> str:
+        return f"{self.url}/v1/feeds/{self.feed}"
+
+
+class FeedRange(InputPartition):
+    """Records ``[start, end)`` of one feed, read by one Spark task."""
+
+    def __init__(self, start: int, end: int) -> None:
+        self.start = start
+        self.end = end
+
+    def __repr__(self) -> str:
+        return f"FeedRange({self.start}, {self.end})"
+
+
+def split_range(start: int, end: int, num_partitions: int, min_records: int) -> list[FeedRange]:
+    """Split ``[start, end)`` into at most ``num_partitions`` near-equal contiguous ranges."""
+    total = end - start
+    if total <= 0:
+        return []
+    parts = max(1, min(num_partitions, total // min_records or 1))
+    size, extra = divmod(total, parts)
+    out, lo = [], start
+    for i in range(parts):
+        hi = lo + size + (1 if i < extra else 0)
+        out.append(FeedRange(lo, hi))
+        lo = hi
+    return out
+
+
+def _with_retry(opts: FeedOptions, what: str, call: Any) -> Any:
+    """Call ``call()`` until it stops raising connection errors or 5xx; back off and log."""
+    import requests
+
+    deadline = time.monotonic() + opts.retry_seconds
+    delay = 0.2
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return call()
+        except (requests.ConnectionError, requests.Timeout, _ServerError) as exc:
+            if time.monotonic() + delay > deadline:
+                raise FeedUnavailable(
+                    f"feed {opts.feed!r} at {opts.url} did not answer {what} for "
+                    f"{opts.retry_seconds:.0f} s ({exc}); start the producer or raise the "
+                    f"retrySeconds option"
+                ) from exc
+            log.warning(
+                "feed unavailable, retrying",
+                extra={"feed": opts.feed, "url": opts.url, "what": what, "attempt": attempt,
+                       "retry_in_s": round(delay, 2), "error": str(exc)[:200]},
+            )
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+class _ServerError(Exception):
+    """A 5xx answer: the feed is there but not healthy; worth retrying."""
+
+
+def fetch_offsets(opts: FeedOptions, session: Any = None) -> tuple[int, int]:
+    """``(earliest, latest)`` of the feed, waiting while it is down."""
+    import requests
+
+    http = session or requests
+
+    def call() -> tuple[int, int]:
+        resp = http.get(f"{opts.feed_url}/offsets", timeout=opts.request_timeout)
+        if resp.status_code >= 500:
+            raise _ServerError(f"HTTP {resp.status_code}")
+        if resp.status_code == 404:
+            raise ValueError(
+                f"feed {opts.feed!r} does not exist at {opts.url} (HTTP 404); "
+                f"GET {opts.url}/v1/feeds lists the feeds served"
+            )
+        resp.raise_for_status()
+        doc = resp.json()
+        return int(doc["earliest"]), int(doc["latest"])
+
+    return _with_retry(opts, "offsets", call)
+
+
+def _retention_error(opts: FeedOptions, start: int, end: int, earliest: Any) -> FeedRetentionError:
+    return FeedRetentionError(
+        f"feed {opts.feed!r} records [{start}, {end}) fell out of retention (the feed's "
+        f"earliest offset is now {earliest}); they can no longer be replayed. Start the "
+        f"query with a new checkpoint, or raise the producer's retention"
+    )
+
+
+def fetch_range(opts: FeedOptions, start: int, end: int) -> Iterator[tuple[int, list[bytes]]]:
+    """Yield ``(first_offset, lines)`` chunks until all of ``[start, end)`` has been read."""
+    import requests
+
+    with requests.Session() as session:
+        pos = start
+        while pos < end:
+            def call(pos: int = pos) -> tuple[int, bytes]:
+                resp = session.get(
+                    f"{opts.feed_url}/records",
+                    params={"start": pos, "end": min(end, pos + REQUEST_RECORDS)},
+                    timeout=opts.request_timeout,
+                )
+                if resp.status_code == 410:
+                    try:
+                        earliest = resp.json().get("earliest", "unknown")
+                    except ValueError:
+                        earliest = "unknown"
+                    raise _retention_error(opts, pos, end, earliest)
+                if resp.status_code >= 500:
+                    raise _ServerError(f"HTTP {resp.status_code}")
+                resp.raise_for_status()
+                got_end = int(resp.headers.get(END_HEADER, -1))
+                return got_end, resp.content
+
+            got_end, body = _with_retry(opts, f"records [{pos}, {end})", call)
+            lines = body.split(b"\n")
+            if lines and lines[-1] == b"":
+                lines.pop()
+            if got_end < 0:  # a server without the header: trust the line count
+                got_end = pos + len(lines)
+            if got_end <= pos:
+                # The records were announced by /offsets, so they exist; an empty
+                # answer means the writer has not made them readable yet.
+                time.sleep(0.05)
+                continue
+            if len(lines) != got_end - pos or got_end > end:
+                raise RuntimeError(
+                    f"feed {opts.feed!r} answered {len(lines)} lines for [{pos}, {got_end}) "
+                    f"(asked up to {end}); the server breaks the one-record-per-line contract"
+                )
+            yield pos, lines
+            pos = got_end
+
+
+class FeedStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
+    """Reads ``[start, end)`` record ranges of one feed; see the module docstring."""
+
+    def __init__(self, opts: FeedOptions) -> None:
+        self.opts = opts
+        self._target: int | None = None  # AvailableNow: do not read past this
+        self._latest: int | None = None
+
+    def initialOffset(self) -> dict:
+        earliest, latest = fetch_offsets(self.opts)
+        return {"offset": latest if self.opts.starting == "latest" else earliest}
+
+    def getDefaultReadLimit(self) -> ReadLimit:
+        if self.opts.max_records_per_trigger > 0:
+            return ReadMaxRows(self.opts.max_records_per_trigger)
+        return ReadAllAvailable()
+
+    def prepareForTriggerAvailableNow(self) -> None:
+        self._target = fetch_offsets(self.opts)[1]
+
+    def latestOffset(self, start: dict, limit: ReadLimit) -> dict:
+        pos = int(start["offset"])
+        earliest, latest = fetch_offsets(self.opts)
+        self._latest = latest
+        if pos < earliest:
+            raise _retention_error(self.opts, pos, latest, earliest)
+        end = latest if self._target is None else min(latest, self._target)
+        if isinstance(limit, ReadMaxRows):
+            end = min(end, pos + limit.max_rows)
+        return {"offset": max(pos, end)}
+
+    def reportLatestOffset(self) -> dict | None:
+        return None if self._latest is None else {"offset": self._latest}
+
+    def partitions(self, start: dict, end: dict) -> Sequence[InputPartition]:
+        return split_range(int(start["offset"]), int(end["offset"]),
+                           self.opts.num_partitions, self.opts.min_partition_records)
+
+    def read(self, partition: InputPartition) -> Iterator[Any]:
+        import pyarrow as pa
+
+        assert isinstance(partition, FeedRange)
+        schema = pa.schema([("offset", pa.int64()), ("value", pa.string())])
+        for first, lines in fetch_range(self.opts, partition.start, partition.end):
+            offsets = pa.array(range(first, first + len(lines)), type=pa.int64())
+            # Lines are UTF-8 JSON from the feed; Arrow validates them as strings.
+            values = pa.array(lines, type=pa.binary()).cast(pa.string())
+            yield pa.RecordBatch.from_arrays([offsets, values], schema=schema)
+
+    def commit(self, end: dict) -> None:
+        # Retention is the producer's business; nothing to release here.
+        return None
+
+
+class FeedDataSource(DataSource):
+    """``spark.readStream.format("streamwatch_feed")``: see the module docstring."""
+
+    @classmethod
+    def name(cls) -> str:
+        return SOURCE_NAME
+
+    def schema(self) -> str:
+        return SCHEMA
+
+    def streamReader(self, schema: StructType) -> DataSourceStreamReader:
+        return FeedStreamReader(FeedOptions.parse(dict(self.options)))
+
+
+def register(spark: Any) -> None:
+    """Register ``streamwatch_feed`` with ``spark`` (idempotent)."""
+    spark.dataSource.register(FeedDataSource)

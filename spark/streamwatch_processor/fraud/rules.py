@@ -1,0 +1,335 @@
+"""Fraud rules: the YAML schema, the loader and hot reload.
+
+The file (``rules.yaml`` next to this module is the packaged default)::
+
+    version: 1
+    rules:
+      card_testing:
+        enabled: true
+        severity: high
+        cooldown_s: 600
+        params: {max_amount: 2.0, min_count: 5, window_s: 120}
+      ...
+
+Each rule is named after the simulator scenario it catches (so quality is
+measured per scenario) and has its own parameter set; ``docs/fraud-rules.md``
+describes every key. A rule that is absent or ``enabled: false`` does not run.
+
+Validation collects every problem with its path (``rules.velocity.params.
+min_count: must be an integer >= 2 (got 1)``) and raises :class:`RulesError`.
+
+Hot reload: :class:`RulesWatcher` runs on the driver. ``check()`` (called at
+each micro-batch boundary) re-reads the file when its content changed; a valid
+file becomes the next version, an invalid one keeps the previous rules, is
+logged and counted. The active rules are *published* as one JSON snapshot
+(:func:`publish` / :func:`read_published`) in a directory that the driver and
+every executor can read (the checkpoint volume), because the rules run in the
+Python workers of the stateful operator, not on the driver.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from streamwatch.events import SCENARIOS, SEVERITIES
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+SNAPSHOT_NAME = "active-rules.json"
+
+
+@dataclass(frozen=True)
+class Param:
+    """One numeric or boolean rule parameter with its bounds and default."""
+
+    kind: type
+    default: Any
+    lo: float | None = None
+    hi: float | None = None
+    help: str = ""
+
+    def check(self, value: Any) -> str | None:
+        """An error text for ``value``, or None when it is valid."""
+        if self.kind is bool:
+            return None if isinstance(value, bool) else "must be true or false"
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"must be a number (got {value!r})"
+        if self.kind is int and not float(value).is_integer():
+            return f"must be an integer (got {value!r})"
+        if self.lo is not None and value < self.lo:
+            return f"must be >= {self.lo:g} (got {value!r})"
+        if self.hi is not None and value > self.hi:
+            return f"must be <= {self.hi:g} (got {value!r})"
+        return None
+
+
+#: rule name -> parameter name -> Param. The rule names are the scenarios.
+PARAMS: dict[str, dict[str, Param]] = {
+    "card_testing": {
+        "max_amount": Param(float, 2.0, 0.01, 1e6, "a probe is a transaction at or under this"),
+        "min_count": Param(int, 5, 2, 10_000, "probes within the window that raise an alert"),
+        "window_s": Param(float, 120, 1, 86_400, "sliding window length in seconds"),
+    },
+    "velocity": {
+        "min_count": Param(int, 8, 2, 10_000, "transactions within the window"),
+        "window_s": Param(float, 300, 1, 86_400, "sliding window length in seconds"),
+        "min_amount": Param(float, 2.0, 0, 1e9,
+                            "only transactions above this count (probes belong to card_testing)"),
+    },
+    "impossible_travel": {
+        "max_speed_kmh": Param(float, 900, 1, 1e6, "faster than this between two transactions"),
+        "min_distance_km": Param(float, 500, 0, 40_000, "ignore hops shorter than this"),
+        "require_country_change": Param(bool, True, help="only hops between two countries"),
+    },
+    "amount_spike": {
+        "multiplier": Param(float, 5.0, 1, 1e6, "amount above this many times the card's mean"),
+        "min_amount": Param(float, 200, 0, 1e9, "never alert on amounts below this"),
+        "min_history": Param(int, 5, 1, 10_000, "transactions the card needs before it can spike"),
+    },
+    "account_takeover": {
+        "window_s": Param(float, 3600, 1, 7 * 86_400,
+                          "high-value spend within this time after a new device"),
+        "min_amount": Param(float, 200, 0, 1e9, "what counts as high-value spend"),
+        "min_history": Param(int, 3, 1, 10_000,
+                             "transactions the card needs before a device counts as new"),
+        "require_new_country": Param(bool, True,
+                                     "the new device must also be in a country new to the card"),
+    },
+}
+
+RULE_KEYS = {"enabled", "severity", "cooldown_s", "params"}
+
+
+class RulesError(ValueError):
+    """An invalid rules file; ``errors`` holds ``"path: problem"`` strings."""
+
+    def __init__(self, source: str, errors: list[str]) -> None:
+        super().__init__(f"{source}: " + "; ".join(errors))
+        self.source = source
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    enabled: bool
+    severity: str
+    cooldown_s: float
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def p(self, name: str) -> Any:
+        return self.params[name]
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """The rules in force; ``version`` counts successful (re)loads, ``digest`` names the text."""
+
+    rules: tuple[Rule, ...]
+    version: int = 1
+    digest: str = ""
+
+    def enabled(self) -> dict[str, Rule]:
+        return {r.name: r for r in self.rules if r.enabled}
+
+    def max_window_ms(self) -> int:
+        """The longest look-back any enabled rule needs, in ms (the recent-history horizon)."""
+        windows = [r.params["window_s"] for r in self.rules if r.enabled and "window_s" in r.params]
+        return int(max(windows, default=0) * 1000)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": self.version, "digest": self.digest,
+                "rules": [asdict(r) for r in self.rules]}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> RuleSet:
+        return cls(rules=tuple(Rule(**r) for r in doc["rules"]), version=int(doc["version"]),
+                   digest=str(doc.get("digest", "")))
+
+
+def parse_rules(text: str, source: str = "rules") -> RuleSet:
+    """Parse and validate YAML text; raises :class:`RulesError` listing every problem."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise RulesError(source, [f"(yaml) {where}{getattr(exc, 'problem', exc)}"]) from None
+    errors: list[str] = []
+    if not isinstance(doc, dict):
+        raise RulesError(source, ["(root): must be a mapping with keys version and rules"])
+    for key in doc:
+        if key not in ("version", "rules"):
+            errors.append(f"{key}: unknown key; allowed: version, rules")
+    if doc.get("version") != SCHEMA_VERSION:
+        errors.append(f"version: must be {SCHEMA_VERSION} (got {doc.get('version')!r})")
+    raw_rules = doc.get("rules")
+    rules: list[Rule] = []
+    if not isinstance(raw_rules, dict) or not raw_rules:
+        errors.append("rules: must be a non-empty mapping of rule name -> settings")
+        raw_rules = {}
+    for name, body in raw_rules.items():
+        rule = _parse_rule(str(name), body, errors)
+        if rule is not None:
+            rules.append(rule)
+    if errors:
+        raise RulesError(source, errors)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return RuleSet(rules=tuple(sorted(rules, key=lambda r: SCENARIOS.index(r.name))),
+                   digest=digest)
+
+
+def _parse_rule(name: str, body: Any, errors: list[str]) -> Rule | None:
+    path = f"rules.{name}"
+    if name not in PARAMS:
+        errors.append(f"{path}: unknown rule; known rules: {', '.join(PARAMS)}")
+        return None
+    if not isinstance(body, dict):
+        errors.append(f"{path}: must be a mapping with keys {', '.join(sorted(RULE_KEYS))}")
+        return None
+    n_before = len(errors)
+    for key in body:
+        if key not in RULE_KEYS:
+            errors.append(f"{path}.{key}: unknown key; allowed: {', '.join(sorted(RULE_KEYS))}")
+    enabled = body.get("enabled", True)
+    if not isinstance(enabled, bool):
+        errors.append(f"{path}.enabled: must be true or false (got {enabled!r})")
+    severity = body.get("severity")
+    if severity not in SEVERITIES:
+        errors.append(f"{path}.severity: must be one of {', '.join(SEVERITIES)} (got {severity!r})")
+    cooldown = body.get("cooldown_s", 600)
+    problem = Param(float, 600, 0, 7 * 86_400).check(cooldown)
+    if problem:
+        errors.append(f"{path}.cooldown_s: {problem}")
+    raw_params = body.get("params", {})
+    params: dict[str, Any] = {}
+    if not isinstance(raw_params, dict):
+        errors.append(f"{path}.params: must be a mapping")
+        raw_params = {}
+    schema = PARAMS[name]
+    for key, value in raw_params.items():
+        if key not in schema:
+            errors.append(f"{path}.params.{key}: unknown parameter; "
+                          f"{name} takes {', '.join(schema)}")
+            continue
+        problem = schema[key].check(value)
+        if problem:
+            errors.append(f"{path}.params.{key}: {problem}")
+        else:
+            params[key] = schema[key].kind(value)
+    for key, spec in schema.items():
+        params.setdefault(key, spec.default)
+    if len(errors) > n_before:
+        return None
+    return Rule(name=name, enabled=enabled, severity=severity, cooldown_s=float(cooldown),
+                params=params)
+
+
+def default_rules_path() -> Path:
+    return Path(str(resources.files("streamwatch_processor.fraud").joinpath("rules.yaml")))
+
+
+def load_rules(path: str | os.PathLike[str]) -> RuleSet:
+    """Read and validate a rules file; a missing file is a :class:`RulesError` too."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RulesError(str(path), [f"(file) cannot read: {exc.strerror or exc}"]) from None
+    return parse_rules(text, str(path))
+
+
+def publish(directory: Path, rules: RuleSet, status: dict[str, Any]) -> None:
+    """Write the snapshot atomically (write + rename), so a reader never sees half a file."""
+    directory.mkdir(parents=True, exist_ok=True)
+    doc = {"rules": rules.to_json(), "status": status}
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".rules-", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh)
+    os.replace(tmp, directory / SNAPSHOT_NAME)
+
+
+def read_published(directory: str) -> tuple[RuleSet, dict[str, Any]]:
+    """The snapshot the driver published last: rules and status counters."""
+    with open(os.path.join(directory, SNAPSHOT_NAME), encoding="utf-8") as fh:
+        doc = json.load(fh)
+    return RuleSet.from_json(doc["rules"]), doc["status"]
+
+
+@dataclass
+class RulesWatcher:
+    """Driver side of hot reload: re-read the file when it changes, keep the last good rules.
+
+    ``status`` (published with the rules and reported by the job as observed
+    metrics) holds ``version``, ``reloads_total``, ``reload_errors_total``,
+    ``last_error`` and ``digest``.
+    """
+
+    path: Path
+    publish_dir: Path
+    rules: RuleSet = field(init=False)
+    reloads_total: int = 0
+    reload_errors_total: int = 0
+    last_error: str = ""
+    _seen: tuple[float, int, str] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        # the first load must succeed: refusing to start beats running without rules
+        self.rules = load_rules(self.path)
+        self._seen = self._stamp()
+        self._publish()
+
+    def _stamp(self) -> tuple[float, int, str] | None:
+        try:
+            st = self.path.stat()
+            digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        except OSError:
+            return None
+        return (st.st_mtime, st.st_size, digest)
+
+    @property
+    def status(self) -> dict[str, Any]:
+        return {"version": self.rules.version, "digest": self.rules.digest,
+                "reloads_total": self.reloads_total,
+                "reload_errors_total": self.reload_errors_total, "last_error": self.last_error}
+
+    def _publish(self) -> None:
+        publish(self.publish_dir, self.rules, self.status)
+
+    def check(self) -> bool:
+        """Reload if the file changed; True when new rules became active."""
+        stamp = self._stamp()
+        same = stamp is None and self._seen is None
+        if stamp is not None and self._seen is not None:
+            same = stamp[2] == self._seen[2]  # content, not mtime: `touch` is no change
+        if same:
+            return False
+        self._seen = stamp
+        try:
+            new = load_rules(self.path)
+        except RulesError as exc:
+            self.reload_errors_total += 1
+            self.last_error = str(exc)
+            log.error("fraud rules file invalid; keeping version %d", self.rules.version,
+                      extra={"path": str(self.path), "errors": exc.errors,
+                             "reload_errors_total": self.reload_errors_total})
+            self._publish()
+            return False
+        self.rules = RuleSet(rules=new.rules, version=self.rules.version + 1, digest=new.digest)
+        self.reloads_total += 1
+        self.last_error = ""
+        log.info("fraud rules reloaded", extra={
+            "path": str(self.path), "version": self.rules.version, "digest": self.rules.digest,
+            "enabled": sorted(self.rules.enabled())})
+        self._publish()
+        return True

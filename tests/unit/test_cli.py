@@ -1,0 +1,53 @@
+"""Every subcommand's every flag has --help text naming its STREAMWATCH_ twin."""
+
+import argparse
+
+import pytest
+
+from streamwatch import cli
+from streamwatch.flags import env_name
+
+
+def _subparsers(parser: argparse.ArgumentParser):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield name, sub
+                yield from ((f"{name} {n}", s) for n, s in _subparsers(sub))
+
+
+def test_every_flag_has_help_and_env_twin():
+    parser = cli.build_parser()
+    checked = 0
+    for name, sub in _subparsers(parser):
+        for action in sub._actions:
+            long = [o for o in action.option_strings if o.startswith("--")]
+            if not long or long[0] in ("--help", "--version"):
+                continue
+            assert action.help, f"{name} {long[0]} has no help"
+            assert env_name(long[0]) in action.help, f"{name} {long[0]} lacks its env twin"
+            checked += 1
+    assert checked > 20
+
+
+def test_env_twin_sets_default_and_flag_wins(monkeypatch):
+    monkeypatch.setenv("STREAMWATCH_DURATION", "5m")
+    args = cli.build_parser().parse_args(["run"])
+    assert args.duration == 300.0
+    args = cli.build_parser().parse_args(["run", "--duration", "10"])
+    assert args.duration == 10.0
+
+
+def test_bad_env_value_is_a_clear_error(monkeypatch, capsys):
+    monkeypatch.setenv("STREAMWATCH_TXNS_PORT", "seventy")
+    assert cli.main(["run", "--help"]) == 2
+    err = capsys.readouterr().err
+    assert "STREAMWATCH_TXNS_PORT" in err and "Fix or unset" in err
+
+
+@pytest.mark.parametrize("command", sorted(cli.SUBCOMMANDS))
+def test_help_of_every_subcommand(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([command, "--help"])
+    assert exit_.value.code == 0
+    assert "STREAMWATCH_" in capsys.readouterr().out
