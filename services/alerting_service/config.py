@@ -13,6 +13,7 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
+from alerting_service.schedule import DEFAULT_SCHEDULE, parse_schedule
 from streamwatch.flags import (
     add_flag,
     add_switch,
@@ -22,8 +23,6 @@ from streamwatch.flags import (
     non_negative_float,
     port,
 )
-
-from alerting_service.schedule import DEFAULT_SCHEDULE, parse_schedule
 
 DEFAULT_PORT = 7103
 MIN_TOKEN_LENGTH = 16

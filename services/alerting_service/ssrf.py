@@ -63,7 +63,8 @@ def classify(ip: IPAddress) -> str | None:
     checks = (
         ("unspecified", ip.is_unspecified), ("loopback", ip.is_loopback),
         ("multicast", ip.is_multicast), ("link-local", ip.is_link_local),
-        ("private", ip.is_private), ("reserved", ip.is_reserved),
+        # reserved before private: Python counts 240.0.0.0/4 as both
+        ("reserved", ip.is_reserved), ("private", ip.is_private),
     )
     for name, hit in checks:
         if hit:

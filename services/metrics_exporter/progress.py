@@ -13,23 +13,20 @@ so the 400 answer names the field.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
-from streamwatch.events import parse_ts
+from metrics_exporter.validation import (
+    ValidationError,
+    is_int,
+    optional_number,
+    require_int,
+    require_str,
+    require_ts,
+)
 
 # Spark reports the watermark as the epoch until the first batch with data sets it.
 _EPOCH = 0.0
-
-
-class ValidationError(ValueError):
-    """A request body is malformed; ``field`` names the first offending field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -50,53 +47,6 @@ class ProgressSample:
     state_memory_bytes: int | None
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
-
-
-def require_str(doc: dict[str, Any], key: str, path: str, *, max_len: int = 256) -> str:
-    value = doc.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(path, "must be a non-empty string")
-    if len(value) > max_len:
-        raise ValidationError(path, f"must be at most {max_len} characters")
-    return value
-
-
-def require_int(doc: dict[str, Any], key: str, path: str, *, minimum: int = 0) -> int:
-    value = doc.get(key)
-    if not _is_int(value):
-        raise ValidationError(path, "must be an integer")
-    if value < minimum:
-        raise ValidationError(path, f"must be >= {minimum}")
-    return value
-
-
-def optional_number(doc: dict[str, Any], key: str, path: str, *, minimum: float = 0.0
-                    ) -> float | None:
-    if key not in doc or doc[key] is None:
-        return None
-    value = doc[key]
-    if not _is_number(value):
-        raise ValidationError(path, "must be a finite number")
-    if value < minimum:
-        raise ValidationError(path, f"must be >= {minimum}")
-    return float(value)
-
-
-def require_ts(doc: dict[str, Any], key: str, path: str) -> float:
-    value = doc.get(key)
-    try:
-        return parse_ts(value).timestamp()
-    except (ValueError, TypeError):
-        raise ValidationError(path, "must be an RFC 3339 timestamp like "
-                              "2026-11-20T10:15:03.120Z") from None
-
-
 def _optional_object(doc: dict[str, Any], key: str) -> dict[str, Any] | None:
     value = doc.get(key)
     if value is None:
@@ -111,7 +61,7 @@ def _duration_seconds(doc: dict[str, Any]) -> float | None:
     durations = _optional_object(doc, "durationMs")
     if durations is not None:
         for name, value in durations.items():
-            if not _is_int(value) or value < 0:
+            if not is_int(value) or value < 0:
                 raise ValidationError(f"durationMs.{name}", "must be an integer >= 0")
         if "triggerExecution" in durations:
             return durations["triggerExecution"] / 1000.0

@@ -29,7 +29,12 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser, or (``only``) one whose other subcommands are summaries.
+
+    Importing a subcommand's module is deferred to when it is asked for, so a
+    problem in one service never breaks another's command line.
+    """
     parser = argparse.ArgumentParser(
         prog="streamwatch",
         description="Real-time analytics on Spark Structured Streaming. "
@@ -38,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"streamwatch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, summary) in SUBCOMMANDS.items():
+        if only is not None and name != only:
+            sub.add_parser(name, help=summary, description=summary)
+            continue
         module = importlib.import_module(module_name)
         p = sub.add_parser(name, help=summary, description=module.__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -46,9 +54,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_in(argv: Sequence[str]) -> str | None:
+    for token in argv:
+        if token in SUBCOMMANDS:
+            return token
+        if not token.startswith("-"):
+            return None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = _command_in(argv)
     try:
-        parser = build_parser()
+        parser = build_parser(only=command or "")
         args = parser.parse_args(argv)
     except EnvValueError as exc:
         print(f"streamwatch: {exc}", file=sys.stderr)

@@ -42,6 +42,7 @@ from streamwatch.httpkit import ApiError, base_app, json_response, openapi_docum
 log = logging.getLogger(__name__)
 
 NDJSON = "application/x-ndjson"
+_SOCKET_SNDBUF = 256 << 10
 
 
 class FeedMetrics:
@@ -338,6 +339,9 @@ class LineTail:
             except OSError:
                 return  # listener closed by stop()
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            # Keep the kernel's share of a client's backlog small, so the line
+            # budget (--socket-buffer) is what decides when a client is too slow.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SOCKET_SNDBUF)
             client = _Client(sock, addr, self.buffer_lines)
             with self._lock:
                 self._clients.append(client)

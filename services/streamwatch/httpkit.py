@@ -9,6 +9,7 @@ in one process do not collide), ``/openapi.json`` and JSON errors.
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import threading
@@ -17,7 +18,12 @@ from typing import Any
 
 import orjson
 from flask import Flask, Response, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    disable_created_metrics,
+    generate_latest,
+)
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -101,6 +107,8 @@ def base_app(
     """A Flask app with health, readiness, metrics, OpenAPI and JSON errors."""
     app = Flask(name)
     app.config["REGISTRY"] = registry
+    # *_created series double every counter and mean nothing to Prometheus users
+    disable_created_metrics()
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -177,7 +185,11 @@ class Server:
     """A threaded WSGI server in a background thread; ``port=0`` picks a free port."""
 
     def __init__(self, app: Any, host: str, port: int) -> None:
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+        try:
+            self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+        except SystemExit:
+            # werkzeug prints and exits when the port is taken; callers want an error to report
+            raise OSError(errno.EADDRINUSE, port_in_use_message(host, port, "--port")) from None
         self._server.daemon_threads = True
         self.host = host
         self.port = self._server.server_port

@@ -28,6 +28,7 @@ import errno
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -145,11 +146,15 @@ def run_producer(service: str, source: Source, args: argparse.Namespace, *,
                             port_in_use_message)
     config.socket_ports[socket_feed] = tail.port
     try:
+        _probe_port(args.host, args.http_port)
         server = Server(app, args.host, args.http_port)
-    except OSError as exc:
+    except (OSError, SystemExit) as exc:
+        # werkzeug's make_server prints and calls sys.exit(1) on a bind error; the
+        # probe catches the common case first so the message names our flag.
         tail.stop()
         _close_all(rt)
-        return _bind_failed(service, exc, args.host, args.http_port, "--http-port",
+        err = exc if isinstance(exc, OSError) else OSError(errno.EADDRINUSE, "in use")
+        return _bind_failed(service, err, args.host, args.http_port, "--http-port",
                             port_in_use_message)
 
     def emit(feed: str, payloads: list[bytes]) -> None:
@@ -200,6 +205,15 @@ def run_producer(service: str, source: Source, args: argparse.Namespace, *,
 
     run_until_signalled(start, stop)
     return 1 if rt.failed.is_set() else 0
+
+
+def _probe_port(host: str, port: int) -> None:
+    """Raise ``OSError`` if ``host:port`` cannot be bound (with SO_REUSEADDR, as servers do)."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
 
 
 def _bind_failed(service: str, exc: OSError, host: str, port: int, flag: str,

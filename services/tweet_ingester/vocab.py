@@ -139,7 +139,7 @@ SENTENCES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "ja": {
         "positive": (
-            "{topic}の新しいリリース最高！",
+            "{topic}の新しいリリース最高!",
             "{topic}のおかげで今日は良い一日でした",
             "{topic}の発表、素晴らしかったです",
             "{topic}がとても速くて感動",
@@ -192,7 +192,7 @@ NON_ASCII_TAGS: tuple[str, ...] = (
     "café", "fútbol", "München", "São_Paulo", "東京", "ラーメン", "Ελλάδα", "straße",
     "Montréal", "naïve", "Zürich", "año2026",
 )
-FULLWIDTH_SPARK = "ｓｐａｒｋ"
+FULLWIDTH_SPARK = "\uff53\uff50\uff41\uff52\uff4b"  # full-width "spark"
 
 USER_SYLLABLES: tuple[str, ...] = (
     "ada", "lin", "mo", "ra", "ki", "ta", "no", "el", "ian", "sa", "vo", "lu", "be",

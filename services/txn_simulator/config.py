@@ -49,7 +49,7 @@ class LegitParams:
     #: and never below this (cents)
     min_amount_cents: int = 100
     #: a card starts an incident only after this long without any transaction
-    quiet_before_incident_s: float = 600.0
+    quiet_before_incident_s: float = 120.0
     #: after an incident the card is blocked for good and the customer receives a new
     #: card_id this long after the incident's last transaction
     reissue_after_s: float = 1800.0
@@ -83,6 +83,9 @@ class CardTestingParams:
             "channel": "online",
         }
 
+    def max_duration_s(self) -> float:
+        return (self.max_txns - 1) * self.max_gap_s
+
 
 @dataclass(frozen=True)
 class VelocityParams:
@@ -102,6 +105,9 @@ class VelocityParams:
             "min_amount_cents": 200,  # count only non-tiny amounts (tiny bursts = card_testing)
         }
 
+    def max_duration_s(self) -> float:
+        return (self.max_txns - 1) * self.max_gap_s
+
 
 @dataclass(frozen=True)
 class ImpossibleTravelParams:
@@ -110,7 +116,7 @@ class ImpossibleTravelParams:
     min_distance_km: float = 1500.0
     min_speed_kmh: float = 1500.0
     min_gap_s: float = 300.0
-    max_gap_s: float = 3600.0
+    max_gap_s: float = 1800.0
     #: further purchases with the clone near the far location
     max_extra_txns: int = 2
     extra_min_gap_s: float = 120.0
@@ -122,6 +128,9 @@ class ImpossibleTravelParams:
             "min_distance_km": 500.0,
             "min_speed_kmh": 1000.0,
         }
+
+    def max_duration_s(self) -> float:
+        return self.max_gap_s + self.max_extra_txns * self.extra_max_gap_s
 
 
 @dataclass(frozen=True)
@@ -140,6 +149,9 @@ class AmountSpikeParams:
             "category_ceiling_cents": {c: legit.category_ceiling_cents(c) for c in CATEGORIES},
         }
 
+    def max_duration_s(self) -> float:
+        return 0.0
+
 
 @dataclass(frozen=True)
 class AccountTakeoverParams:
@@ -150,14 +162,14 @@ class AccountTakeoverParams:
     new channel ``online``, then high-value spend from that device.
     """
 
-    context_min_gap_s: float = 600.0
-    context_max_gap_s: float = 3000.0
+    context_min_gap_s: float = 120.0
+    context_max_gap_s: float = 900.0
     probe_min_amount_cents: int = 500
     probe_max_amount_cents: int = 6000
     min_spend_txns: int = 1
     max_spend_txns: int = 3
     spend_min_gap_s: float = 60.0
-    spend_max_gap_s: float = 600.0
+    spend_max_gap_s: float = 300.0
     #: high-value spend: at least this many cents and this multiple of the card's typical
     #: amount, at most ``max_ceiling_fraction`` of the category ceiling (so it is not a spike)
     min_spend_cents: int = 25_000
@@ -174,6 +186,10 @@ class AccountTakeoverParams:
             "min_spend_cents": self.min_spend_cents,
         }
 
+    def max_duration_s(self) -> float:
+        """From the owner's context purchase to the last spend."""
+        return self.context_max_gap_s + self.max_spend_txns * self.spend_max_gap_s
+
 
 @dataclass(frozen=True)
 class ScenarioConfig:
@@ -186,6 +202,10 @@ class ScenarioConfig:
     account_takeover: AccountTakeoverParams = field(default_factory=AccountTakeoverParams)
     #: relative share of fraud *transactions* per scenario (0 disables a scenario)
     weights: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SCENARIOS, 1.0))
+
+    def params(self, scenario: str) -> Any:
+        """The ``*Params`` object of ``scenario``."""
+        return getattr(self, scenario)
 
     def mean_fraud_txns(self, scenario: str) -> float:
         """Expected number of fraud-labelled transactions in one incident."""

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,9 +82,12 @@ class FeedOptions:
     starting: str = "earliest"
 
     @classmethod
-    def parse(cls, options: dict[str, str]) -> FeedOptions:
+    def parse(cls, given: Mapping[str, str]) -> FeedOptions:
+        # Spark hands data sources case-insensitive options, stored lower-cased.
+        options = {k.lower(): v for k, v in given.items()}
+
         def num(name: str, default: float, kind: type = int) -> Any:
-            raw = options.get(name)
+            raw = options.get(name.lower())
             if raw is None or raw == "":
                 return default
             try:
@@ -104,7 +107,7 @@ class FeedOptions:
                 "feed source needs options url (http://HOST:PORT) and feed (a feed name), "
                 "e.g. .option('url', 'http://127.0.0.1:7101').option('feed', 'tweets')"
             )
-        starting = options.get("startingOffsets", "earliest")
+        starting = options.get("startingoffsets", "earliest")
         if starting not in ("earliest", "latest"):
             raise ValueError("feed source option startingOffsets must be earliest or latest")
         return cls(

@@ -63,6 +63,13 @@ class Param:
         """An error text for ``value``, or None when it is valid."""
         if self.kind is bool:
             return None if isinstance(value, bool) else "must be true or false"
+        if self.kind is dict:
+            if not isinstance(value, dict) or not value:
+                return "must be a non-empty mapping of name -> number"
+            for k, v in value.items():
+                if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
+                    return f"{k}: must be a number > 0 (got {v!r})"
+            return None
         if isinstance(value, bool) or not isinstance(value, int | float):
             return f"must be a number (got {value!r})"
         if self.kind is int and not float(value).is_integer():
@@ -93,9 +100,15 @@ PARAMS: dict[str, dict[str, Param]] = {
         "require_country_change": Param(bool, True, help="only hops between two countries"),
     },
     "amount_spike": {
-        "multiplier": Param(float, 5.0, 1, 1e6, "amount above this many times the card's mean"),
+        "category_typical_usd": Param(dict, {}, help="typical purchase (USD) per merchant "
+                                      "category; amounts are compared in multiples of it"),
+        "category_ratio": Param(float, 9.0, 1, 1e6,
+                                "alert at this many typical purchases of the category"),
+        "multiplier": Param(float, 20.0, 1, 1e6,
+                            "or at this many times the card's own mean (normalised by category)"),
+        "min_history": Param(int, 5, 1, 10_000,
+                             "transactions the card needs before its own mean is used"),
         "min_amount": Param(float, 200, 0, 1e9, "never alert on amounts below this"),
-        "min_history": Param(int, 5, 1, 10_000, "transactions the card needs before it can spike"),
     },
     "account_takeover": {
         "window_s": Param(float, 3600, 1, 7 * 86_400,
@@ -108,6 +121,8 @@ PARAMS: dict[str, dict[str, Param]] = {
     },
 }
 
+#: rules that look back over the card's recent transactions (others keep summaries)
+WINDOWED_RULES = ("card_testing", "velocity")
 RULE_KEYS = {"enabled", "severity", "cooldown_s", "params"}
 
 
@@ -145,7 +160,8 @@ class RuleSet:
 
     def max_window_ms(self) -> int:
         """The longest look-back any enabled rule needs, in ms (the recent-history horizon)."""
-        windows = [r.params["window_s"] for r in self.rules if r.enabled and "window_s" in r.params]
+        windows = [r.params["window_s"] for r in self.rules
+                   if r.enabled and r.name in WINDOWED_RULES]
         return int(max(windows, default=0) * 1000)
 
     def to_json(self) -> dict[str, Any]:
@@ -227,7 +243,8 @@ def _parse_rule(name: str, body: Any, errors: list[str]) -> Rule | None:
         if problem:
             errors.append(f"{path}.params.{key}: {problem}")
         else:
-            params[key] = schema[key].kind(value)
+            params[key] = ({str(k): float(v) for k, v in value.items()}
+                           if schema[key].kind is dict else schema[key].kind(value))
     for key, spec in schema.items():
         params.setdefault(key, spec.default)
     if len(errors) > n_before:

@@ -1,0 +1,223 @@
+"""Feed throughput: events appended by a producer, and records/s read over HTTP.
+
+Three figures, each from real components on 127.0.0.1:
+
+1. ``log_append`` -- :class:`streamwatch.feedlog.FeedLog` alone (default fsync
+   policy, batches of 1,000 realistic transaction payloads), in this process;
+2. ``producer_append`` -- the real producer process (``streamwatch txns``, or
+   ``streamwatch tweets`` with ``--service tweets``) asked for far more than it
+   can make; the rate is the growth of ``latest`` seen through the HTTP API;
+3. ``http_range_read`` -- the same producer, restarted almost idle on the data
+   it wrote, read front to back through ``GET /v1/feeds/{feed}/records`` in
+   pages of ``--max-records-per-request`` by ``--readers`` client threads.
+
+Goals (issue 3): >= 50,000 events/s appended, >= 200,000 records/s range read.
+
+Usage::
+
+    python -m bench.bench_feed            # ~1 minute
+    python -m bench.bench_feed --quick    # ~15 s, what `make test` runs
+
+Prints a table and writes ``bench/results/feed-<UTC time>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from streamwatch.cli import SUBCOMMANDS
+from streamwatch.feedlog import FeedLog
+
+HERE = Path(__file__).resolve().parent
+GOALS = {"producer_append": 50_000, "http_range_read": 200_000}
+FEED_OF = {"txns": "transactions", "tweets": "tweets"}
+_TXN = (b'{"txn_id":"t-%09d","event_time":"2026-11-20T10:15:03.120Z","card_id":"c-004211",'
+        b'"customer_id":"u-004211","amount":"42.10","currency":"USD","merchant_id":"m-00071",'
+        b'"merchant_category":"grocery","channel":"pos","lat":40.71,"lon":-74.01,'
+        b'"country":"US"}')
+
+
+# Runs one subcommand's module directly (its add_arguments + main, exactly what
+# `streamwatch <service>` runs), so the benchmark does not depend on every other
+# subcommand being importable.
+_LAUNCH = """
+import argparse, importlib, sys
+module = importlib.import_module(sys.argv[1])
+parser = argparse.ArgumentParser()
+module.add_arguments(parser)
+sys.exit(module.main(parser.parse_args(sys.argv[2:])))
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Producer:
+    """``streamwatch <service>`` as a child process on free ports."""
+
+    def __init__(self, service: str, data_dir: Path, rate: float, log_path: Path) -> None:
+        self.http_port = _free_port()
+        self.url = f"http://127.0.0.1:{self.http_port}"
+        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _LAUNCH, SUBCOMMANDS[service][0], "--seed", "1",
+             "--rate", str(rate), "--http-port", str(self.http_port),
+             "--socket-port", str(_free_port()), "--data-dir", str(data_dir),
+             "--retention-bytes", "0"],
+            stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"producer exited {self.proc.returncode}; see {log_path}")
+            try:
+                if requests.get(f"{self.url}/readyz", timeout=1).ok:
+                    return
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"producer did not become ready; see {log_path}")
+            time.sleep(0.1)
+
+    def latest(self, feed: str) -> int:
+        return int(requests.get(f"{self.url}/v1/feeds/{feed}/offsets", timeout=5)
+                   .json()["latest"])
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=30)
+        self._log.close()
+        return code
+
+
+def bench_log_append(seconds: float, data_dir: Path) -> dict[str, Any]:
+    batch = [_TXN % i for i in range(1000)]
+    with FeedLog.open(data_dir, "bench", fsync="interval") as log:
+        started = time.perf_counter()
+        appended = 0
+        while time.perf_counter() - started < seconds:
+            log.append_many(batch)
+            appended += len(batch)
+        log.flush()
+        elapsed = time.perf_counter() - started
+        size = log.size_bytes
+    return {"events": appended, "seconds": elapsed, "per_second": appended / elapsed,
+            "bytes_per_event": size / appended}
+
+
+def bench_producer_append(service: str, seconds: float, data_dir: Path,
+                          log_path: Path, rate: float) -> dict[str, Any]:
+    feed = FEED_OF[service]
+    producer = _Producer(service, data_dir, rate=rate, log_path=log_path)
+    try:
+        time.sleep(1.0)  # let the generator warm up (population build, first batches)
+        first, t0 = producer.latest(feed), time.perf_counter()
+        time.sleep(seconds)
+        last, t1 = producer.latest(feed), time.perf_counter()
+    finally:
+        code = producer.stop()
+    return {"service": service, "feed": feed, "events": last - first, "seconds": t1 - t0,
+            "per_second": (last - first) / (t1 - t0), "exit_code": code}
+
+
+def bench_http_read(service: str, data_dir: Path, readers: int, max_records: int,
+                    log_path: Path) -> dict[str, Any]:
+    feed = FEED_OF[service]
+    producer = _Producer(service, data_dir, rate=1, log_path=log_path)
+    try:
+        end = min(producer.latest(feed), max_records)
+        share = -(-end // readers)
+        counts = [0] * readers
+        errors: list[str] = []
+
+        def read(i: int) -> None:
+            with requests.Session() as session:
+                pos, stop = i * share, min((i + 1) * share, end)
+                while pos < stop:
+                    r = session.get(f"{producer.url}/v1/feeds/{feed}/records",
+                                    params={"start": pos, "end": stop}, timeout=30)
+                    if r.status_code != 200:
+                        errors.append(f"{r.status_code} {r.text[:200]}")
+                        return
+                    nxt = int(r.headers["X-Streamwatch-End"])
+                    counts[i] += r.content.count(b"\n")
+                    pos = nxt
+
+        threads = [threading.Thread(target=read, args=(i,)) for i in range(readers)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - t0
+    finally:
+        producer.stop()
+    if errors:
+        raise RuntimeError(f"range reads failed: {errors[:3]}")
+    total = sum(counts)
+    return {"records": total, "seconds": elapsed, "per_second": total / elapsed,
+            "readers": readers, "feed": feed}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_feed", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="short run (~15 s)")
+    parser.add_argument("--service", choices=sorted(FEED_OF), default="txns",
+                        help="producer to measure (default: txns)")
+    parser.add_argument("--rate", type=float, default=100_000,
+                        help="--rate asked of the producer; above what it can make, so the "
+                        "figure is its ceiling (default: 100000)")
+    parser.add_argument("--readers", type=int, default=1, help="concurrent HTTP readers")
+    parser.add_argument("--out", type=Path, default=HERE / "results",
+                        help="directory for the JSON result")
+    args = parser.parse_args(argv)
+    seconds = 3.0 if args.quick else 10.0
+    read_cap = 200_000 if args.quick else 2_000_000
+    results: dict[str, Any] = {
+        "benchmark": "feed", "quick": args.quick,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "goals": GOALS,
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-feed-") as tmp:
+        work = Path(tmp)
+        results["log_append"] = bench_log_append(seconds, work / "log")
+        results["producer_append"] = bench_producer_append(
+            args.service, seconds, work / "producer", work / "producer.log", args.rate)
+        results["http_range_read"] = bench_http_read(
+            args.service, work / "producer", args.readers, read_cap, work / "reader.log")
+    print(f"{'measure':<18} {'rate':>14}   goal")
+    for key, unit in (("log_append", "events/s"), ("producer_append", "events/s"),
+                      ("http_range_read", "records/s")):
+        goal = GOALS.get(key)
+        rate = results[key]["per_second"]
+        verdict = "" if goal is None else f">= {goal:,} {'met' if rate >= goal else 'MISSED'}"
+        print(f"{key:<18} {rate:>14,.0f}   {unit} {verdict}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"feed-{results['time'].replace(':', '')}.json"
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

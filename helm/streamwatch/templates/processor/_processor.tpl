@@ -1,0 +1,62 @@
+{{/* Jobs that are enabled, as a list of names. */}}
+{{- define "streamwatch.jobs" -}}
+{{- $jobs := list }}
+{{- range $name, $job := .Values.processor.jobs }}
+{{- if $job.enabled }}{{ $jobs = append $jobs $name }}{{ end }}
+{{- end }}
+{{- toJson $jobs }}
+{{- end }}
+
+{{/* `streamwatch process <job> ...` arguments: (dict "root" $ "job" "fraud"). */}}
+{{- define "streamwatch.jobArgs" -}}
+{{- $root := .root }}
+{{- $ckpt := printf "%s/%s" $root.Values.processor.checkpoint.mountPath .job }}
+- process
+- {{ .job }}
+{{- if eq .job "hashtags" }}
+- --source=feed:{{ include "streamwatch.url.tweets" $root }}/tweets
+{{- else if eq .job "fraud" }}
+- --source=feed:{{ include "streamwatch.url.txns" $root }}/transactions
+- --sink=http:{{ include "streamwatch.url.alerting" $root }}/v1/alerts
+{{- end }}
+- --checkpoint={{ $ckpt }}
+- --exporter-url={{ include "streamwatch.url.exporter" $root }}
+- --master={{ $root.Values.processor.master }}
+{{- range (index $root.Values.processor.jobs .job).extraArgs }}
+- {{ . | quote }}
+{{- end }}
+{{- end }}
+
+{{/* Spark settings shared by both modes: executors, checkpoint volume, decommissioning, metrics. */}}
+{{- define "streamwatch.sparkConf" -}}
+{{- $p := .root.Values.processor }}
+{{- $claim := include "streamwatch.checkpointClaim" .root }}
+spark.kubernetes.namespace: {{ .root.Release.Namespace | quote }}
+spark.kubernetes.container.image: {{ include "streamwatch.image" (dict "root" .root "target" "spark") | quote }}
+spark.kubernetes.container.image.pullPolicy: {{ .root.Values.image.pullPolicy | quote }}
+spark.kubernetes.authenticate.driver.serviceAccountName: {{ include "streamwatch.serviceAccountName" .root | quote }}
+spark.kubernetes.executor.podNamePrefix: {{ printf "%s-%s" (include "streamwatch.fullname" .root | trunc 30 | trimSuffix "-") .job | quote }}
+spark.driver.memory: {{ $p.driver.memory | quote }}
+spark.executor.instances: {{ $p.executor.instances | quote }}
+spark.executor.cores: {{ $p.executor.cores | quote }}
+spark.executor.memory: {{ $p.executor.memory | quote }}
+spark.executor.memoryOverhead: {{ $p.executor.memoryOverhead | quote }}
+spark.kubernetes.executor.limit.cores: {{ $p.executor.cpuLimit | quote }}
+spark.kubernetes.executor.deleteOnTermination: "true"
+spark.kubernetes.executor.volumes.persistentVolumeClaim.checkpoints.options.claimName: {{ $claim | quote }}
+spark.kubernetes.executor.volumes.persistentVolumeClaim.checkpoints.mount.path: {{ $p.checkpoint.mountPath | quote }}
+spark.kubernetes.executor.volumes.persistentVolumeClaim.checkpoints.mount.readOnly: "false"
+spark.decommission.enabled: "true"
+spark.storage.decommission.enabled: "true"
+spark.storage.decommission.shuffleBlocks.enabled: "true"
+spark.storage.decommission.rddBlocks.enabled: "true"
+spark.executor.decommission.killInterval: "120s"
+spark.sql.streaming.metricsEnabled: "true"
+spark.ui.prometheus.enabled: "true"
+spark.metrics.conf.*.sink.prometheusServlet.class: "org.apache.spark.metrics.sink.PrometheusServlet"
+spark.metrics.conf.*.sink.prometheusServlet.path: "/metrics/prometheus"
+spark.executorEnv.PYSPARK_PYTHON: "/opt/venv/bin/python"
+{{- range $k, $val := $p.sparkConf }}
+{{ $k }}: {{ $val | toString | quote }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,24 @@
+"""``python -m alerting_service`` — the same as ``streamwatch alerting``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from alerting_service import cli
+from streamwatch.flags import EnvValueError
+
+
+def run(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m alerting_service", description=cli.__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    try:
+        cli.add_arguments(parser)
+    except EnvValueError as exc:
+        print(f"alerting: {exc}", file=sys.stderr)
+        return 2
+    return cli.main(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(run())

@@ -1,0 +1,209 @@
+"""``/v1/subscriptions``: webhook endpoints, their delivery history and replays.
+
+Every route needs ``Authorization: Bearer <admin token>``, compared in constant
+time. A subscription's secret is shown twice only: in the answer that creates it
+and in the answer that rotates it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from alerting_service.runtime import Runtime, decode_cursor, encode_cursor, now_ms
+from alerting_service.signing import new_secret
+from alerting_service.ssrf import UnsafeUrl, check_url, parse_url
+from alerting_service.store.models import MESSAGE_STATES, Subscription
+from streamwatch.events import SEVERITIES, parse_ts
+from streamwatch.httpkit import ApiError, json_body, json_response, query_int
+
+log = logging.getLogger(__name__)
+bp = Blueprint("subscriptions", __name__)
+
+_RULE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_FIELDS = {"url", "rules", "min_severity", "description"}
+MAX_RULES = 100
+MAX_DESCRIPTION = 500
+MAX_BODY = 64 << 10
+
+
+@bp.before_request
+def require_admin() -> None:
+    token = Runtime.of().config.admin_token
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode(), token.encode()):
+        raise ApiError(401, "a valid 'Authorization: Bearer <admin token>' header is required",
+                       "Authorization")
+
+
+@bp.after_request
+def no_store(resp: Response) -> Response:
+    resp.headers["Cache-Control"] = "no-store"  # answers may carry secrets
+    return resp
+
+
+def _origin(url: str) -> str:
+    scheme, host, port, _ = parse_url(url)
+    return f"{scheme}://{host}:{port}"
+
+
+def validate_subscription(body: Any) -> dict[str, Any]:
+    """The fields of a new subscription, or a 422 naming every bad one."""
+    if not isinstance(body, dict):
+        raise ApiError(400, "request body must be a JSON object", "body")
+    errors: list[dict[str, str]] = [
+        {"field": k, "error": "is not a known field"} for k in sorted(set(body) - _FIELDS)]
+    url = body.get("url")
+    if not isinstance(url, str) or not url:
+        errors.append({"field": "url", "error": "is required and must be a string"})
+    rules = body.get("rules")
+    if rules is not None and (
+            not isinstance(rules, list) or not rules or len(rules) > MAX_RULES
+            or not all(isinstance(r, str) and _RULE.fullmatch(r) for r in rules)):
+        errors.append({"field": "rules", "error": f"must be a list of 1..{MAX_RULES} rule "
+                       "names like card_testing (omit it for every rule)"})
+    min_severity = body.get("min_severity")
+    if min_severity is not None and min_severity not in SEVERITIES:
+        errors.append({"field": "min_severity", "error": f"must be one of {list(SEVERITIES)}"})
+    description = body.get("description")
+    if description is not None and (
+            not isinstance(description, str) or len(description) > MAX_DESCRIPTION):
+        errors.append({"field": "description",
+                       "error": f"must be a string of at most {MAX_DESCRIPTION} characters"})
+    if not errors:
+        cfg = Runtime.of().config
+        try:
+            check_url(url, allow_private=cfg.allow_private, allowed_hosts=cfg.allowed_hosts)
+        except UnsafeUrl as exc:
+            errors.append({"field": "url", "error": str(exc)})
+    if errors:
+        raise ApiError(422, "invalid subscription", errors[0]["field"], details=errors)
+    return {"url": url, "rules": list(dict.fromkeys(rules)) if rules else None,
+            "min_severity": min_severity, "description": description}
+
+
+def _get(sub_id: str) -> Subscription:
+    sub = Runtime.of().store.get_subscription(sub_id)
+    if sub is None:
+        raise ApiError(404, f"no subscription {sub_id!r}", "id")
+    return sub
+
+
+@bp.post("/v1/subscriptions")
+def create() -> Response:
+    rt = Runtime.of()
+    fields = validate_subscription(json_body(MAX_BODY))
+    secret = new_secret()
+    sub = rt.store.create_subscription(**fields, secret=secret, now_ms=now_ms())
+    log.info("subscription created", extra={"subscription_id": sub.id,
+                                            "origin": _origin(sub.url)})
+    return json_response({**sub.to_public(), "secret": secret}, 201)
+
+
+@bp.get("/v1/subscriptions")
+def list_all() -> Response:
+    subs = Runtime.of().store.list_subscriptions()
+    return json_response({"subscriptions": [s.to_public() for s in subs]})
+
+
+@bp.get("/v1/subscriptions/<sub_id>")
+def get_one(sub_id: str) -> Response:
+    return json_response(_get(sub_id).to_public())
+
+
+@bp.delete("/v1/subscriptions/<sub_id>")
+def delete(sub_id: str) -> Response:
+    if not Runtime.of().store.delete_subscription(sub_id):
+        raise ApiError(404, f"no subscription {sub_id!r}", "id")
+    log.info("subscription deleted", extra={"subscription_id": sub_id})
+    return Response(status=204)
+
+
+@bp.post("/v1/subscriptions/<sub_id>/rotate-secret")
+def rotate(sub_id: str) -> Response:
+    rt = Runtime.of()
+    secret = new_secret()
+    now = now_ms()
+    sub = rt.store.rotate_secret(sub_id, secret, now + int(rt.config.secret_grace * 1000), now)
+    if sub is None:
+        raise ApiError(404, f"no subscription {sub_id!r}", "id")
+    log.info("subscription secret rotated", extra={"subscription_id": sub_id})
+    return json_response({**sub.to_public(), "secret": secret})
+
+
+@bp.post("/v1/subscriptions/<sub_id>/enable")
+def enable(sub_id: str) -> Response:
+    rt = Runtime.of()
+    sub = rt.store.set_enabled(sub_id, True, None, now_ms())
+    if sub is None:
+        raise ApiError(404, f"no subscription {sub_id!r}", "id")
+    rt.delivery.notify()
+    log.info("subscription enabled", extra={"subscription_id": sub_id})
+    return json_response(sub.to_public())
+
+
+@bp.get("/v1/subscriptions/<sub_id>/deliveries")
+def deliveries(sub_id: str) -> Response:
+    rt = Runtime.of()
+    _get(sub_id)
+    page = rt.store.list_attempts(
+        sub_id, after_id=decode_cursor("d", request.args.get("cursor")),
+        limit=query_int("limit", default=100, minimum=1, maximum=1000) or 100,
+        message_id=request.args.get("message_id") or None)
+    return json_response({"deliveries": page.items,
+                          "next_cursor": encode_cursor("d", page.next_cursor)})
+
+
+@bp.get("/v1/subscriptions/<sub_id>/messages")
+def messages(sub_id: str) -> Response:
+    rt = Runtime.of()
+    _get(sub_id)
+    state = request.args.get("state") or None
+    if state is not None and state not in MESSAGE_STATES:
+        raise ApiError(400, f"query parameter 'state' must be one of {list(MESSAGE_STATES)}",
+                       "state")
+    page = rt.store.list_messages(
+        sub_id, state=state, after_seq=decode_cursor("m", request.args.get("cursor")),
+        limit=query_int("limit", default=100, minimum=1, maximum=1000) or 100)
+    return json_response({"messages": page.items,
+                          "next_cursor": encode_cursor("m", page.next_cursor)})
+
+
+@bp.post("/v1/subscriptions/<sub_id>/replay")
+def replay(sub_id: str) -> Response:
+    rt = Runtime.of()
+    body = json_body(MAX_BODY)
+    if not isinstance(body, dict):
+        raise ApiError(400, "request body must be a JSON object", "body")
+    mid, since = body.get("message_id"), body.get("since")
+    unknown = sorted(set(body) - {"message_id", "since"})
+    if unknown:
+        raise ApiError(422, f"unknown field {unknown[0]!r}", unknown[0])
+    if (mid is None) == (since is None):
+        raise ApiError(422, "give exactly one of 'message_id' or 'since'", "message_id")
+    sub = _get(sub_id)
+    if not sub.enabled:
+        raise ApiError(409, "the subscription is disabled; enable it before replaying", "id")
+    now = now_ms()
+    if mid is not None:
+        if not isinstance(mid, str) or not rt.store.replay_message(sub_id, mid, now):
+            raise ApiError(404, f"no message {mid!r} for this subscription", "message_id")
+        count = 1
+    else:
+        if not isinstance(since, str):
+            raise ApiError(422, "must be an RFC 3339 timestamp", "since")
+        try:
+            since_ms = int(parse_ts(since).timestamp() * 1000)
+        except ValueError as exc:
+            raise ApiError(422, str(exc), "since") from None
+        count = rt.store.replay_since(sub, since_ms, now)
+    if count:
+        rt.delivery.notify()
+    log.info("replay requested", extra={"subscription_id": sub_id, "messages": count})
+    return json_response({"replayed": count}, 202)

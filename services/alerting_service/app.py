@@ -1,0 +1,54 @@
+"""The Flask app factory of the alerting service.
+
+``create_app(config)`` opens (and migrates) the store, builds the metrics and
+the delivery workers and mounts the routes; it does not start the workers —
+the caller does (``cli.main``, or ``wsgi.py`` in each gunicorn worker), so
+tests and tools can build an app without background threads.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+from prometheus_client import CollectorRegistry
+
+from alerting_service import api_alerts, api_subscriptions
+from alerting_service.config import AlertingConfig
+from alerting_service.delivery import DeliveryService
+from alerting_service.metrics import AlertingMetrics
+from alerting_service.openapi import build_openapi
+from alerting_service.policy import RetryPolicy
+from alerting_service.runtime import EXTENSION, Runtime
+from alerting_service.store import open_store
+from streamwatch import __version__
+from streamwatch.httpkit import base_app
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: AlertingConfig) -> Flask:
+    store = open_store(database_url=config.database_url, sqlite_path=config.sqlite_path)
+    registry = CollectorRegistry()
+    metrics = AlertingMetrics(registry, store)
+    delivery = DeliveryService(
+        store, policy=RetryPolicy(config.retry_schedule, config.retry_jitter,
+                                  config.disable_after_failures),
+        metrics=metrics, workers=config.delivery_workers,
+        attempt_timeout=config.attempt_timeout, poll_interval=config.poll_interval,
+        allow_private=config.allow_private, allowed_hosts=config.allowed_hosts)
+
+    def ready() -> tuple[bool, dict[str, Any]]:
+        try:
+            store.ping()
+        except Exception as exc:
+            return False, {"database": config.database_label,
+                           "error": f"database unreachable: {type(exc).__name__}"}
+        return True, {"database": config.database_label}
+
+    app = base_app("alerting", registry, openapi=build_openapi(__version__), ready=ready)
+    app.extensions[EXTENSION] = Runtime(config, store, metrics, delivery)
+    app.register_blueprint(api_alerts.bp)
+    app.register_blueprint(api_subscriptions.bp)
+    return app

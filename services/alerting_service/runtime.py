@@ -1,0 +1,56 @@
+"""What one running alerting app holds: its config, store, metrics and workers."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+
+from alerting_service.config import AlertingConfig
+from alerting_service.delivery import DeliveryService
+from alerting_service.metrics import AlertingMetrics
+from alerting_service.store import SqlStore
+from streamwatch.httpkit import ApiError
+
+EXTENSION = "alerting"
+
+
+@dataclass
+class Runtime:
+    config: AlertingConfig
+    store: SqlStore
+    metrics: AlertingMetrics
+    delivery: DeliveryService
+
+    @staticmethod
+    def of(app: Flask | None = None) -> Runtime:
+        return (app or current_app).extensions[EXTENSION]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def encode_cursor(kind: str, position: int | None) -> str | None:
+    """An opaque cursor; ``kind`` keeps one listing's cursor out of another."""
+    if position is None:
+        return None
+    return base64.urlsafe_b64encode(f"{kind}:{position}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(kind: str, text: str | None) -> int:
+    if not text:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+        prefix, _, number = raw.partition(":")
+        value = int(number)
+        if prefix != kind or value < 0:
+            raise ValueError(prefix)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ApiError(400, "query parameter 'cursor' is not a cursor returned by this "
+                       "listing", "cursor") from None
+    return value

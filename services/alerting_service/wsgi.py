@@ -1,0 +1,32 @@
+"""WSGI entry point for gunicorn; settings come from STREAMWATCH_* env vars.
+
+  gunicorn -c python:alerting_service.gunicorn_conf alerting_service.wsgi:app
+
+The module is imported in each gunicorn worker (do not use ``--preload``: the
+delivery threads and database connections must be created after the fork), so
+each worker runs its own delivery threads; they share the outbox through the
+database leases, like replicas do.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from alerting_service.app import create_app
+from alerting_service.config import AlertingConfig
+from alerting_service.runtime import Runtime
+from streamwatch import logs
+
+config = AlertingConfig.from_env()
+logs.setup("alerting", config.log_level)
+app = create_app(config)
+Runtime.of(app).delivery.start()
+logging.getLogger(__name__).info("gunicorn worker ready",
+                                 extra={"database": config.database_label})
+
+
+def shutdown() -> None:
+    """Finish in-flight deliveries; called from gunicorn's ``worker_exit`` hook."""
+    rt = Runtime.of(app)
+    rt.delivery.stop()
+    rt.store.close()

@@ -1,0 +1,112 @@
+"""The exporter's Flask app: ``create_app(config)`` wires state, collector, pollers, routes.
+
+The app holds no module-level state: everything hangs off the ``Exporter``
+stored in ``app.extensions["metrics_exporter"]``. Pollers do not start with the
+app (tests drive the app without threads); ``Exporter.start()`` starts them.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, current_app
+from prometheus_client import CollectorRegistry
+
+from metrics_exporter import openapi
+from metrics_exporter.collector import ExporterCollector
+from metrics_exporter.config import ExporterConfig
+from metrics_exporter.pollers import AlertsPoller, LabelsPoller, Poller
+from metrics_exporter.progress import parse_progress
+from metrics_exporter.state import ExporterState
+from metrics_exporter.trends import parse_trends
+from metrics_exporter.validation import ValidationError
+from streamwatch.httpkit import ApiError, base_app, json_body, json_response, query_int
+
+EXTENSION = "metrics_exporter"
+
+
+class Exporter:
+    """State, registry and pollers of one exporter instance."""
+
+    def __init__(self, config: ExporterConfig) -> None:
+        self.config = config
+        self.registry = CollectorRegistry()
+        self.state = ExporterState(top_n=config.top_n, max_windows=config.max_windows,
+                                   max_rows_per_window=config.max_rows_per_window,
+                                   max_queries=config.max_queries)
+        ExporterCollector(self.state, self.registry)
+        timing = {"interval": config.poll_interval, "max_backoff": config.max_backoff,
+                  "timeout": config.request_timeout}
+        self.pollers: list[Poller] = []
+        if config.alerting_url:
+            self.pollers.append(AlertsPoller(self.state, config.alerting_url, **timing))
+        if config.labels_url:
+            self.pollers.append(LabelsPoller(self.state, config.labels_url, **timing))
+
+    def start(self) -> None:
+        for poller in self.pollers:
+            poller.start()
+
+    def stop(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
+
+
+def _exporter() -> Exporter:
+    return current_app.extensions[EXTENSION]
+
+
+api = Blueprint("exporter_api", __name__)
+
+
+@api.post("/v1/progress")
+def post_progress() -> Response:
+    exporter = _exporter()
+    try:
+        sample = parse_progress(json_body(exporter.config.max_body_bytes))
+    except ValidationError as exc:
+        exporter.state.record_rejected("progress")
+        raise ApiError(400, exc.message, exc.field) from None
+    except ApiError:
+        exporter.state.record_rejected("progress")
+        raise
+    recorded = exporter.state.record_progress(sample)
+    return json_response({"query": sample.query, "batch_id": sample.batch_id,
+                          "duplicate": not recorded}, 202)
+
+
+@api.get("/v1/progress")
+def get_progress() -> Response:
+    return json_response({"queries": _exporter().state.progress()})
+
+
+@api.post("/v1/trends")
+def post_trends() -> Response:
+    exporter = _exporter()
+    try:
+        trends, sentiment = parse_trends(json_body(exporter.config.max_body_bytes))
+    except ValidationError as exc:
+        exporter.state.record_rejected("trends")
+        raise ApiError(400, exc.message, exc.field) from None
+    except ApiError:
+        exporter.state.record_rejected("trends")
+        raise
+    exporter.state.record_trends(trends, sentiment)
+    return json_response({"trends": len(trends), "sentiment": len(sentiment)}, 202)
+
+
+@api.get("/v1/trends")
+def get_trends() -> Response:
+    limit = query_int("limit", minimum=1)
+    return json_response(_exporter().state.trends(limit))
+
+
+@api.get("/v1/quality")
+def get_quality() -> Response:
+    return json_response(_exporter().state.quality())
+
+
+def create_app(config: ExporterConfig | None = None) -> Flask:
+    exporter = Exporter(config or ExporterConfig())
+    app = base_app("metrics-exporter", exporter.registry, openapi=openapi.build())
+    app.extensions[EXTENSION] = exporter
+    app.register_blueprint(api)
+    return app

@@ -1,0 +1,235 @@
+"""The exporter's in-memory state: latest progress per query, trends, alerts, quality.
+
+One lock guards everything and is held only for dictionary updates and copies,
+so HTTP handlers, the ``/metrics`` collector and the pollers never wait on each
+other for long. The quality report is computed by the pollers after each change
+and cached, because ``QualityTracker.report()`` walks every alert.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from metrics_exporter.progress import ProgressSample
+from metrics_exporter.trends import SentimentRow, TrendRow, TrendStore
+from streamwatch.events import SEVERITIES
+from streamwatch.quality import QualityTracker
+
+# Micro-batch durations: sub-second local batches up to multi-minute stalls.
+DURATION_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0)
+# Rule names come from a YAML file users edit; past this many (rule, severity)
+# pairs new rules are counted under rule="other" to keep the label set bounded.
+MAX_ALERT_SERIES = 64
+OTHER_RULE = "other"
+POLLERS = ("alerts", "labels")
+ENDPOINTS = ("progress", "trends")
+
+
+@dataclass
+class QueryStats:
+    last: ProgressSample
+    input_rows_total: int = 0
+    # Per-bucket (not cumulative) counts; the last slot is +Inf.
+    buckets: list[int] = field(default_factory=lambda: [0] * (len(DURATION_BUCKETS) + 1))
+    duration_sum: float = 0.0
+    duration_count: int = 0
+    touched: float = 0.0
+
+    def cumulative_buckets(self) -> list[tuple[str, int]]:
+        out, running = [], 0
+        for bound, count in zip((*DURATION_BUCKETS, float("inf")), self.buckets, strict=True):
+            running += count
+            out.append(("+Inf" if bound == float("inf") else repr(bound), running))
+        return out
+
+
+@dataclass
+class PollerStatus:
+    polls: int = 0
+    errors: int = 0
+    last_success: float | None = None
+    last_error: str | None = None
+
+
+@dataclass
+class Snapshot:
+    """A consistent copy of the state for one scrape or one JSON answer."""
+
+    queries: dict[str, QueryStats]
+    top: list[TrendRow]
+    sentiment: SentimentRow | None
+    alerts: dict[tuple[str, str], int]
+    quality: dict[str, Any] | None
+    progress_events: int
+    duplicate_progress_events: int
+    trend_rows: int
+    rejected: dict[str, int]
+    pollers: dict[str, PollerStatus]
+    labels_read: int
+
+
+class ExporterState:
+    def __init__(self, *, top_n: int, max_windows: int, max_rows_per_window: int,
+                 max_queries: int) -> None:
+        self.top_n = top_n
+        self.max_queries = max_queries
+        self._lock = threading.Lock()
+        self._queries: dict[str, QueryStats] = {}
+        self._trends = TrendStore(max_windows, max_rows_per_window)
+        self._alerts: dict[tuple[str, str], int] = {}
+        self._alert_ids: set[str] = set()
+        self._progress_events = 0
+        self._duplicates = 0
+        self._trend_rows = 0
+        self._rejected = dict.fromkeys(ENDPOINTS, 0)
+        self._pollers = {name: PollerStatus() for name in POLLERS}
+        self._labels_read = 0
+        self._quality_lock = threading.Lock()
+        self._tracker = QualityTracker()
+        self._quality: dict[str, Any] | None = None
+
+    # -- progress -------------------------------------------------------------
+    def record_progress(self, sample: ProgressSample) -> bool:
+        """Apply one progress event; False when it repeats the last one (a retried POST)."""
+        with self._lock:
+            stats = self._queries.get(sample.query)
+            if stats is not None and (
+                (stats.last.run_id, stats.last.batch_id, stats.last.timestamp)
+                == (sample.run_id, sample.batch_id, sample.timestamp)
+            ):
+                self._duplicates += 1
+                return False
+            if stats is None:
+                self._evict_queries()
+                stats = self._queries[sample.query] = QueryStats(last=sample)
+            stats.last = sample
+            stats.touched = time.monotonic()
+            stats.input_rows_total += sample.num_input_rows
+            if sample.batch_duration_seconds is not None:
+                slot = bisect.bisect_left(DURATION_BUCKETS, sample.batch_duration_seconds)
+                stats.buckets[slot] += 1
+                stats.duration_sum += sample.batch_duration_seconds
+                stats.duration_count += 1
+            self._progress_events += 1
+            return True
+
+    def _evict_queries(self) -> None:
+        # Called with the lock held, before adding a query: drop the stalest.
+        while len(self._queries) >= self.max_queries:
+            stalest = min(self._queries, key=lambda q: self._queries[q].touched)
+            del self._queries[stalest]
+
+    # -- trends ---------------------------------------------------------------
+    def record_trends(self, trends: list[TrendRow], sentiment: list[SentimentRow]) -> None:
+        with self._lock:
+            self._trends.apply(trends, sentiment)
+            self._trend_rows += len(trends) + len(sentiment)
+
+    def trends(self, limit: int | None) -> dict[str, Any]:
+        with self._lock:
+            return {"windows": self._trends.windows(limit),
+                    "sentiment": self._trends.sentiment(limit)}
+
+    def record_rejected(self, endpoint: str) -> None:
+        with self._lock:
+            self._rejected[endpoint] += 1
+
+    # -- pollers --------------------------------------------------------------
+    def record_poll(self, poller: str, error: str | None = None) -> None:
+        with self._lock:
+            status = self._pollers[poller]
+            status.polls += 1
+            if error is None:
+                status.last_success = time.time()
+            else:
+                status.errors += 1
+                status.last_error = error
+
+    def record_alerts(self, alerts: Iterable[Mapping[str, Any]]) -> int:
+        """Count new alerts by rule and severity and feed them to the quality tracker."""
+        fresh = []
+        with self._lock:
+            for alert in alerts:
+                alert_id = str(alert["alert_id"])
+                if alert_id in self._alert_ids:
+                    continue
+                self._alert_ids.add(alert_id)
+                fresh.append(alert)
+                severity = str(alert.get("severity"))
+                key = (str(alert["rule"]), severity if severity in SEVERITIES else "unknown")
+                if key not in self._alerts and len(self._alerts) >= MAX_ALERT_SERIES:
+                    key = (OTHER_RULE, key[1])
+                self._alerts[key] = self._alerts.get(key, 0) + 1
+        if fresh:
+            with self._quality_lock:
+                self._tracker.add_alerts(fresh)
+                self._refresh_quality()
+        return len(fresh)
+
+    def record_labels(self, labels: list[Mapping[str, Any]]) -> None:
+        with self._quality_lock:
+            self._tracker.add_labels(labels)
+            self._refresh_quality()
+        with self._lock:
+            self._labels_read += len(labels)
+
+    def _refresh_quality(self) -> None:
+        report = self._tracker.report()
+        with self._lock:
+            self._quality = report
+
+    def quality(self) -> dict[str, Any]:
+        """The cached quality report, with the state of both pollers."""
+        with self._lock:
+            report = self._quality
+            pollers = {name: vars(status).copy() for name, status in self._pollers.items()}
+            by_rule: dict[str, int] = {}
+            for (rule, _severity), n in self._alerts.items():
+                by_rule[rule] = by_rule.get(rule, 0) + n
+            labels_read = self._labels_read
+        if report is None:
+            with self._quality_lock:
+                report = self._tracker.report()
+        return {**report, "alerts_by_rule": by_rule, "alerts_total": sum(by_rule.values()),
+                "labels_read": labels_read, "pollers": pollers}
+
+    # -- reading --------------------------------------------------------------
+    def progress(self) -> list[dict[str, Any]]:
+        """Latest figures per query, for the live view."""
+        with self._lock:
+            items = sorted(self._queries.items())
+            return [{
+                "query": name, "id": s.last.query_id, "run_id": s.last.run_id,
+                "batch_id": s.last.batch_id, "timestamp": s.last.timestamp,
+                "input_rows_total": s.input_rows_total,
+                "num_input_rows": s.last.num_input_rows,
+                "input_rows_per_second": s.last.input_rows_per_second,
+                "processed_rows_per_second": s.last.processed_rows_per_second,
+                "batch_duration_seconds": s.last.batch_duration_seconds,
+                "watermark_delay_seconds": s.last.watermark_delay_seconds,
+                "state_rows": s.last.state_rows,
+                "state_memory_bytes": s.last.state_memory_bytes,
+            } for name, s in items]
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            return Snapshot(
+                queries={q: QueryStats(s.last, s.input_rows_total, list(s.buckets),
+                                       s.duration_sum, s.duration_count, s.touched)
+                         for q, s in self._queries.items()},
+                top=self._trends.current_top(self.top_n),
+                sentiment=self._trends.current_sentiment(),
+                alerts=dict(self._alerts),
+                quality=self._quality,
+                progress_events=self._progress_events,
+                duplicate_progress_events=self._duplicates,
+                trend_rows=self._trend_rows,
+                rejected=dict(self._rejected),
+                pollers={n: PollerStatus(**vars(s)) for n, s in self._pollers.items()},
+                labels_read=self._labels_read,
+            )

@@ -1,0 +1,193 @@
+"""tweet-ingester: serve a stream of tweets as the replayable feed ``tweets``.
+
+Sources (--source):
+  synthetic      seedable generator: long-tail hashtags, scheduled trending
+                 bursts, six languages, positive/neutral/negative wording
+  replay:FILE    JSONL or CSV tweets (.gz too), paced by created_at x --speed
+  x-api          the X API v2 filtered stream; the bearer token is read from
+                 STREAMWATCH_X_BEARER_TOKEN only, never from a flag
+
+The feed is served on --http-port (GET /v1/feeds/tweets/records) and tailed
+live on --socket-port, one JSON tweet per line.
+
+Examples:
+  streamwatch tweets --seed 7 --rate 500
+  streamwatch tweets --source replay:data/tweets.jsonl --speed 0 --exit-at-end
+  STREAMWATCH_X_BEARER_TOKEN=... streamwatch tweets --source x-api --x-rules '#spark; #kafka'
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from streamwatch import flags
+from streamwatch.producer import add_producer_flags
+
+if TYPE_CHECKING:
+    from streamwatch.sources import Emit, Source
+
+HTTP_PORT = 7101
+SOCKET_PORT = 7201
+
+
+def source_spec(text: str) -> str:
+    """``synthetic``, ``x-api`` or ``replay:FILE``."""
+    if text in ("synthetic", "x-api") or (text.startswith("replay:") and len(text) > 7):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not a source; use synthetic, x-api or replay:FILE")
+
+
+def _seed(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("seed must be >= 0")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must be >= 0")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    flags.add_flag(parser, "--source", default="synthetic", type=source_spec,
+                   metavar="{synthetic,replay:FILE,x-api}", help="where tweets come from")
+    flags.add_flag(parser, "--rate", default=200.0, type=flags.positive_float,
+                   help="synthetic: tweets per second")
+    flags.add_flag(parser, "--seed", default=None, type=_seed,
+                   help="synthetic: random seed; the same seed gives the same ids, users, "
+                   "texts and hashtags (unset = a fresh seed, logged at start)")
+    flags.add_flag(parser, "--limit", default=0, type=_non_negative_int,
+                   help="synthetic: stop generating after this many tweets and keep "
+                   "serving (0 = no limit)")
+    flags.add_flag(parser, "--duplicate-rate", default=0.001, type=flags.probability,
+                   help="synthetic: share of tweets re-emitted with the id of an earlier "
+                   "one, as after a stream reconnect")
+    flags.add_flag(parser, "--out-of-order-rate", default=0.01, type=flags.probability,
+                   help="synthetic: share of tweets whose created_at lags by up to "
+                   "--max-lateness")
+    flags.add_flag(parser, "--max-lateness", default=30.0, type=flags.duration_seconds,
+                   help="synthetic: largest created_at lag of an out-of-order tweet, e.g. 30s")
+    flags.add_flag(parser, "--hashtags", default=300, type=int,
+                   help="synthetic: distinct hashtags in the Zipf-distributed vocabulary "
+                   "(20..684)")
+    flags.add_flag(parser, "--trend-every", default=600.0, type=flags.duration_seconds,
+                   help="synthetic: one trending burst per period, at a seeded time "
+                   "within it, e.g. 10m (0 = no bursts)")
+    flags.add_flag(parser, "--trend-duration", default=180.0, type=flags.duration_seconds,
+                   help="synthetic: length of a trending burst, e.g. 3m")
+    flags.add_flag(parser, "--trend-share", default=0.35, type=flags.probability,
+                   help="synthetic: peak share of tweets carrying the trending hashtag")
+
+    flags.add_flag(parser, "--speed", default=1.0, type=flags.non_negative_float,
+                   help="replay: speed factor over the original created_at pacing "
+                   "(2 = twice as fast, 0 = as fast as possible)")
+    flags.add_switch(parser, "--rebase-time",
+                     help="replay: shift created_at so the first tweet is 'now' "
+                     "(windows then look live)")
+    flags.add_switch(parser, "--exit-at-end",
+                     help="exit once the source is exhausted (replay: end of file; "
+                     "synthetic: --limit reached) instead of serving on")
+
+    flags.add_flag(parser, "--x-base-url", default="https://api.x.com",
+                   help="x-api: base URL of the X API")
+    flags.add_flag(parser, "--x-rules", default="",
+                   help="x-api: filtered-stream rules separated by ';' or a JSON list; the "
+                   "server's rules are made to match (empty = keep the server's rules)")
+    flags.add_flag(parser, "--x-stall-timeout", default=20.0, type=flags.positive_float,
+                   help="x-api: seconds without data or keep-alive before reconnecting")
+    flags.add_flag(parser, "--x-backoff-scale", default=1.0, type=flags.positive_float,
+                   help="x-api: multiply X's documented reconnect delays (250 ms linear, "
+                   "5 s and 60 s exponential); only tests should change it")
+    add_producer_flags(parser, http_port=HTTP_PORT, socket_port=SOCKET_PORT)
+
+
+class _ExitAtEnd:
+    """Wraps a finite source so the process exits 0 when it is exhausted.
+
+    ``run_producer`` keeps serving after a source returns; sending ourselves
+    SIGTERM takes the same clean shutdown path as an operator's signal.
+    """
+
+    def __init__(self, inner: Source) -> None:
+        self.inner = inner
+        self.feeds = inner.feeds
+
+    def run(self, emit: Emit, stop: threading.Event) -> None:
+        self.inner.run(emit, stop)
+        if not stop.is_set():
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _fail(message: str) -> int:
+    print(f"streamwatch tweets: {message}", file=sys.stderr)
+    return 2
+
+
+def main(args: argparse.Namespace) -> int:
+    from prometheus_client import CollectorRegistry
+
+    from streamwatch.producer import run_producer
+
+    registry = CollectorRegistry()
+    spec: str = args.source
+    source: Source
+    if spec == "synthetic":
+        from tweet_ingester.synthetic import SyntheticConfig, SyntheticSource
+
+        try:
+            config = SyntheticConfig(
+                rate=args.rate, tags=args.hashtags, trend_every_s=args.trend_every,
+                trend_duration_s=args.trend_duration, trend_share=args.trend_share,
+                duplicate_rate=args.duplicate_rate, out_of_order_rate=args.out_of_order_rate,
+                max_lateness_s=args.max_lateness, limit=args.limit)
+        except ValueError as exc:
+            return _fail(f"{exc}. See `streamwatch tweets --help` for the valid ranges.")
+        seed = args.seed if args.seed is not None else secrets.randbelow(1 << 31)
+        source = SyntheticSource(config, seed)
+    elif spec.startswith("replay:"):
+        from tweet_ingester.replay import ReplayConfig, ReplayFileError, ReplaySource, check_file
+
+        path = Path(spec.removeprefix("replay:")).expanduser()
+        try:
+            check_file(path)
+        except ReplayFileError as exc:
+            return _fail(f"--source replay: {exc}. Give an existing JSONL or CSV file, "
+                         "e.g. --source replay:tweets.jsonl")
+        source = ReplaySource(ReplayConfig(path, speed=args.speed, rebase_time=args.rebase_time),
+                              registry=registry)
+    else:
+        from tweet_ingester.xapi import (
+            TOKEN_ENV,
+            BackoffPolicy,
+            XApiConfig,
+            XApiSource,
+            parse_rules,
+        )
+
+        token = os.environ.get(TOKEN_ENV, "").strip()
+        if not token:
+            return _fail(f"--source x-api needs a bearer token: set {TOKEN_ENV} (from the "
+                         "X developer portal, Keys and tokens). It is read only from the "
+                         "environment so that it never shows in `ps`.")
+        try:
+            rules = parse_rules(args.x_rules)
+        except ValueError as exc:
+            return _fail(f"--x-rules: {exc}")
+        config = XApiConfig(token=token, base_url=args.x_base_url, rules=rules,
+                            stall_timeout_s=args.x_stall_timeout,
+                            backoff=BackoffPolicy().scaled(args.x_backoff_scale))
+        source = XApiSource(config, registry=registry)
+    if args.exit_at_end:
+        source = _ExitAtEnd(source)
+    return run_producer("tweet-ingester", source, args, socket_feed="tweets", registry=registry)

@@ -1,0 +1,228 @@
+"""Run one Spark Structured Streaming job: hashtags, fraud or wordcount.
+
+Sources (--source):
+  feed:URL/FEED      replayable feed of a producer, exactly-once with the checkpoint
+                     (e.g. feed:http://127.0.0.1:7101/tweets)
+  file:PATH          JSONL file or directory of the event schema
+  socket:HOST:PORT   Spark's socket source, course examples only: NOT fault tolerant
+Sinks (--sink): http:URL | jsonl:DIR | console
+
+Malformed input lines never stop a job: they are counted (observed metric
+"corrupt" in each progress event) and written to --dead-letter.
+
+Examples:
+  streamwatch process hashtags --sink jsonl:/tmp/trends --exporter-url http://127.0.0.1:7104
+  streamwatch process hashtags --source file:tweets.jsonl --trigger available-now \\
+      --sink jsonl:/tmp/trends --checkpoint /tmp/ck
+  streamwatch process fraud --source feed:http://127.0.0.1:7102/transactions
+  streamwatch process wordcount --source socket:127.0.0.1:7201 --sink console
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from streamwatch.flags import add_flag, env_name
+
+log = logging.getLogger(__name__)
+
+# job -> (module, one-line help, default source, default sink)
+JOBS: dict[str, tuple[str, str, str, str]] = {
+    "hashtags": ("streamwatch_processor.jobs.hashtags",
+                 "trending hashtags per sliding window with VADER sentiment",
+                 "feed:http://127.0.0.1:7101/tweets", "console"),
+    "fraud": ("streamwatch_processor.jobs.fraud",
+              "stateful fraud rules over card transactions -> alerts",
+              "feed:http://127.0.0.1:7102/transactions", "http:http://127.0.0.1:7103/v1/alerts"),
+    "wordcount": ("streamwatch_processor.jobs.wordcount",
+                  "the classic word count over the producers' TCP line socket",
+                  "socket:127.0.0.1:7201", "console"),
+}
+
+
+def trigger_value(text: str) -> str:
+    """``available-now`` or a processing-time interval such as ``1s``, ``500ms``, ``2 seconds``."""
+    from streamwatch.flags import duration_seconds
+
+    t = text.strip().lower()
+    if t in ("available-now", "availablenow", "available_now"):
+        return "available-now"
+    seconds = duration_seconds(t.replace(" seconds", "s").replace(" second", "s"))
+    if seconds < 0:
+        raise argparse.ArgumentTypeError("a trigger interval must be >= 0")
+    return f"{int(seconds * 1000)} milliseconds"
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must be >= 0")
+    return value
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, job: str) -> None:
+    """Flags every job has; defaults depend on the job."""
+    _module, _help, source, sink = JOBS[job]
+    add_flag(parser, "--source", default=source, metavar="SPEC",
+             help="feed:URL/FEED, file:PATH or socket:HOST:PORT")
+    add_flag(parser, "--sink", default=sink, metavar="SPEC", help="http:URL, jsonl:DIR or console")
+    add_flag(parser, "--data-dir", default="./.streamwatch",
+             help="base directory of the default checkpoint")
+    add_flag(parser, "--checkpoint", default=None, metavar="DIR",
+             help=f"checkpoint directory (default <data-dir>/checkpoints/{job}); "
+                  "keep it to resume exactly where the job stopped")
+    add_flag(parser, "--dead-letter", default=None, metavar="DIR",
+             help="where malformed input lines go (default <checkpoint>/dead-letter)")
+    add_flag(parser, "--trigger", type=trigger_value, default=trigger_value("1s"),
+             help="micro-batch interval (1s, 500ms, ...) or available-now (process what is "
+                  "there, then exit)")
+    add_flag(parser, "--master", default="local[*]", help="Spark master URL")
+    add_flag(parser, "--exporter-url", default=None, metavar="URL",
+             help="metrics-exporter base URL; progress events (and trends) are POSTed there")
+    add_flag(parser, "--max-records-per-trigger", type=positive_int, default=0,
+             help="feed sources: at most this many records per micro-batch (0 = no limit)")
+    add_flag(parser, "--spark-conf", default="", metavar="K=V,K=V",
+             help="extra Spark settings, comma separated")
+    add_flag(parser, "--log-level", default="info",
+             choices=["debug", "info", "warning", "error"], help="log level")
+
+
+def _job_module(job: str) -> ModuleType:
+    return importlib.import_module(JOBS[job][0])
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    jobs = parser.add_subparsers(dest="job", metavar="JOB", required=True)
+    for job, (_module, summary, _src, _sink) in JOBS.items():
+        p = jobs.add_parser(job, help=summary, description=f"{summary}.\n\n{__doc__}",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+        add_common_arguments(p, job)
+        try:
+            module = _job_module(job)
+        except ImportError as exc:
+            # A job whose module is missing must not break the others' --help.
+            p.set_defaults(_job_error=f"job {job!r} is not available: {exc}")
+            continue
+        module.add_arguments(p)
+
+
+def job_args(job: str, argv: Sequence[str] = ()) -> argparse.Namespace:
+    """Parsed flags of ``job`` as ``streamwatch process JOB ARGV`` would parse them.
+
+    For callers that start jobs in their own SparkSession (``streamwatch run``).
+    """
+    parser = argparse.ArgumentParser(prog=f"streamwatch process {job}")
+    add_common_arguments(parser, job)
+    _job_module(job).add_arguments(parser)
+    args = parser.parse_args(list(argv))
+    args.job = job
+    return finish_args(args)
+
+
+def finish_args(args: argparse.Namespace) -> argparse.Namespace:
+    """Fill defaults that depend on other flags."""
+    if not args.checkpoint:
+        args.checkpoint = str(Path(args.data_dir) / "checkpoints" / args.job)
+    return args
+
+
+def spark_conf(text: str) -> dict[str, str]:
+    conf: dict[str, str] = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(
+                f"--spark-conf item {item!r} is not KEY=VALUE "
+                f"(e.g. spark.sql.shuffle.partitions=8) [{env_name('--spark-conf')}]"
+            )
+        conf[key.strip()] = value.strip()
+    return conf
+
+
+def _fail(message: str) -> int:
+    print(f"streamwatch process: {message}", file=sys.stderr)
+    return 2
+
+
+def main(args: argparse.Namespace) -> int:
+    from streamwatch import logs
+
+    logs.setup("processor", args.log_level)
+    # py4j logs every callback at info; keep it to problems.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    if getattr(args, "_job_error", None):
+        return _fail(args._job_error)
+    finish_args(args)
+    from streamwatch_processor.sinks import SinkSpecError, parse_sink
+    from streamwatch_processor.sources import SourceSpecError, parse_source
+
+    try:
+        parse_source(args.source)
+        parse_sink(args.sink)
+        conf = spark_conf(args.spark_conf)
+    except (SourceSpecError, SinkSpecError, ValueError) as exc:
+        return _fail(str(exc))
+    return run_job(args, conf)
+
+
+def run_job(args: argparse.Namespace, conf: dict[str, str]) -> int:
+    """Start the job, wait until it ends or a signal arrives, stop cleanly."""
+    from streamwatch_processor import feed_source
+    from streamwatch_processor.session import build_session
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info("stopping", extra={"signal": signal.Signals(signum).name})
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    spark = build_session(args.master, f"streamwatch-{args.job}", conf)
+    feed_source.register(spark)
+    forwarder = None
+    if args.exporter_url:
+        from streamwatch_processor.listener import ProgressForwarder
+
+        forwarder = ProgressForwarder(args.exporter_url)
+        spark.streams.addListener(forwarder)
+    try:
+        queries = _job_module(args.job).start(spark, args)
+        log.info("job started", extra={"job": args.job, "source": args.source,
+                                       "sink": args.sink, "checkpoint": args.checkpoint,
+                                       "queries": [q.name for q in queries]})
+        return _await(spark, queries, stop)
+    except Exception as exc:
+        log.error("job failed", extra={"job": args.job, "error": str(exc)[:4000]})
+        return 1
+    finally:
+        for q in spark.streams.active:
+            q.stop()
+        if forwarder is not None:
+            spark.streams.removeListener(forwarder)
+            forwarder.close()
+        spark.stop()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _await(spark: Any, queries: list[Any], stop: threading.Event) -> int:
+    """0 when every query ended (available-now) or a signal came; 1 when one failed."""
+    while not stop.is_set():
+        for q in queries:
+            if not q.isActive and q.exception() is not None:
+                log.error("query failed", extra={"query": q.name,
+                                                 "error": str(q.exception())[:4000]})
+                return 1
+        if not spark.streams.active:
+            return 0
+        stop.wait(0.5)
+    return 0

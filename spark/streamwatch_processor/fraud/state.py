@@ -1,0 +1,159 @@
+"""The state of one bucket of cards, and its compact serialisation.
+
+A bucket (``pmod(xxhash64(card_id), buckets)``) holds the profiles of all its
+cards in three small tables, so the Python stateful operator pays its per-key
+cost once per bucket, not once per card (see PERFORMANCE-NOTES.md):
+
+- ``recent``: the transactions that a windowed rule may still look back at
+  (newer than the card's last transaction minus the longest rule window),
+  plus each card's last card-present transaction (impossible travel);
+- ``cards``: one row per card: last event time, running count and sum of
+  category-normalised amounts (amount_spike), the last account-takeover
+  probe, and per rule the event time of the last alert (cooldown);
+- ``seen``: hashes of the (card, device) and (card, country) pairs the card
+  has used (account_takeover).
+
+Cards, devices and countries are 64-bit hashes (``xxhash64`` in Spark), so
+the tables are mostly integers: cheap to look up and to serialise.
+
+The tables travel through the state store as Arrow IPC bytes in one value
+(``STATE_SCHEMA``); ``buckets`` is stored with them so that a restart with a
+different ``--buckets`` is refused instead of silently mixing cards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from streamwatch.events import SCENARIOS
+
+#: input columns of a transaction as the detector sees it: ``ts`` = event time (epoch ms);
+#: ``card``, ``country_h``, ``device_h`` = 64-bit hashes (0 = no device), so that joins
+#: and set look-ups run on integers; ``present`` = card-present channel (pos, atm)
+TXN_COLUMNS: dict[str, str] = {
+    "txn_id": "object", "card": "int64", "card_id": "object", "ts": "int64",
+    "amount": "float64", "merchant_category": "object", "present": "bool", "lat": "float64",
+    "lon": "float64", "country": "object", "country_h": "int64", "device_id": "object",
+    "device_h": "int64",
+}
+#: what the bucket keeps of a recent transaction
+RECENT_COLUMNS: dict[str, str] = {
+    c: TXN_COLUMNS[c] for c in
+    ("txn_id", "card", "ts", "amount", "present", "lat", "lon", "country")
+}
+ALERT_TS = {rule: f"alert_ts_{rule}" for rule in SCENARIOS}
+CARD_COLUMNS: dict[str, str] = {
+    "card": "int64", "last_ts": "int64", "n_txns": "int64", "n_norm": "int64",
+    "sum_norm": "float64", "probe_ts": "int64", "probe_txn": "object", "probe_device": "int64",
+    **dict.fromkeys(ALERT_TS.values(), "int64"),
+}
+#: ``key`` = hash of (card, device) or (card, country) the card has used
+SEEN_COLUMNS: dict[str, str] = {"card": "int64", "key": "int64"}
+
+#: the one value the stateful operator keeps per bucket
+STATE_SCHEMA = "buckets INT, recent BINARY, cards BINARY, seen BINARY"
+
+#: "never" for int64 event-time columns (far enough in the past for any subtraction)
+NEVER = -(1 << 50)
+
+
+def empty(columns: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
+
+
+@dataclass
+class BucketState:
+    recent: pd.DataFrame
+    cards: pd.DataFrame
+    seen: pd.DataFrame
+
+    @classmethod
+    def new(cls) -> BucketState:
+        return cls(empty(RECENT_COLUMNS), empty(CARD_COLUMNS), empty(SEEN_COLUMNS))
+
+    def drop_cards(self, card_ids: np.ndarray | pd.Index) -> None:
+        """Forget cards entirely (TTL expiry or a gap longer than the TTL)."""
+        if len(card_ids) == 0:
+            return
+        self.recent = self.recent[~self.recent["card"].isin(card_ids)]
+        self.cards = self.cards[~self.cards["card"].isin(card_ids)]
+        self.seen = self.seen[~self.seen["card"].isin(card_ids)]
+
+    def split(self, card_ids: np.ndarray) -> tuple[BucketState, BucketState]:
+        """(the rows of ``card_ids``, the rest): a batch works on its own cards only."""
+        r = self.recent["card"].isin(card_ids).to_numpy()
+        c = self.cards["card"].isin(card_ids).to_numpy()
+        s = self.seen["card"].isin(card_ids).to_numpy()
+        return (BucketState(self.recent[r], self.cards[c], self.seen[s]),
+                BucketState(self.recent[~r], self.cards[~c], self.seen[~s]))
+
+    @classmethod
+    def merge(cls, a: BucketState, b: BucketState) -> BucketState:
+        """Tables of two disjoint sets of cards as one state."""
+        return cls(*(pd.concat([x, y], ignore_index=True) if len(x) else y.reset_index(drop=True)
+                     for x, y in ((a.recent, b.recent), (a.cards, b.cards), (a.seen, b.seen))))
+
+    def to_value(self, buckets: int) -> tuple[int, bytes, bytes, bytes]:
+        return (buckets, _to_ipc(self.recent, RECENT_COLUMNS), _to_ipc(self.cards, CARD_COLUMNS),
+                _to_ipc(self.seen, SEEN_COLUMNS))
+
+    @classmethod
+    def from_value(cls, value: tuple, buckets: int) -> BucketState:
+        stored, recent, cards, seen = value
+        if stored != buckets:
+            raise ValueError(
+                f"the checkpoint's fraud state was built with --buckets {stored}, this run "
+                f"asks for {buckets}; start with --buckets {stored} or a new --checkpoint")
+        return cls(_from_ipc(recent, RECENT_COLUMNS), _from_ipc(cards, CARD_COLUMNS),
+                   _from_ipc(seen, SEEN_COLUMNS))
+
+
+def _to_ipc(df: pd.DataFrame, columns: dict[str, str]) -> bytes:
+    table = pa.Table.from_pandas(df[list(columns)], preserve_index=False)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _from_ipc(data: bytes, columns: dict[str, str]) -> pd.DataFrame:
+    table = pa.ipc.open_stream(pa.py_buffer(bytes(data))).read_all()
+    if table.num_rows == 0:
+        return empty(columns)
+    return table.to_pandas().astype(columns)
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+SALT_DEVICE = np.uint64(0x5DEECE66D)
+SALT_COUNTRY = np.uint64(0xB5297A4D3F84D5B5)
+
+
+def pair_key(card: np.ndarray, value: np.ndarray, salt: np.uint64) -> np.ndarray:
+    """A 64-bit key for (card, value); wrapping arithmetic is intended."""
+    c = card.astype(np.int64).view(np.uint64)
+    v = value.astype(np.int64).view(np.uint64)
+    with np.errstate(over="ignore"):
+        return ((c * _MIX) ^ (v + salt) * (_MIX + np.uint64(2))).view(np.int64)
+
+
+def hash64(values: pd.Series) -> np.ndarray:
+    """Stable 64-bit hashes of strings for pure-pandas callers (tests, benchmarks);
+    Spark uses ``xxhash64``. Nulls hash to 0 ("none")."""
+    h = pd.util.hash_array(values.fillna("").astype(str).to_numpy()).view(np.int64)
+    return np.where(values.isna().to_numpy(), 0, h)
+
+
+def with_keys(txns: pd.DataFrame) -> pd.DataFrame:
+    """Add the detector's derived columns to plain transaction rows (``ts`` already set)."""
+    out = txns.copy()
+    out["card"] = hash64(out["card_id"])
+    out["country_h"] = hash64(out["country"])
+    out["device_h"] = hash64(out["device_id"]) if "device_id" in out else 0
+    if "device_id" not in out:
+        out["device_id"] = None
+    out["present"] = out["channel"].isin(["pos", "atm"])
+    return out[list(TXN_COLUMNS)].astype(TXN_COLUMNS)

@@ -1,0 +1,189 @@
+"""Stateful fraud rules over card transactions -> alerts.
+
+Key concepts:
+- Transactions are grouped by a bounded bucket of cards and handled by
+  ``fraud.processor.FraudProcessor`` (``transformWithStateInPandas``); each
+  bucket keeps its cards' profiles, and detection is vectorised per bucket.
+- Rules come from a YAML file (``--rules``, default: the packaged
+  ``fraud/rules.yaml``; ``docs/fraud-rules.md``). The driver re-reads it every
+  ``--rules-poll`` seconds and at each micro-batch end, and publishes the
+  active rules to ``--rules-publish-dir`` where every executor reads them at
+  its next task: the next micro-batch uses an edited file. An invalid edit
+  keeps the previous rules, is logged, and counted in the observed metric.
+- Observed metrics ``fraud`` in every progress event: ``alerts``,
+  ``rules_version``, ``rules_reload_errors_total``, ``cards_in_state`` (cards
+  kept by the buckets that saw data in the batch), ``recent_rows``.
+- Alerts carry ``alert_id = sha256(rule|card_id|first txn_id)`` and do not
+  depend on micro-batch boundaries, so a replay after a crash yields the same
+  ids and the idempotent alerting sink stores each once.
+
+Usage::
+
+    streamwatch process fraud --source feed:http://127.0.0.1:7102/transactions \\
+        --sink http:http://127.0.0.1:7103/v1/alerts --checkpoint /tmp/ck-fraud
+    streamwatch process fraud --source file:txns.jsonl --trigger available-now \\
+        --sink jsonl:/tmp/alerts --checkpoint /tmp/ck
+
+Output: one alert object per line/element, e.g.::
+
+    {"alert_id": "3f1c...", "rule": "card_testing", "severity": "high", "score": 0.75,
+     "card_id": "c-004211", "txn_ids": ["t-000000101", "t-000000102", "t-000000103"],
+     "event_time": "2026-11-20T10:15:03.120Z", "detected_at": "2026-11-20T10:15:04.020Z",
+     "reason": "3 transactions at or under 1.99 USD in 60 s"}
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from streamwatch.flags import add_flag, duration_seconds
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.streaming import StreamingQuery
+
+    from streamwatch_processor.fraud.rules import RulesWatcher
+
+log = logging.getLogger(__name__)
+
+QUERY_NAME = "fraud-alerts"
+METRICS_NAME = "fraud"
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 4096:
+        raise argparse.ArgumentTypeError(f"{text} must be within 1..4096")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_flag(parser, "--rules", default=None, metavar="PATH",
+             help="fraud rules YAML (docs/fraud-rules.md); default: the packaged rules.yaml")
+    add_flag(parser, "--rules-poll", type=duration_seconds, default=1.0,
+             help="how often the driver checks the rules file for changes")
+    add_flag(parser, "--rules-publish-dir", default=None, metavar="DIR",
+             help="shared directory (driver + executors) for the active rules snapshot "
+                  "(default <checkpoint>/rules)")
+    add_flag(parser, "--state-ttl", type=duration_seconds, default=7200.0,
+             help="forget a card after this long without a transaction (event time); "
+                  "also the processing-time TTL of a bucket's state")
+    add_flag(parser, "--buckets", type=positive_int, default=32,
+             help="card buckets = keys of the stateful operator; fixed for a checkpoint")
+
+
+def _validate(args: argparse.Namespace) -> None:
+    if args.state_ttl < 60:
+        raise ValueError(f"--state-ttl {args.state_ttl:g}s is too short: rules look back up "
+                         "to an hour; use at least 60s (default 2h)")
+    if args.rules_poll <= 0:
+        raise ValueError("--rules-poll must be > 0, e.g. 1s")
+
+
+def start_rules_watcher(args: argparse.Namespace) -> RulesWatcher:
+    """Load the rules (failing loudly if invalid) and publish them for the executors."""
+    from streamwatch_processor.fraud.rules import RulesWatcher, default_rules_path
+
+    path = Path(args.rules) if args.rules else default_rules_path()
+    publish = Path(args.rules_publish_dir or Path(args.checkpoint) / "rules")
+    return RulesWatcher(path=path, publish_dir=publish)
+
+
+def transactions(spark: SparkSession, args: argparse.Namespace) -> DataFrame:
+    """Parsed transactions with the detector's columns plus ``bucket``."""
+    from pyspark.sql import functions as F
+
+    from streamwatch.events import Transaction
+    from streamwatch_processor.jobs import dead_letter_dir, source_options
+    from streamwatch_processor.sources import read_stream
+
+    raw = read_stream(spark, args.source, Transaction.DDL, options=source_options(args),
+                      dead_letter_dir=dead_letter_dir(args), trigger=args.trigger)
+    return raw.select(
+        "txn_id", "card_id",
+        F.unix_millis(F.to_timestamp("event_time")).alias("ts"),
+        F.col("amount").cast("double").alias("amount"),
+        "merchant_category", "channel", "lat", "lon", "country", "device_id",
+        F.pmod(F.xxhash64("card_id"), F.lit(args.buckets)).cast("int").alias("bucket"),
+    ).where(F.col("ts").isNotNull() & F.col("amount").isNotNull())
+
+
+def alerts_with_stats(txns: DataFrame, watcher: RulesWatcher, args: argparse.Namespace
+                      ) -> DataFrame:
+    """The processor's output (alerts + per-bucket stats rows), observed as ``fraud``."""
+    from pyspark.sql import functions as F
+
+    from streamwatch_processor.fraud.processor import OUTPUT_SCHEMA, FraudProcessor
+
+    processor = FraudProcessor(
+        rules_dir=str(watcher.publish_dir), buckets=args.buckets,
+        ttl_ms=int(args.state_ttl * 1000), initial=watcher.rules.to_json())
+    out = txns.groupBy("bucket").transformWithStateInPandas(
+        statefulProcessor=processor, outputStructType=OUTPUT_SCHEMA,
+        outputMode="Append", timeMode="ProcessingTime")
+    is_alert = (F.col("kind") == "alert").cast("long")
+    return out.observe(
+        METRICS_NAME,
+        F.coalesce(F.sum(is_alert), F.lit(0)).alias("alerts"),
+        F.max("rules_version").alias("rules_version"),
+        F.max("rules_reload_errors").alias("rules_reload_errors_total"),
+        F.sum("cards_in_state").alias("cards_in_state"),
+        F.sum("recent_rows").alias("recent_rows"),
+    )
+
+
+def alert_rows(batch: DataFrame) -> list[dict[str, Any]]:
+    """The alert rows of a processor batch as dicts in the alert schema, sorted by id."""
+    from pyspark.sql import functions as F
+
+    from streamwatch_processor.fraud.processor import ALERT_FIELDS
+    from streamwatch_processor.sinks import collect_rows
+
+    alerts = batch.where(F.col("kind") == "alert").select(*ALERT_FIELDS)
+    return sorted(collect_rows(alerts), key=lambda r: r["alert_id"])
+
+
+def _poll(watcher: RulesWatcher, lock: threading.Lock, every_s: float,
+          query: StreamingQuery) -> None:
+    """Check the rules file while the query runs, so idle periods do not delay a reload."""
+    stop = threading.Event()
+    while not stop.wait(every_s) and query.isActive:
+        with lock:
+            try:
+                watcher.check()
+            except OSError as exc:  # e.g. the publish dir vanished: keep polling, say why
+                log.error("fraud rules publish failed", extra={"error": str(exc)})
+
+
+def start(spark: Any, args: argparse.Namespace) -> list[StreamingQuery]:
+    from streamwatch_processor.jobs import apply_trigger, checkpoint_dir
+    from streamwatch_processor.sinks import parse_sink
+
+    _validate(args)
+    watcher = start_rules_watcher(args)
+    sink = parse_sink(args.sink).open("alerts", label="alerts")
+    lock = threading.Lock()
+
+    def write(batch: DataFrame, batch_id: int) -> None:
+        rows = alert_rows(batch)
+        if rows:
+            sink.write(batch_id, rows)
+        with lock:  # rules edited during this batch apply from the next one
+            watcher.check()
+
+    writer = (alerts_with_stats(transactions(spark, args), watcher, args)
+              .writeStream.queryName(QUERY_NAME).outputMode("append")
+              .option("checkpointLocation", checkpoint_dir(args, "alerts"))
+              .foreachBatch(write))
+    query = apply_trigger(writer, args.trigger).start()
+    threading.Thread(target=_poll, args=(watcher, lock, args.rules_poll, query),
+                     name="fraud-rules-watcher", daemon=True).start()
+    log.info("fraud job started", extra={
+        "rules": str(watcher.path), "rules_version": watcher.rules.version,
+        "enabled": sorted(watcher.rules.enabled()), "buckets": args.buckets,
+        "state_ttl_s": args.state_ttl})
+    return [query]

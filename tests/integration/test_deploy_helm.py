@@ -1,0 +1,333 @@
+"""Offline checks of the Helm chart and the kustomize manifests (issue 7).
+
+Every rendered manifest is validated against the Kubernetes 1.31 OpenAPI schemas with
+kubernetes-validate (strict: unknown fields fail). The two CRD kinds the chart renders
+(SparkApplication, ServiceMonitor) are not in those schemas, so they are checked against
+the small schemas below, which pin the fields the chart relies on.
+
+helm and kubectl come from `make tools` (.tools/); without them these tests skip.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from kubernetes_validate import utils as kv
+from referencing import Registry, Resource
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "helm" / "streamwatch"
+HELM = ROOT / ".tools" / "helm"
+KUBECTL = ROOT / ".tools" / "kubectl"
+K8S_VERSION = "1.31.0"
+
+needs_helm = pytest.mark.skipif(not HELM.exists(), reason="helm not fetched: run `make tools`")
+needs_kubectl = pytest.mark.skipif(not KUBECTL.exists(),
+                                   reason="kubectl not fetched: run `make tools`")
+
+_STR = {"type": "string"}
+_LABELS = {"type": "object", "additionalProperties": _STR}
+_META = {"type": "object", "required": ["name", "namespace"],
+         "properties": {"name": _STR, "namespace": _STR, "labels": _LABELS}}
+_POD_PART = {"type": "object", "required": ["serviceAccount"] , "properties": {
+    "cores": {"type": "integer", "minimum": 1}, "memory": {"type": "string"},
+    "serviceAccount": _STR, "labels": _LABELS, "volumeMounts": {"type": "array"}}}
+CRD_SCHEMAS = {
+    ("sparkoperator.k8s.io/v1beta2", "SparkApplication"): {
+        "type": "object", "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {"metadata": _META, "spec": {
+            "type": "object", "additionalProperties": False,
+            "required": ["type", "mode", "image", "mainApplicationFile", "sparkVersion",
+                         "driver", "executor", "restartPolicy"],
+            "properties": {
+                "type": {"enum": ["Java", "Scala", "Python", "R"]},
+                "pythonVersion": {"enum": ["2", "3"]},
+                "mode": {"enum": ["cluster", "client"]},
+                "sparkVersion": _STR, "image": _STR,
+                "imagePullPolicy": {"enum": ["Always", "IfNotPresent", "Never"]},
+                "imagePullSecrets": {"type": "array", "items": _STR},
+                "mainApplicationFile": {"type": "string", "pattern": "^local://"},
+                "arguments": {"type": "array", "items": _STR},
+                "sparkConf": {"type": "object", "additionalProperties": _STR},
+                "restartPolicy": {"type": "object", "required": ["type"], "properties": {
+                    "type": {"enum": ["Never", "Always", "OnFailure"]},
+                    "onFailureRetryInterval": {"type": "integer"},
+                    "onSubmissionFailureRetryInterval": {"type": "integer"}}},
+                "volumes": {"type": "array"},
+                "driver": _POD_PART,
+                "executor": {**_POD_PART, "required": ["instances"],
+                             "properties": {**_POD_PART["properties"],
+                                            "instances": {"type": "integer", "minimum": 1}}},
+            }}}},
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): {
+        "type": "object", "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {"metadata": _META, "spec": {
+            "type": "object", "required": ["selector", "endpoints"],
+            "properties": {
+                "selector": {"type": "object", "required": ["matchLabels"]},
+                "endpoints": {"type": "array", "minItems": 1, "items": {
+                    "type": "object", "required": ["port", "path"], "additionalProperties": False,
+                    "properties": {"port": _STR, "path": {"type": "string", "pattern": "^/"},
+                                   "interval": {"type": "string",
+                                                "pattern": "^[0-9]+(ms|s|m|h)$"}}}}}}}},
+}
+
+VALUE_SETS = sorted(p.name for p in (CHART / "ci").glob("*.yaml"))
+
+
+@functools.cache
+def k8s_validator(api_version: str, kind: str) -> jsonschema.Validator:
+    """kubernetes-validate's strict schema for one kind, built once.
+
+    kubernetes_validate.validate() re-reads its 5 MB definitions file on every call;
+    building each validator once keeps these checks at a few seconds.
+    """
+    version = [v for v in kv.all_versions()
+               if kv.major_minor(v) <= kv.major_minor(K8S_VERSION)][-1]
+    folder = f"kubernetes-json-schema/v{version}-local-strict"
+    api = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    schema = kv.schema_contents(f"{folder}/{kind.lower()}-{api}.json", K8S_VERSION)
+    registry = Resource.from_contents(kv.schema_contents(f"{folder}/_definitions.json",
+                                                         K8S_VERSION)) @ Registry()
+    registry = Resource.from_contents(schema) @ registry
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(HELM), *args], capture_output=True, text=True, check=check,
+                          timeout=60)
+
+
+@functools.cache
+def _render(args: tuple[str, ...]) -> str:
+    return helm("template", "sw", str(CHART), "--namespace", "streamwatch", *args).stdout
+
+
+def render(*args: str) -> list[dict]:
+    return [d for d in yaml.safe_load_all(_render(args)) if d]
+
+
+def validate(docs: list[dict]) -> None:
+    assert docs, "nothing rendered"
+    errors = []
+    for doc in docs:
+        key = (doc["apiVersion"], doc["kind"])
+        where = f"{doc['kind']}/{doc['metadata']['name']}"
+        if key in CRD_SCHEMAS:
+            try:
+                jsonschema.validate(doc, CRD_SCHEMAS[key])
+            except jsonschema.ValidationError as exc:
+                errors.append(f"{where}: {exc.message} at {list(exc.absolute_path)}")
+            continue
+        try:
+            validator = k8s_validator(*key)
+        except FileNotFoundError:
+            errors.append(f"{where}: {key} is not a Kubernetes {K8S_VERSION} kind")
+            continue
+        errors.extend(f"{where}: {e.message} at {list(e.absolute_path)}"
+                      for e in validator.iter_errors(doc))
+    assert not errors, "\n".join(errors)
+
+
+def by_kind(docs: list[dict], kind: str) -> list[dict]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def containers(doc: dict) -> list[dict]:
+    return doc["spec"]["template"]["spec"]["containers"]
+
+
+def test_validation_rejects_unknown_fields_and_unknown_kinds() -> None:
+    bad = {"apiVersion": "v1", "kind": "Service",
+           "metadata": {"name": "x", "namespace": "y"}, "spec": {"portz": []}}
+    with pytest.raises(AssertionError, match="portz"):
+        validate([bad])
+    with pytest.raises(AssertionError, match="not a Kubernetes"):
+        validate([{**bad, "kind": "Servise"}])
+
+
+@needs_helm
+def test_helm_lint_strict_with_every_value_set() -> None:
+    for values in [None, *VALUE_SETS]:
+        extra = ["-f", str(CHART / "ci" / values)] if values else []
+        res = helm("lint", "--strict", str(CHART), *extra, check=False)
+        assert res.returncode == 0, f"{values}: {res.stdout}{res.stderr}"
+
+
+@needs_helm
+@pytest.mark.parametrize("values", VALUE_SETS)
+def test_value_set_renders_valid_manifests(values: str) -> None:
+    validate(render("-f", str(CHART / "ci" / values)))
+
+
+@needs_helm
+def test_default_values_render_native_spark_on_kubernetes() -> None:
+    docs = render()  # validated by test_value_set_renders_valid_manifests[default-values]
+    drivers = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"].endswith("-driver")]
+    assert {d["metadata"]["name"] for d in drivers} == {"sw-streamwatch-hashtags-driver",
+                                                        "sw-streamwatch-fraud-driver"}
+    claim = next(d for d in by_kind(docs, "PersistentVolumeClaim")
+                 if d["metadata"]["name"] == "sw-streamwatch-checkpoints")
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    confs = {d["metadata"]["name"]: d["data"]["spark-defaults.conf"]
+             for d in by_kind(docs, "ConfigMap") if "spark-defaults.conf" in d.get("data", {})}
+    for driver in drivers:
+        # Recovery contract: one driver at a time, client mode, executors on the same claim.
+        assert driver["spec"]["replicas"] == 1
+        assert driver["spec"]["strategy"] == {"type": "Recreate"}
+        pod = driver["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == "sw-streamwatch-spark"
+        args = pod["containers"][0]["args"]
+        assert "--master=k8s://https://kubernetes.default.svc" in args
+        mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+        assert mounts["checkpoints"] == "/checkpoints"
+        conf = confs[driver["metadata"]["name"] + "-conf"]
+        assert "spark.submit.deployMode client" in conf
+        assert f"spark.driver.host {driver['metadata']['name']}.streamwatch.svc" in conf
+        assert ("spark.kubernetes.executor.volumes.persistentVolumeClaim.checkpoints"
+                ".options.claimName sw-streamwatch-checkpoints") in conf
+        assert ("spark.kubernetes.executor.volumes.persistentVolumeClaim.checkpoints"
+                ".mount.path /checkpoints") in conf
+        for key in ("spark.decommission.enabled", "spark.storage.decommission.enabled",
+                    "spark.sql.streaming.metricsEnabled", "spark.ui.prometheus.enabled"):
+            assert f"{key} true" in conf
+    headless = {d["metadata"]["name"]: d for d in by_kind(docs, "Service")}
+    for driver in drivers:
+        assert headless[driver["metadata"]["name"]]["spec"]["clusterIP"] == "None"
+    assert not by_kind(docs, "SparkApplication")
+    assert by_kind(docs, "PodDisruptionBudget"), "executor PDB missing"
+
+
+@needs_helm
+def test_driver_role_allows_exactly_what_executors_need() -> None:
+    role = by_kind(render(), "Role")[0]
+    resources = {r for rule in role["rules"] for r in rule["resources"]}
+    assert resources == {"pods", "services", "configmaps", "persistentvolumeclaims"}
+    assert all(rule["apiGroups"] == [""] for rule in role["rules"])
+    verbs = {v for rule in role["rules"] for v in rule["verbs"]}
+    assert "*" not in verbs and "escalate" not in verbs and "bind" not in verbs
+    binding = by_kind(render(), "RoleBinding")[0]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+
+
+@needs_helm
+def test_every_workload_is_hardened() -> None:
+    docs = render("-f", str(CHART / "ci" / "alerting-ha-values.yaml"))
+    workloads = by_kind(docs, "Deployment") + by_kind(docs, "StatefulSet")
+    assert len(workloads) == 6
+    for w in workloads:
+        pod = w["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, w["metadata"]["name"]
+        for c in pod["containers"]:
+            sc = c["securityContext"]
+            assert sc["readOnlyRootFilesystem"] is True
+            assert sc["capabilities"]["drop"] == ["ALL"]
+            assert sc["allowPrivilegeEscalation"] is False
+            assert c["resources"]["limits"] and c["resources"]["requests"]
+            assert {"name": "tmp", "mountPath": "/tmp"} in c["volumeMounts"]
+            assert "livenessProbe" in c, f"{w['metadata']['name']} has no liveness probe"
+    sts = by_kind(docs, "StatefulSet")[0]
+    assert sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "data"
+
+
+@needs_helm
+def test_multi_replica_alerting_reads_database_url_from_secret() -> None:
+    docs = render("-f", str(CHART / "ci" / "alerting-ha-values.yaml"))
+    alerting = next(d for d in by_kind(docs, "Deployment")
+                    if d["metadata"]["name"] == "sw-streamwatch-alerting")
+    assert alerting["spec"]["replicas"] == 3
+    env = {e["name"]: e for e in containers(alerting)[0]["env"]}
+    assert env["STREAMWATCH_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": "streamwatch-db", "key": "url"}
+    assert env["STREAMWATCH_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == \
+        "streamwatch-admin"
+    assert not by_kind(docs, "Secret"), "existingSecret given: the chart must create none"
+    assert not any("--db=/data/alerts.db" in a for a in containers(alerting)[0]["args"])
+    assert len(by_kind(docs, "ServiceMonitor")) == 5
+
+
+@needs_helm
+def test_operator_mode_renders_spark_applications_instead_of_drivers() -> None:
+    docs = render("-f", str(CHART / "ci" / "operator-values.yaml"))
+    apps = by_kind(docs, "SparkApplication")
+    assert sorted(a["metadata"]["name"] for a in apps) == ["sw-streamwatch-fraud",
+                                                           "sw-streamwatch-hashtags"]
+    assert not [d for d in by_kind(docs, "Deployment") if "driver" in d["metadata"]["name"]]
+    for app in apps:
+        conf = app["spec"]["sparkConf"]
+        assert conf["spark.kubernetes.executor.volumes.persistentVolumeClaim.checkpoints"
+                    ".options.claimName"] == "streamwatch-checkpoints"
+        assert app["spec"]["restartPolicy"]["type"] == "Always"
+
+
+@needs_helm
+def test_monitoring_switches() -> None:
+    default = render()
+    assert not by_kind(default, "ServiceMonitor"), "no CRD API detected, not enabled"
+    detected = render("--api-versions", "monitoring.coreos.com/v1/ServiceMonitor")
+    assert len(by_kind(detected, "ServiceMonitor")) == 5
+    off = render("-f", str(CHART / "ci" / "no-monitoring-values.yaml"),
+                 "--api-versions", "monitoring.coreos.com/v1/ServiceMonitor")
+    assert not by_kind(off, "ServiceMonitor")
+    assert not by_kind(off, "NetworkPolicy")
+    assert not [c for c in by_kind(off, "ConfigMap") if "dashboards" in c["metadata"]["name"]]
+
+
+@needs_helm
+def test_dashboards_ship_as_a_configmap_for_the_grafana_sidecar() -> None:
+    files = sorted(p.name for p in (CHART / "dashboards").glob("*.json"))
+    if not files:
+        pytest.skip("helm/streamwatch/dashboards/*.json not written yet")
+    cm = next(c for c in by_kind(render(), "ConfigMap")
+              if c["metadata"]["name"] == "sw-streamwatch-dashboards")
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert sorted(cm["data"]) == files
+    for name in files:
+        assert json.loads(cm["data"][name]) == json.loads((CHART / "dashboards" / name).read_text())
+
+
+@needs_helm
+@pytest.mark.parametrize(("args", "message"), [
+    (["--set", "processor.mode=spark"],
+     "at '/processor/mode': value must be one of 'native', 'operator'"),
+    (["--set", "processor.executor.memory=1G"],
+     "at '/processor/executor/memory': '1G' does not match pattern"),
+    (["--set", "image.pullPolicy=Sometimes"], "at '/image/pullPolicy': value must be one of"),
+    (["--set", "podSecurityContext.runAsNonRoot=false"], "at '/podSecurityContext/runAsNonRoot'"),
+    (["--set", "alerting.replicas=3"],
+     "alerting.replicas=3 needs a shared PostgreSQL"),
+    (["--set", "tweetIngester.enabled=yes"],
+     "at '/tweetIngester/enabled': got string, want boolean"),
+])
+def test_invalid_values_fail_with_a_clear_message(args: list[str], message: str) -> None:
+    res = helm("template", "sw", str(CHART), *args, check=False)
+    assert res.returncode != 0
+    assert message in res.stderr, res.stderr
+
+
+@needs_helm
+@needs_kubectl
+@pytest.mark.parametrize("overlay", ["base", "spark-operator"])
+def test_kustomize_renders_valid_manifests(overlay: str) -> None:
+    out = subprocess.run([str(KUBECTL), "kustomize", str(ROOT / "k8s" / overlay)],
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    docs = [d for d in yaml.safe_load_all(out) if d]
+    validate(docs)
+    kinds = {d["kind"] for d in docs}
+    assert ("SparkApplication" in kinds) == (overlay == "spark-operator")
+    assert all(d["metadata"].get("namespace") == "streamwatch"
+               for d in docs if d["kind"] not in {"Namespace"})
+
+
+@needs_helm
+def test_plain_manifests_are_in_step_with_the_chart() -> None:
+    res = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "k8s" / "generate.py"),
+                          "--check"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr

@@ -1,0 +1,194 @@
+"""``streamwatch tweets`` as a real process on 127.0.0.1: synthetic, replay and x-api.
+
+While some other subcommand module is still missing, ``streamwatch.cli`` cannot
+build its parser; the same ``tweet_ingester.cli`` is then driven by a
+three-line runner, so these tests exercise the ingester either way.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+import requests
+
+from streamwatch.events import Tweet
+from tests.integration.fake_xapi import Episode, FakeXApi, tweet_message
+from tests.procs import ServiceProcess, free_port
+from tweet_ingester.synthetic import SyntheticConfig, TweetGenerator
+
+pytestmark = pytest.mark.slow
+
+_RUNNER = (
+    "import argparse, sys\n"
+    "from tweet_ingester import cli\n"
+    "p = argparse.ArgumentParser(prog='streamwatch tweets'); cli.add_arguments(p)\n"
+    "sys.exit(cli.main(p.parse_args(sys.argv[1:])))\n"
+)
+
+
+def _cli_complete() -> bool:
+    from streamwatch.cli import SUBCOMMANDS
+
+    try:
+        return all(importlib.util.find_spec(m) is not None for m, _ in SUBCOMMANDS.values())
+    except ModuleNotFoundError:
+        return False
+
+
+class TweetsProcess(ServiceProcess):
+    """``streamwatch tweets ARGS`` (or the runner while the CLI is incomplete)."""
+
+    def start(self) -> TweetsProcess:
+        if _cli_complete():
+            self.args = ["tweets", *self.args]
+            super().start()
+            return self
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _RUNNER, *self.args], stdout=self._log,
+            stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+        return self
+
+
+@pytest.fixture
+def ports() -> tuple[int, int]:
+    return free_port(), free_port()
+
+
+def start(tmp_path: Path, ports: tuple[int, int], *args: str,
+          env: dict[str, str] | None = None, wait: bool = True) -> TweetsProcess:
+    http, sock = ports
+    proc = TweetsProcess([*args, "--http-port", str(http), "--socket-port", str(sock),
+                          "--data-dir", str(tmp_path / "data")],
+                         tmp_path / "tweets.log", env=env).start()
+    if wait:
+        proc.wait_http(f"http://127.0.0.1:{http}/healthz")
+    return proc
+
+
+@pytest.fixture
+def running() -> Iterator[list[TweetsProcess]]:
+    procs: list[TweetsProcess] = []
+    yield procs
+    for p in procs:
+        p.stop()
+
+
+def wait_until(cond: Callable[[], bool], proc: ServiceProcess, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"condition not met in {timeout}s:\n{proc.log()}")
+
+
+def latest(http: int) -> int:
+    return requests.get(f"http://127.0.0.1:{http}/v1/feeds/tweets/offsets", timeout=5).json()[
+        "latest"]
+
+
+def records(http: int, start: int, end: int) -> list[dict]:
+    resp = requests.get(f"http://127.0.0.1:{http}/v1/feeds/tweets/records",
+                        params={"start": start, "end": end}, timeout=10)
+    resp.raise_for_status()
+    return [orjson.loads(line) for line in resp.content.splitlines() if line]
+
+
+def test_synthetic_serves_the_seeded_sequence(tmp_path: Path, ports: tuple[int, int],
+                                              running: list[TweetsProcess]) -> None:
+    http, sock = ports
+    proc = start(tmp_path, ports, "--seed", "7", "--rate", "500")
+    running.append(proc)
+    wait_until(lambda: latest(http) >= 300, proc)
+    got = records(http, 0, 300)
+    expected = [orjson.loads(p) for p in TweetGenerator(SyntheticConfig(rate=500), 7)
+                .next_payloads(300, int(time.time() * 1000))]
+
+    def key(t: dict) -> tuple:
+        return t["id"], t["user"], t["lang"], t["text"]
+
+    assert [key(t) for t in got] == [key(t) for t in expected]
+    with socket.create_connection(("127.0.0.1", sock), timeout=10) as s:
+        line = s.makefile("rb").readline()
+    Tweet.from_dict(orjson.loads(line))
+    assert proc.stop() == 0
+
+
+JSONL_LINES = [
+    orjson.dumps({"id": str(100 + i), "created_at": f"2026-11-20T10:{i // 60:02d}:{i % 60:02d}Z",
+                  "user": f"u{i}", "lang": "en", "text": f"tweet {i} #Spark"}).decode()
+    for i in range(40)
+]
+
+
+def test_replay_jsonl_reports_malformed_lines_and_keeps_serving(
+        tmp_path: Path, ports: tuple[int, int], running: list[TweetsProcess]) -> None:
+    http, _ = ports
+    lines = [*JSONL_LINES[:5], "{broken", *JSONL_LINES[5:], '{"id": "x"}']
+    path = tmp_path / "tweets.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    proc = start(tmp_path, ports, "--source", f"replay:{path}", "--speed", "0")
+    running.append(proc)
+    wait_until(lambda: "replay finished" in proc.log(), proc)
+    wait_until(lambda: latest(http) >= 40, proc)  # records show once group-committed
+    assert latest(http) == 40
+    assert [t["id"] for t in records(http, 0, 40)] == [str(100 + i) for i in range(40)]
+    metrics = requests.get(f"http://127.0.0.1:{http}/metrics", timeout=5).text
+    assert "streamwatch_replay_malformed_lines_total 2.0" in metrics
+    logged = [orjson.loads(raw) for raw in proc.log().splitlines() if raw.startswith("{")]
+    assert sorted(d["line"] for d in logged if d.get("msg") == "malformed line skipped") == [
+        6, 42]
+    assert proc.proc is not None and proc.proc.poll() is None  # still serving
+    assert proc.stop() == 0
+
+
+def test_replay_csv_exits_at_end(tmp_path: Path, ports: tuple[int, int],
+                                 running: list[TweetsProcess]) -> None:
+    path = tmp_path / "tweets.csv"
+    path.write_text("id,created_at,username,lang,text\n" + "".join(
+        f'{i},2026-11-20T10:15:{i:02d}Z,u{i},de,"Hallo, Welt #{i}x"\n' for i in range(30)))
+    # no health wait: a 30-line replay may be over before the first poll
+    proc = start(tmp_path, ports, "--source", f"replay:{path}", "--speed", "0",
+                 "--exit-at-end", wait=False)
+    running.append(proc)
+    assert proc.proc is not None
+    assert proc.proc.wait(timeout=30) == 0
+    summary = next(orjson.loads(raw) for raw in proc.log().splitlines()
+                   if raw.startswith("{") and '"replay finished"' in raw)
+    assert (summary["records"], summary["malformed"]) == (30, 0)
+
+
+def test_x_api_source_through_the_process(tmp_path: Path, ports: tuple[int, int],
+                                          running: list[TweetsProcess]) -> None:
+    http, _ = ports
+    token = "proc-token-77ab"
+    fake = FakeXApi(token=token).start()
+    try:
+        fake.add_rule("#stale")
+        fake.episodes.extend([
+            Episode(status=503),
+            Episode(items=[tweet_message("201", "live #Spark", "9", "ada"),
+                           tweet_message("202", "more #spark", "8", None)], end="drop"),
+        ])
+        proc = start(tmp_path, ports, "--source", "x-api", "--x-base-url", fake.url,
+                     "--x-rules", "#spark", "--x-backoff-scale", "0.01",
+                     "--x-stall-timeout", "2", env={"STREAMWATCH_X_BEARER_TOKEN": token})
+        running.append(proc)
+        wait_until(lambda: latest(http) >= 2, proc)
+        got = records(http, 0, 2)
+        assert [(t["id"], t["user"]) for t in got] == [("201", "ada"), ("202", "8")]
+        assert [r["value"] for r in fake.rules.values()] == ["#spark"]
+        wait_until(lambda: len(fake.stream_requests()) >= 3, proc)  # reconnected after drop
+        assert proc.stop() == 0  # SIGTERM interrupts the open stream
+        assert token not in proc.log()
+    finally:
+        fake.stop()

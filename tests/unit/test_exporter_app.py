@@ -1,0 +1,152 @@
+"""The exporter app through Flask's test client: routes, errors, metrics, OpenAPI."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from metrics_exporter.app import EXTENSION, create_app
+from metrics_exporter.config import ExporterConfig
+from metrics_exporter.openapi import example
+from streamwatch.httpkit import route_paths
+
+
+@pytest.fixture
+def app() -> Flask:
+    return create_app(ExporterConfig(top_n=2, max_queries=2))
+
+
+@pytest.fixture
+def client(app: Flask) -> Iterator[FlaskClient]:
+    with app.test_client() as c:
+        yield c
+
+
+def samples(client: FlaskClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = client.get("/metrics").get_data(as_text=True)
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for fam in text_string_to_metric_families(text) for s in fam.samples}
+
+
+def value(client: FlaskClient, name: str, **labels: str) -> float | None:
+    return samples(client).get((name, tuple(sorted(labels.items()))))
+
+
+def progress(batch_id: int, **changes: Any) -> dict[str, Any]:
+    doc = copy.deepcopy(example("progress"))
+    doc["batchId"] = batch_id
+    doc["timestamp"] = f"2026-11-23T09:15:{batch_id % 60:02d}.000Z"
+    doc.update(changes)
+    return doc
+
+
+def test_progress_becomes_metrics(client: FlaskClient) -> None:
+    doc = progress(1)
+    assert client.post("/v1/progress", json=doc).status_code == 202
+    assert client.post("/v1/progress", json=progress(2, numInputRows=7)).status_code == 202
+    q = doc["name"]
+    assert value(client, "streamwatch_query_input_rows_total", query=q) == doc["numInputRows"] + 7
+    assert value(client, "streamwatch_query_last_batch_id", query=q) == 2
+    assert value(client, "streamwatch_query_batch_duration_seconds_count", query=q) == 2
+    assert value(client, "streamwatch_query_state_memory_bytes", query=q) == sum(
+        op["memoryUsedBytes"] for op in doc["stateOperators"])
+    assert value(client, "streamwatch_exporter_progress_events_total") == 2
+    [row] = client.get("/v1/progress").json["queries"]
+    assert row["query"] == q and row["batch_id"] == 2
+
+
+def test_retried_progress_is_counted_once(client: FlaskClient) -> None:
+    doc = progress(3)
+    client.post("/v1/progress", json=doc)
+    again = client.post("/v1/progress", json=doc)
+    assert again.status_code == 202 and again.json["duplicate"] is True
+    assert value(client, "streamwatch_query_input_rows_total", query=doc["name"]) == \
+        doc["numInputRows"]
+    assert value(client, "streamwatch_exporter_duplicate_progress_events_total") == 1
+
+
+def test_malformed_progress_is_400_and_stores_nothing(client: FlaskClient) -> None:
+    before = client.get("/v1/progress").json
+    bad = progress(4)
+    bad["stateOperators"][0]["numRowsTotal"] = "many"
+    resp = client.post("/v1/progress", json=bad)
+    assert resp.status_code == 400
+    assert resp.json["field"] == "stateOperators[0].numRowsTotal"
+    not_json = client.post("/v1/progress", data=b"{", content_type="application/json")
+    assert not_json.status_code == 400 and not_json.json["field"] == "body"
+    assert client.get("/v1/progress").json == before
+    assert value(client, "streamwatch_exporter_rejected_posts_total", endpoint="progress") == 2
+
+
+def test_oversized_body_is_413() -> None:
+    app = create_app(ExporterConfig(max_body_bytes=64))
+    resp = app.test_client().post("/v1/progress", json=progress(1))
+    assert resp.status_code == 413 and resp.json["field"] == "body"
+
+
+def test_queries_are_bounded_stalest_dropped(client: FlaskClient) -> None:
+    for name in ("a", "b", "c"):
+        client.post("/v1/progress", json=progress(1, name=name))
+    names = {dict(k[1]).get("query") for k in samples(client)
+             if k[0] == "streamwatch_query_last_batch_id"}
+    assert names == {"b", "c"}
+
+
+def test_trends_round_trip_and_top_n_labels(client: FlaskClient) -> None:
+    body = example("trends")
+    assert client.post("/v1/trends", json=body).status_code == 202
+    got = client.get("/v1/trends").json
+    top = got["windows"][0]["top"]
+    assert [r["hashtag"] for r in top] == [r["hashtag"] for r in
+                                            sorted(body["trends"], key=lambda r: r["rank"])]
+    assert got["sentiment"] == body["sentiment"]
+    hashtags = {dict(k[1])["hashtag"] for k in samples(client)
+                if k[0] == "streamwatch_trend_hashtag_tweets"}
+    assert hashtags == {r["hashtag"] for r in body["trends"] if r["rank"] <= 2}
+    assert value(client, "streamwatch_trend_sentiment") == body["sentiment"][0]["sentiment"]
+
+
+def test_hashtag_leaving_top_n_leaves_metrics(client: FlaskClient) -> None:
+    window = {"window_start": "2026-11-20T10:00:00Z", "window_end": "2026-11-20T10:05:00Z"}
+    client.post("/v1/trends", json={"trends": [
+        {**window, "hashtag": "old", "count": 5, "rank": 1, "sentiment": 0.0}]})
+    later = {"window_start": "2026-11-20T10:01:00Z", "window_end": "2026-11-20T10:06:00Z"}
+    client.post("/v1/trends", json={"trends": [
+        {**later, "hashtag": "new", "count": 2, "rank": 1, "sentiment": 0.5}]})
+    hashtags = {dict(k[1])["hashtag"] for k in samples(client)
+                if k[0] == "streamwatch_trend_hashtag_tweets"}
+    assert hashtags == {"new"}
+
+
+def test_malformed_trends_store_nothing(client: FlaskClient) -> None:
+    good = example("trends")["trends"][0]
+    resp = client.post("/v1/trends", json={"trends": [good, {**good, "count": -2}]})
+    assert resp.status_code == 400 and resp.json["field"] == "trends[1].count"
+    assert client.get("/v1/trends").json == {"windows": [], "sentiment": []}
+    assert client.get("/v1/trends?limit=0").status_code == 400
+
+
+def test_quality_endpoint_has_report_shape(client: FlaskClient) -> None:
+    doc = client.get("/v1/quality").json
+    assert set(doc["overall"]) >= {"precision", "recall", "f1", "tp", "fp", "fn"}
+    assert "card_testing" in doc["by_scenario"]
+    assert doc["alerts_total"] == 0
+
+
+def test_openapi_lists_exactly_the_routes(app: Flask) -> None:
+    doc = app.test_client().get("/openapi.json").json
+    assert set(doc["paths"]) == route_paths(app)
+
+
+def test_pollers_only_for_configured_upstreams() -> None:
+    assert create_app(ExporterConfig()).extensions[EXTENSION].pollers == []
+    exporter = create_app(ExporterConfig(alerting_url="http://127.0.0.1:9",
+                                         labels_url="http://127.0.0.1:9/v1/feeds/labels")
+                          ).extensions[EXTENSION]
+    assert sorted(p.name for p in exporter.pollers) == ["alerts", "labels"]

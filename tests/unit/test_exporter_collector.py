@@ -1,0 +1,81 @@
+"""The custom collector on a fresh registry, asserted with get_sample_value."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry
+
+from metrics_exporter.collector import METRICS, ExporterCollector
+from metrics_exporter.openapi import example
+from metrics_exporter.progress import parse_progress
+from metrics_exporter.state import DURATION_BUCKETS, MAX_ALERT_SERIES, OTHER_RULE, ExporterState
+
+
+def fresh() -> tuple[ExporterState, CollectorRegistry]:
+    state = ExporterState(top_n=3, max_windows=3, max_rows_per_window=10, max_queries=5)
+    registry = CollectorRegistry()
+    ExporterCollector(state, registry)
+    return state, registry
+
+
+def alert(i: int, rule: str, severity: str = "high", txn: str = "t-1") -> dict[str, object]:
+    return {"alert_id": f"a{i}", "rule": rule, "severity": severity, "txn_ids": [txn]}
+
+
+def test_names_follow_conventions() -> None:
+    for spec in METRICS.values():
+        assert spec.name.startswith("streamwatch_")
+        assert spec.name.endswith("_total") == (spec.kind == "counter"), spec.name
+
+
+def test_histogram_buckets_are_cumulative() -> None:
+    state, registry = fresh()
+    doc = dict(example("progress"))
+    for i, ms in enumerate((50, 700, 700, 200_000)):
+        state.record_progress(parse_progress({**doc, "batchId": i, "durationMs": {
+            "triggerExecution": ms}}))
+    q = {"query": doc["name"]}
+    get = registry.get_sample_value
+    assert get("streamwatch_query_batch_duration_seconds_bucket", {**q, "le": "0.1"}) == 1
+    assert get("streamwatch_query_batch_duration_seconds_bucket", {**q, "le": "1.0"}) == 3
+    last = repr(DURATION_BUCKETS[-1])
+    assert get("streamwatch_query_batch_duration_seconds_bucket", {**q, "le": last}) == 3
+    assert get("streamwatch_query_batch_duration_seconds_bucket", {**q, "le": "+Inf"}) == 4
+    assert get("streamwatch_query_batch_duration_seconds_sum", q) == 0.05 + 0.7 + 0.7 + 200
+
+
+def test_alerts_counted_once_by_rule_and_severity_and_bounded() -> None:
+    state, registry = fresh()
+    state.record_alerts([alert(1, "velocity"), alert(2, "velocity", "low"),
+                         alert(3, "velocity", "weird")])
+    state.record_alerts([alert(1, "velocity")])  # a re-read page
+    get = registry.get_sample_value
+    assert get("streamwatch_fraud_alerts_total", {"rule": "velocity", "severity": "high"}) == 1
+    assert get("streamwatch_fraud_alerts_total", {"rule": "velocity", "severity": "unknown"}) == 1
+    state.record_alerts([alert(100 + i, f"rule{i}") for i in range(MAX_ALERT_SERIES + 5)])
+    series = next(m for m in registry.collect() if m.name == "streamwatch_fraud_alerts").samples
+    assert len({tuple(s.labels.items()) for s in series if s.name.endswith("_total")}) \
+        <= MAX_ALERT_SERIES + 1
+    assert get("streamwatch_fraud_alerts_total", {"rule": OTHER_RULE, "severity": "high"}) >= 5
+
+
+def test_quality_gauges_follow_labels_and_alerts() -> None:
+    state, registry = fresh()
+    get = registry.get_sample_value
+    assert get("streamwatch_fraud_precision_ratio", {"scenario": "all"}) is None
+    state.record_labels([
+        {"txn_id": "t-1", "is_fraud": True, "scenario": "card_testing", "incident_id": "i1"},
+        {"txn_id": "t-2", "is_fraud": True, "scenario": "velocity", "incident_id": "i2"},
+        {"txn_id": "t-3", "is_fraud": False},
+    ])
+    state.record_alerts([alert(1, "card_testing", txn="t-1"), alert(2, "card_testing",
+                                                                    txn="t-3")])
+    report = state.quality()
+    card = report["by_scenario"]["card_testing"]
+    assert get("streamwatch_fraud_precision_ratio", {"scenario": "card_testing"}) == \
+        card["precision"]
+    assert get("streamwatch_fraud_recall_ratio", {"scenario": "all"}) == \
+        report["overall"]["recall"]
+    assert get("streamwatch_fraud_incidents", {"scenario": "velocity"}) == 1
+    assert get("streamwatch_fraud_incidents_detected", {"scenario": "velocity"}) == 0
+    assert get("streamwatch_exporter_labels_read_total") == 3
+    assert report["alerts_by_rule"] == {"card_testing": 2}

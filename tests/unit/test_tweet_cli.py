@@ -1,0 +1,67 @@
+"""``streamwatch tweets`` flags and the refusals that happen before any port is bound."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from tweet_ingester import cli
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="streamwatch tweets")
+    cli.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_defaults_match_the_architecture() -> None:
+    args = parse([])
+    assert (args.source, args.rate, args.http_port, args.socket_port) == (
+        "synthetic", 200.0, 7101, 7201)
+    assert args.speed == 1.0 and args.x_base_url == "https://api.x.com"
+
+
+def test_every_flag_names_its_env_twin() -> None:
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    for action in parser._actions:
+        if action.option_strings and action.dest != "help":
+            flag = max(action.option_strings, key=len)
+            twin = "STREAMWATCH_" + flag.lstrip("-").replace("-", "_").upper()
+            assert twin in (action.help or ""), flag
+
+
+def test_env_twins_set_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STREAMWATCH_RATE", "750")
+    monkeypatch.setenv("STREAMWATCH_SOURCE", "replay:/data/t.jsonl")
+    args = parse([])
+    assert args.rate == 750.0 and args.source == "replay:/data/t.jsonl"
+    assert parse(["--rate", "5"]).rate == 5.0  # the flag wins
+
+
+@pytest.mark.parametrize("argv", [["--source", "kafka"], ["--source", "replay:"],
+                                  ["--rate", "0"], ["--duplicate-rate", "1.5"]])
+def test_bad_values_are_refused(argv: list[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse(argv)
+
+
+def test_x_api_without_token_explains_the_fix(monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("STREAMWATCH_X_BEARER_TOKEN", raising=False)
+    assert cli.main(parse(["--source", "x-api"])) == 2
+    assert "set STREAMWATCH_X_BEARER_TOKEN" in capsys.readouterr().err
+
+
+def test_replay_of_missing_file_explains_the_fix(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(parse(["--source", f"replay:{tmp_path / 'none.jsonl'}"])) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "--source replay:" in err
+
+
+def test_out_of_range_vocabulary_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(parse(["--hashtags", "5"])) == 2
+    assert "tags" in capsys.readouterr().err
