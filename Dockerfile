@@ -67,11 +67,16 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
 CMD ["txns", "--host", "0.0.0.0", "--http-port", "7102", "--socket-port", "7202", "--data-dir", "/data"]
 
 FROM runtime AS alerting
+# gunicorn (gthread workers) reads every setting from STREAMWATCH_* env twins.
+ENV STREAMWATCH_DB=/data/alerts.db \
+    STREAMWATCH_HOST=0.0.0.0 \
+    STREAMWATCH_PORT=7103
 EXPOSE 7103
 VOLUME ["/data"]
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:7103/healthz', timeout=2)"]
-CMD ["alerting", "--host", "0.0.0.0", "--port", "7103", "--db", "/data/alerts.db"]
+ENTRYPOINT ["gunicorn"]
+CMD ["-c", "python:alerting_service.gunicorn_conf", "alerting_service.wsgi:app"]
 
 FROM runtime AS exporter
 EXPOSE 7104

@@ -7,12 +7,10 @@ shows as unhealthy, it never stops the view.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
 TIMEOUT = 1.5
 
@@ -38,7 +36,7 @@ class Snapshot:
     window: dict[str, Any] | None = None
     alerts_by_rule: dict[str, float] = field(default_factory=dict)
     quality: dict[str, Any] | None = None
-    queries: dict[str, dict[str, float]] = field(default_factory=dict)
+    queries: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _get(url: str) -> requests.Response | None:
@@ -47,14 +45,6 @@ def _get(url: str) -> requests.Response | None:
     except requests.RequestException:
         return None
     return r
-
-
-def _metric_samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
-    out: dict[str, list[tuple[dict[str, str], float]]] = defaultdict(list)
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            out[sample.name].append((sample.labels, sample.value))
-    return out
 
 
 class StatusReader:
@@ -86,25 +76,16 @@ class StatusReader:
         r = _get(f"{self.endpoints.exporter}/v1/quality")
         if r is not None and r.ok:
             snap.quality = r.json()
-        r = _get(f"{self.endpoints.exporter}/metrics")
+            snap.alerts_by_rule = {str(k): float(v) for k, v in
+                                   (snap.quality.get("alerts_by_rule") or {}).items()}
+        r = _get(f"{self.endpoints.exporter}/v1/progress")
         if r is not None and r.ok:
-            self._read_metrics(snap, r.text)
+            for q in r.json().get("queries", []):
+                snap.queries[str(q.get("query"))] = {
+                    "input_rps": q.get("input_rows_per_second"),
+                    "processed_rps": q.get("processed_rows_per_second"),
+                    "batch_seconds": q.get("batch_duration_seconds"),
+                    "watermark_delay": q.get("watermark_delay_seconds"),
+                }
         self._previous = snap
         return snap
-
-    @staticmethod
-    def _read_metrics(snap: Snapshot, text: str) -> None:
-        samples = _metric_samples(text)
-        for labels, value in samples.get("streamwatch_fraud_alerts_total", []):
-            rule = labels.get("rule", "?")
-            snap.alerts_by_rule[rule] = snap.alerts_by_rule.get(rule, 0.0) + value
-        wanted = {
-            "streamwatch_query_input_rows_per_second": "input_rps",
-            "streamwatch_query_processed_rows_per_second": "processed_rps",
-            "streamwatch_query_last_batch_duration_seconds": "batch_seconds",
-            "streamwatch_query_watermark_delay_seconds": "watermark_delay",
-        }
-        for metric, key in wanted.items():
-            for labels, value in samples.get(metric, []):
-                query = labels.get("query", "?")
-                snap.queries.setdefault(query, {})[key] = value

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 def _fmt(value: float | None, pattern: str = "{:.2f}") -> str:
-    return "–" if value is None else pattern.format(value)
+    return "-" if value is None else pattern.format(value)
 
 
 def _trends_table(snap: Snapshot) -> Table:

@@ -60,7 +60,9 @@ def _non_negative_int(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    flags.add_flag(parser, "--source", default="synthetic", type=source_spec,
+    # validated in main, not by argparse: STREAMWATCH_SOURCE is also the processor's env
+    # twin, and an eager check here would break every subcommand when it holds feed:URL
+    flags.add_flag(parser, "--source", default="synthetic",
                    metavar="{synthetic,replay:FILE,x-api}", help="where tweets come from")
     flags.add_flag(parser, "--rate", default=200.0, type=flags.positive_float,
                    help="synthetic: tweets per second")
@@ -140,7 +142,10 @@ def main(args: argparse.Namespace) -> int:
     from streamwatch.producer import run_producer
 
     registry = CollectorRegistry()
-    spec: str = args.source
+    try:
+        spec = source_spec(args.source)
+    except argparse.ArgumentTypeError as exc:
+        return _fail(f"--source (env STREAMWATCH_SOURCE): {exc}")
     source: Source
     if spec == "synthetic":
         from tweet_ingester.synthetic import SyntheticConfig, SyntheticSource

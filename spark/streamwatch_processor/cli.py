@@ -226,3 +226,10 @@ def _await(spark: Any, queries: list[Any], stop: threading.Event) -> int:
             return 0
         stop.wait(0.5)
     return 0
+
+
+if __name__ == "__main__":  # python -m streamwatch_processor.cli JOB ... (e.g. spark-submit)
+    _parser = argparse.ArgumentParser(prog="streamwatch process", description=__doc__,
+                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(_parser)
+    raise SystemExit(main(_parser.parse_args()))

@@ -249,7 +249,9 @@ def test_multi_replica_alerting_reads_database_url_from_secret() -> None:
     assert env["STREAMWATCH_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == \
         "streamwatch-admin"
     assert not by_kind(docs, "Secret"), "existingSecret given: the chart must create none"
-    assert not any("--db=/data/alerts.db" in a for a in containers(alerting)[0]["args"])
+    assert "STREAMWATCH_DB" not in env, "replicas must not fall back to per-pod SQLite"
+    assert not [v for v in alerting["spec"]["template"]["spec"]["volumes"]
+                if "persistentVolumeClaim" in v]
     assert len(by_kind(docs, "ServiceMonitor")) == 5
 
 

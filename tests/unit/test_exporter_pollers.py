@@ -160,8 +160,9 @@ def test_poller_survives_upstream_outage(serve: Callable[[Flask], str]) -> None:
         upstream.alerts = [alert(i) for i in range(5)]
         server = Server(upstream.app, "127.0.0.1", port).start()
         try:
-            wait_for(lambda: state.quality()["alerts_total"] == 5)
-            assert state.snapshot().pollers["alerts"].last_success is not None
+            # success is recorded just after the alerts are, so wait for both
+            wait_for(lambda: state.snapshot().pollers["alerts"].last_success is not None)
+            assert state.quality()["alerts_total"] == 5
         finally:
             server.stop()
     finally:

@@ -41,11 +41,20 @@ def test_env_twins_set_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert parse(["--rate", "5"]).rate == 5.0  # the flag wins
 
 
-@pytest.mark.parametrize("argv", [["--source", "kafka"], ["--source", "replay:"],
-                                  ["--rate", "0"], ["--duplicate-rate", "1.5"]])
+@pytest.mark.parametrize("argv", [["--rate", "0"], ["--duplicate-rate", "1.5"]])
 def test_bad_values_are_refused(argv: list[str]) -> None:
     with pytest.raises(SystemExit):
         parse(argv)
+
+
+@pytest.mark.parametrize("spec", ["kafka", "replay:", "feed:http://127.0.0.1:7101/tweets"])
+def test_bad_source_is_refused_in_main_not_at_parse_time(
+        spec: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # the processor's STREAMWATCH_SOURCE must not break building the tweets parser
+    monkeypatch.setenv("STREAMWATCH_SOURCE", spec)
+    args = parse([])
+    assert cli.main(args) == 2
+    assert "use synthetic, x-api or replay:FILE" in capsys.readouterr().err
 
 
 def test_x_api_without_token_explains_the_fix(monkeypatch: pytest.MonkeyPatch,
