@@ -103,12 +103,17 @@ def transactions(spark: SparkSession, args: argparse.Namespace) -> DataFrame:
 
     raw = read_stream(spark, args.source, Transaction.DDL, options=source_options(args),
                       dead_letter_dir=dead_letter_dir(args), trigger=args.trigger)
+    # hashes are computed in the JVM so that the Python side joins integers, not strings
+    card = F.xxhash64("card_id")
     return raw.select(
-        "txn_id", "card_id",
+        "txn_id", card.alias("card"), "card_id",
         F.unix_millis(F.to_timestamp("event_time")).alias("ts"),
-        F.col("amount").cast("double").alias("amount"),
-        "merchant_category", "channel", "lat", "lon", "country", "device_id",
-        F.pmod(F.xxhash64("card_id"), F.lit(args.buckets)).cast("int").alias("bucket"),
+        F.col("amount").cast("double").alias("amount"), "merchant_category",
+        F.col("channel").isin("pos", "atm").alias("present"), "lat", "lon", "country",
+        F.xxhash64("country").alias("country_h"), "device_id",
+        F.when(F.col("device_id").isNull(), F.lit(0)).otherwise(F.xxhash64("device_id"))
+        .alias("device_h"),
+        F.pmod(card, F.lit(args.buckets)).cast("int").alias("bucket"),
     ).where(F.col("ts").isNotNull() & F.col("amount").isNotNull())
 
 
