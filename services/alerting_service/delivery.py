@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from alerting_service.metrics import AlertingMetrics
 from alerting_service.policy import RetryPolicy
-from alerting_service.sender import post
+from alerting_service.sender import Connections
 from alerting_service.signing import webhook_headers
 from alerting_service.ssrf import UnsafeUrl, check_url
 from alerting_service.store import SqlStore
@@ -65,6 +65,7 @@ class DeliveryService:
         self._queue: queue.Queue[Claimed | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._dispatcher: threading.Thread | None = None
+        self._local = threading.local()  # each worker thread's keep-alive connections
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -144,6 +145,7 @@ class DeliveryService:
         while True:
             row = self._queue.get()
             if row is None:
+                self._connections().close()
                 return
             try:
                 self.deliver(row)
@@ -164,7 +166,13 @@ class DeliveryService:
             return AttemptResult(None, 0.0, f"refused by the SSRF guard: {exc}")
         body = webhook_body(claimed)
         headers = webhook_headers(claimed.secrets, claimed.message_id, int(self.clock()), body)
-        return post(target, body, headers, self.attempt_timeout)
+        return self._connections().post(target, body, headers, self.attempt_timeout)
+
+    def _connections(self) -> Connections:
+        conns = getattr(self._local, "connections", None)
+        if conns is None:
+            conns = self._local.connections = Connections()
+        return conns
 
     def deliver(self, claimed: Claimed) -> str:
         result = self.attempt(claimed)

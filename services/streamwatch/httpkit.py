@@ -13,6 +13,7 @@ import errno
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -220,7 +221,13 @@ def run_until_signalled(
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         start()
-        done.wait(timeout)
+        # Poll instead of one blocking wait: a process-directed signal may be taken by
+        # another thread, and a main thread parked in an untimed lock wait would never
+        # run the Python handler.
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not done.wait(0.2):
+            if deadline is not None and time.monotonic() >= deadline:
+                break
     finally:
         try:
             stop()

@@ -56,6 +56,8 @@ def trigger_value(text: str) -> str:
     t = text.strip().lower()
     if t in ("available-now", "availablenow", "available_now"):
         return "available-now"
+    if t.endswith(" milliseconds"):  # already normalised (argparse re-applies types)
+        t = t.removesuffix(" milliseconds") + "ms"
     seconds = duration_seconds(t.replace(" seconds", "s").replace(" second", "s"))
     if seconds < 0:
         raise argparse.ArgumentTypeError("a trigger interval must be >= 0")
@@ -82,7 +84,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, job: str) -> None:
                   "keep it to resume exactly where the job stopped")
     add_flag(parser, "--dead-letter", default=None, metavar="DIR",
              help="where malformed input lines go (default <checkpoint>/dead-letter)")
-    add_flag(parser, "--trigger", type=trigger_value, default=trigger_value("1s"),
+    add_flag(parser, "--trigger", type=trigger_value, default="1s",
              help="micro-batch interval (1s, 500ms, ...) or available-now (process what is "
                   "there, then exit)")
     add_flag(parser, "--master", default="local[*]", help="Spark master URL")

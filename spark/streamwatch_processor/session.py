@@ -37,7 +37,8 @@ def build_session(
         SparkSession.builder.master(master)
         .appName(app_name)
         .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", os.environ.get("STREAMWATCH_SHUFFLE_PARTITIONS", "4"))
+        .config("spark.sql.shuffle.partitions",
+                os.environ.get("STREAMWATCH_SHUFFLE_PARTITIONS", "4"))
         .config("spark.sql.streaming.metricsEnabled", "true")
         .config("spark.ui.prometheus.enabled", "true")
         .config("spark.ui.showConsoleProgress", "false")

@@ -144,7 +144,7 @@ def read_stream(
     pass the job's own so that an ``available-now`` run also ends it.
     """
     from pyspark.sql import functions as F
-    from pyspark.sql.types import StructField, StructType, StringType
+    from pyspark.sql.types import StringType, StructField, StructType
 
     src = parse_source(spec)
     lines = read_lines(spark, src, options=options)

@@ -65,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _interval(seconds: float) -> str:
-    return f"{int(round(seconds * 1000))} milliseconds"
+    return f"{round(seconds * 1000)} milliseconds"
 
 
 def _validate(args: argparse.Namespace) -> None:
