@@ -43,6 +43,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_flag(parser, "--master", default="local[*]", help="Spark master for the jobs")
     add_flag(parser, "--trigger", default="2s",
              help="micro-batch trigger interval of the Spark jobs")
+    add_flag(parser, "--trend-window", default="1m",
+             help="hashtag window of the embedded run; short so that closed, exactly "
+                  "ranked windows appear within a minute (`streamwatch process hashtags` "
+                  "defaults to 5m)")
+    add_flag(parser, "--trend-slide", default="10s", help="hashtag window slide")
+    add_flag(parser, "--trend-watermark", default="15s",
+             help="how late a tweet may arrive and still count; a window is published "
+                  "once the watermark passes its end")
     add_switch(parser, "--no-spark", help="start the services only, without the Spark jobs")
     add_flag(parser, "--refresh", type=duration_seconds, default=1.0,
              help="how often the view polls the services")

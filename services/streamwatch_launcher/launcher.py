@@ -109,6 +109,8 @@ class Launcher:
                 "--tweets-url", self.endpoints.tweets, "--txns-url", self.endpoints.txns,
                 "--alerting-url", self.endpoints.alerting,
                 "--exporter-url", self.endpoints.exporter,
+                "--trend-window", a.trend_window, "--trend-slide", a.trend_slide,
+                "--trend-watermark", a.trend_watermark,
             ], logs_dir / "spark.log")
             self.supervisor.start(self.spark)
 

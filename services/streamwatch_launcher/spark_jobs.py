@@ -18,7 +18,8 @@ def job_argvs(args: argparse.Namespace) -> dict[str, list[str]]:
               "--exporter-url", args.exporter_url]
     return {
         "hashtags": [*common, "--source", f"feed:{args.tweets_url}/tweets",
-                     "--sink", f"jsonl:{out}/hashtags"],
+                     "--sink", f"jsonl:{out}/hashtags", "--window", args.trend_window,
+                     "--slide", args.trend_slide, "--watermark", args.trend_watermark],
         "fraud": [*common, "--source", f"feed:{args.txns_url}/transactions",
                   "--sink", f"http:{args.alerting_url}/v1/alerts"],
     }
@@ -27,7 +28,8 @@ def job_argvs(args: argparse.Namespace) -> dict[str, list[str]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m streamwatch_launcher.spark_jobs")
     for flag in ("--data-dir", "--master", "--trigger", "--tweets-url", "--txns-url",
-                 "--alerting-url", "--exporter-url"):
+                 "--alerting-url", "--exporter-url", "--trend-window", "--trend-slide",
+                 "--trend-watermark"):
         parser.add_argument(flag, required=True)
     args = parser.parse_args(argv)
 

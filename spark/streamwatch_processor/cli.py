@@ -178,6 +178,17 @@ def main(args: argparse.Namespace) -> int:
 
 def run_job(args: argparse.Namespace, conf: dict[str, str]) -> int:
     """Start the job, wait until it ends or a signal arrives, stop cleanly."""
+    return run_jobs([args], master=args.master, app_name=f"streamwatch-{args.job}", conf=conf,
+                    exporter_url=args.exporter_url)
+
+
+def run_jobs(jobs: Sequence[argparse.Namespace], *, master: str, app_name: str,
+             conf: dict[str, str] | None = None, exporter_url: str | None = None) -> int:
+    """Start several jobs in ONE SparkSession (``streamwatch run`` uses this), wait, stop.
+
+    Each element of ``jobs`` is what :func:`job_args` returns. 0 when every query
+    ended (available-now) or a signal came; 1 when a query failed.
+    """
     from streamwatch_processor import feed_source
     from streamwatch_processor.session import build_session
 
@@ -188,22 +199,25 @@ def run_job(args: argparse.Namespace, conf: dict[str, str]) -> int:
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    spark = build_session(args.master, f"streamwatch-{args.job}", conf)
+    spark = build_session(master, app_name, conf)
     feed_source.register(spark)
     forwarder = None
-    if args.exporter_url:
+    if exporter_url:
         from streamwatch_processor.listener import ProgressForwarder
 
-        forwarder = ProgressForwarder(args.exporter_url)
+        forwarder = ProgressForwarder(exporter_url)
         spark.streams.addListener(forwarder)
     try:
-        queries = _job_module(args.job).start(spark, args)
-        log.info("job started", extra={"job": args.job, "source": args.source,
-                                       "sink": args.sink, "checkpoint": args.checkpoint,
-                                       "queries": [q.name for q in queries]})
+        queries = []
+        for args in jobs:
+            started = _job_module(args.job).start(spark, args)
+            queries.extend(started)
+            log.info("job started", extra={"job": args.job, "source": args.source,
+                                           "sink": args.sink, "checkpoint": args.checkpoint,
+                                           "queries": [q.name for q in started]})
         return _await(spark, queries, stop)
     except Exception as exc:
-        log.error("job failed", extra={"job": args.job, "error": str(exc)[:4000]})
+        log.error("job failed", extra={"jobs": [a.job for a in jobs], "error": str(exc)[:4000]})
         return 1
     finally:
         for q in spark.streams.active:

@@ -45,6 +45,9 @@ def build_session(
         .config("spark.sql.streaming.stateStore.providerClass",
                 "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider")
         .config("spark.python.worker.reuse", "true")
+        # A Python worker imports pandas, pyarrow and VADER before it connects back; on a
+        # loaded 2-core machine that can exceed the 15 s default and fail the query.
+        .config("spark.python.authenticate.socketTimeout", "120s")
         .config("spark.driver.extraJavaOptions", "-Dio.netty.tryReflectionSetAccessible=true")
     )
     for key, value in (conf or {}).items():

@@ -161,6 +161,7 @@ def test_replay_since_resends_with_the_same_webhook_id(service: Service) -> None
         sid, secret = service.subscribe(rx.url, "replay_rule")
         service.ingest([alert("replay_rule", i) for i in range(3)])
         first = rx.wait_for(lambda reqs: len(reqs) >= 3, timeout=15)
+        _wait_messages(service, sid, "delivered", 3)
         r = service.post(f"/v1/subscriptions/{sid}/replay", {"since": "2000-01-01T00:00:00Z"})
         assert r.status_code == 202 and r.json() == {"replayed": 3}
         got = rx.wait_for(lambda reqs: len(reqs) >= 6, timeout=15)
@@ -227,3 +228,16 @@ def _wait_sub(service: Service, sid: str, done: Any, timeout: float = 20.0) -> d
             return sub
         time.sleep(0.1)
     raise TimeoutError(f"subscription {sid} never reached the expected state: {sub}")
+
+
+def _wait_messages(service: Service, sid: str, state: str, count: int,
+                   timeout: float = 20.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        msgs = service.get(f"/v1/subscriptions/{sid}/messages?state={state}")["messages"]
+        if len(msgs) >= count:
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"fewer than {count} {state} messages for {sid}")

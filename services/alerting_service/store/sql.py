@@ -293,14 +293,18 @@ class SqlStore:
                 " status_code, latency_ms, error, ts_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (claimed.message_id, claimed.subscription_id, claimed.alert_id, attempt,
                  decision.outcome, result.status_code, result.latency_ms, result.error, now_ms))
-            # Only the lease holder moves the message on; a worker whose lease ran out
-            # (and whose row someone else re-claimed) just leaves its attempt on record.
-            tx.execute(
+            # Only the lease holder moves the message on. A worker that lost its lease
+            # (it ran out and someone re-claimed the row, or a replay reset the row
+            # while the attempt was in flight) only counts its attempt.
+            moved = tx.execute(
                 "UPDATE messages SET state = ?, attempts = attempts + 1, next_attempt_ms = ?,"
                 " lease_owner = NULL, lease_until_ms = 0, last_status = ?, last_error = ?,"
                 " updated_ms = ? WHERE id = ? AND lease_owner = ?",
                 (decision.state, decision.next_attempt_ms, result.status_code, result.error,
-                 now_ms, claimed.message_id, claimed.lease_owner))
+                 now_ms, claimed.message_id, claimed.lease_owner)).rowcount
+            if not moved:
+                tx.execute("UPDATE messages SET attempts = attempts + 1, updated_ms = ?"
+                           " WHERE id = ?", (now_ms, claimed.message_id))
             if decision.disable_reason is not None:
                 tx.execute(
                     "UPDATE subscriptions SET enabled = 0, disabled_reason = ?, updated_ms = ?"
@@ -348,10 +352,16 @@ class SqlStore:
         return Page(items, int(rows[-1][0]) if rows else None)
 
     def replay_message(self, sid: str, mid: str, now_ms: int) -> bool:
+        """Make a message due now with a fresh retry round.
+
+        Clearing the lease means a replay of a message whose attempt is still in
+        flight sends it again rather than being overwritten by that attempt's result.
+        """
         with self._tx(write=True) as tx:
             n = tx.execute(
                 "UPDATE messages SET state = 'pending', next_attempt_ms = ?,"
-                " round_start = attempts, updated_ms = ? WHERE id = ? AND subscription_id = ?",
+                " round_start = attempts, lease_owner = NULL, lease_until_ms = 0, updated_ms = ?"
+                " WHERE id = ? AND subscription_id = ?",
                 (now_ms, now_ms, mid, sid)).rowcount
         return n > 0
 
@@ -375,7 +385,8 @@ class SqlStore:
                     " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)"
                     " ON CONFLICT (subscription_id, alert_id) DO UPDATE SET state = 'pending',"
                     " next_attempt_ms = excluded.next_attempt_ms,"
-                    " round_start = messages.attempts, updated_ms = excluded.updated_ms",
+                    " round_start = messages.attempts, lease_owner = NULL, lease_until_ms = 0,"
+                    " updated_ms = excluded.updated_ms",
                     (message_id(sub.id, alert.alert_id), sub.id, int(seq), alert.alert_id,
                      now_ms, now_ms, now_ms))
                 count += 1
