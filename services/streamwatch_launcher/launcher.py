@@ -26,6 +26,11 @@ log = logging.getLogger("streamwatch.run")
 HOST = "127.0.0.1"
 
 
+def _reveal(label: str, secret: str) -> None:
+    """Show a secret to the person at the terminal: stdout only, never the log stream."""
+    print(f"streamwatch run: {label}: {secret}", flush=True)
+
+
 class StartupError(RuntimeError):
     """A problem the user must fix before ``streamwatch run`` can start."""
 
@@ -122,7 +127,7 @@ class Launcher:
             raise StartupError(f"could not subscribe {url}: HTTP {r.status_code} {r.text}")
         sub = r.json()
         self._say(f"webhook subscription {sub['id']} → {url}")
-        self._say(f"webhook secret (shown once, verify signatures with it): {sub['secret']}")
+        _reveal("webhook secret (shown once, verify signatures with it)", sub["secret"])
 
     # -- loop -------------------------------------------------------------------------------
     def _say(self, message: str) -> None:
@@ -183,7 +188,7 @@ class Launcher:
         admin_token = os.environ.get("STREAMWATCH_ADMIN_TOKEN") or ""
         if not admin_token:
             admin_token = secrets.token_urlsafe(24)
-            self._say(f"admin token for the alerting API (generated, shown once): {admin_token}")
+            _reveal("admin token for the alerting API (generated, shown once)", admin_token)
 
         def on_signal(signum: int, _frame: object) -> None:
             self.stop_event.set()

@@ -26,6 +26,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -92,6 +93,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, job: str) -> None:
              help="metrics-exporter base URL; progress events (and trends) are POSTed there")
     add_flag(parser, "--max-records-per-trigger", type=positive_int, default=0,
              help="feed sources: at most this many records per micro-batch (0 = no limit)")
+    add_flag(parser, "--restarts", type=positive_int, default=3,
+             help="how often a failed job is restarted from its checkpoint (exactly-once) "
+                  "before the process gives up with exit 1")
     add_flag(parser, "--spark-conf", default="", metavar="K=V,K=V",
              help="extra Spark settings, comma separated")
     add_flag(parser, "--log-level", default="info",
@@ -208,14 +212,15 @@ def run_jobs(jobs: Sequence[argparse.Namespace], *, master: str, app_name: str,
         forwarder = ProgressForwarder(exporter_url)
         spark.streams.addListener(forwarder)
     try:
-        queries = []
-        for args in jobs:
-            started = _job_module(args.job).start(spark, args)
-            queries.extend(started)
-            log.info("job started", extra={"job": args.job, "source": args.source,
-                                           "sink": args.sink, "checkpoint": args.checkpoint,
-                                           "queries": [q.name for q in started]})
-        return _await(spark, queries, stop)
+        running: dict[int, list[Any]] = {}
+        for i, args in enumerate(jobs):
+            if i:
+                # Python source runners and workers of several jobs starting at once can
+                # starve each other on a small machine; start the next job once the
+                # previous one has completed a batch.
+                _wait_first_progress(running[i - 1], stop, timeout=120.0)
+            running[i] = _start_job(spark, args)
+        return _await(spark, jobs, running, stop)
     except Exception as exc:
         log.error("job failed", extra={"jobs": [a.job for a in jobs], "error": str(exc)[:4000]})
         return 1
@@ -230,14 +235,62 @@ def run_jobs(jobs: Sequence[argparse.Namespace], *, master: str, app_name: str,
             signal.signal(s, handler)
 
 
-def _await(spark: Any, queries: list[Any], stop: threading.Event) -> int:
-    """0 when every query ended (available-now) or a signal came; 1 when one failed."""
+def _start_job(spark: Any, args: argparse.Namespace) -> list[Any]:
+    """Start a job; its queries are every query it started, side queries included."""
+    before = {q.id for q in spark.streams.active}
+    returned = _job_module(args.job).start(spark, args)
+    ids = {q.id for q in returned}
+    started = [*returned, *(q for q in spark.streams.active
+                            if q.id not in before and q.id not in ids)]
+    log.info("job started", extra={"job": args.job, "source": args.source, "sink": args.sink,
+                                   "checkpoint": args.checkpoint,
+                                   "queries": [q.name for q in started]})
+    return started
+
+
+def _wait_first_progress(queries: list[Any], stop: threading.Event, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not stop.is_set() and time.monotonic() < deadline:
+        if all(q.lastProgress is not None or not q.isActive for q in queries):
+            return
+        stop.wait(0.5)
+
+
+def _await(spark: Any, jobs: Sequence[argparse.Namespace], running: dict[int, list[Any]],
+           stop: threading.Event) -> int:
+    """Wait for the jobs; restart a failed job from its checkpoint up to ``--restarts`` times.
+
+    A restart is exactly-once like a driver restart: the checkpoint holds the
+    offsets and state, sinks are idempotent. It rides out transient failures
+    (a Python worker that was slow to start on a loaded machine, a sink that
+    was down longer than its retries) without taking the other jobs down.
+    0 when every query ended (available-now) or a signal came; 1 when a job
+    failed more often than allowed.
+    """
+    restarts = {i: 0 for i in running}
     while not stop.is_set():
-        for q in queries:
-            if not q.isActive and q.exception() is not None:
-                log.error("query failed", extra={"query": q.name,
-                                                 "error": str(q.exception())[:4000]})
+        for i, queries in running.items():
+            failed = [q for q in queries if not q.isActive and q.exception() is not None]
+            if not failed:
+                continue
+            args = jobs[i]
+            error = str(failed[0].exception())[:4000]
+            allowed = int(getattr(args, "restarts", 0) or 0)
+            if restarts[i] >= allowed:
+                log.error("query failed", extra={"job": args.job, "query": failed[0].name,
+                                                 "restarts": restarts[i], "error": error})
                 return 1
+            restarts[i] += 1
+            delay = min(30.0, 2.0 ** restarts[i])
+            log.warning("query failed; restarting the job from its checkpoint", extra={
+                "job": args.job, "query": failed[0].name, "attempt": restarts[i],
+                "of": allowed, "in_seconds": delay, "error": error})
+            for q in queries:
+                if q.isActive:
+                    q.stop()
+            if stop.wait(delay):
+                return 0
+            running[i] = _start_job(spark, args)
         if not spark.streams.active:
             return 0
         stop.wait(0.5)

@@ -12,7 +12,8 @@ Key concepts:
   the JVM. A line that is not a JSON object of that shape, or lacks the
   first DDL field (the event id), is malformed: it never reaches the job,
   it is counted in the progress's ``observedMetrics`` (``corrupt_records``)
-  and, given ``dead_letter_dir``, written there by a small side query.
+  and, given ``dead_letter_dir``, written there by a small side query (file and
+  socket sources; a feed keeps the record at its offset, so it is not copied).
 
 Usage::
 
@@ -164,7 +165,10 @@ def read_stream(
         CORRUPT_METRIC, F.sum(F.col("_bad").cast("long")).alias("corrupt_records"),
         F.count(F.lit(1)).alias("input_records"),
     )
-    if dead_letter_dir:
+    # A feed keeps every record at its offset, so a malformed one stays there to be read
+    # again; a side query would read the whole feed a second time (a second Python source
+    # runner per job) only to copy it. Files and sockets do not keep lines: those get one.
+    if dead_letter_dir and src.kind != "feed":
         _start_dead_letter(src, parsed.where(bad), dead_letter_dir, trigger or "1s")
     return flagged.where(~F.col("_bad")).select(*[f"e.{f.name}" for f in schema.fields])
 
