@@ -33,7 +33,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(flag, required=True)
     args = parser.parse_args(argv)
 
+    import logging
+
+    from streamwatch import logs
     from streamwatch_processor.cli import job_args, run_jobs
+
+    logs.setup("processor")
+    logging.getLogger("py4j").setLevel(logging.WARNING)
 
     jobs = [job_args(job, argv_) for job, argv_ in job_argvs(args).items()]
     return run_jobs(jobs, master=args.master, app_name="streamwatch-run",

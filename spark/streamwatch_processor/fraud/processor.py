@@ -7,10 +7,12 @@ Key concepts:
   calls per batch whatever the card count. Each bucket keeps the profiles of
   its cards in one value (``state.BucketState``) updated with vectorised
   pandas/numpy code (``detector.detect``).
-- The value state has a processing-time TTL (``--state-ttl``) as a backstop
-  for buckets that stop receiving data; inside a bucket, each card expires
-  after ``--state-ttl`` of *event* time without a transaction, which keeps
-  the state bounded and replays deterministic.
+- State stays bounded without Spark's TTL: there are at most N keys (the
+  buckets), and inside a bucket each card expires after ``--state-ttl`` of
+  *event* time without a transaction. Spark's state TTL counts processing
+  time, which would make a replay of old data forget cards that the original
+  run kept; and it needs ``timeMode="ProcessingTime"``, whose timer batches
+  keep an ``available-now`` query from ever finishing.
 - Rules are read from the snapshot the driver publishes (``rules.publish``)
   once per task, i.e. once per partition per micro-batch, so an edit of the
   rules file reaches every executor at the next micro-batch.
@@ -52,7 +54,7 @@ class FraudProcessor(StatefulProcessor):
         self.initial = initial
 
     def init(self, handle: StatefulProcessorHandle) -> None:
-        self.value = handle.getValueState("bucket", STATE_SCHEMA, ttlDurationMs=self.ttl_ms)
+        self.value = handle.getValueState("bucket", STATE_SCHEMA)
         self._rules: tuple[RuleSet, dict[str, Any]] | None = None
 
     def _current_rules(self) -> tuple[RuleSet, dict[str, Any]]:

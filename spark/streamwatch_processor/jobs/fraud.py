@@ -70,8 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              help="shared directory (driver + executors) for the active rules snapshot "
                   "(default <checkpoint>/rules)")
     add_flag(parser, "--state-ttl", type=duration_seconds, default=7200.0,
-             help="forget a card after this long without a transaction (event time); "
-                  "also the processing-time TTL of a bucket's state")
+             help="forget a card after this long without a transaction (event time)")
     add_flag(parser, "--buckets", type=positive_int, default=32,
              help="card buckets = keys of the stateful operator; fixed for a checkpoint")
 
@@ -98,11 +97,13 @@ def transactions(spark: SparkSession, args: argparse.Namespace) -> DataFrame:
     from pyspark.sql import functions as F
 
     from streamwatch.events import Transaction
-    from streamwatch_processor.jobs import dead_letter_dir, source_options
+    from streamwatch_processor.jobs import source_options
     from streamwatch_processor.sources import read_stream
 
-    raw = read_stream(spark, args.source, Transaction.DDL, options=source_options(args),
-                      dead_letter_dir=dead_letter_dir(args), trigger=args.trigger)
+    # The dead-letter side query is started later (start_dead_letter_when_running):
+    # started together with this one, it makes the stateful operator's pre-init
+    # Python worker time out ("Python worker failed to connect back").
+    raw = read_stream(spark, args.source, Transaction.DDL, options=source_options(args))
     # hashes are computed in the JVM so that the Python side joins integers, not strings
     card = F.xxhash64("card_id")
     return raw.select(
@@ -129,7 +130,7 @@ def alerts_with_stats(txns: DataFrame, watcher: RulesWatcher, args: argparse.Nam
         ttl_ms=int(args.state_ttl * 1000), initial=watcher.rules.to_json())
     out = txns.groupBy("bucket").transformWithStateInPandas(
         statefulProcessor=processor, outputStructType=OUTPUT_SCHEMA,
-        outputMode="Append", timeMode="ProcessingTime")
+        outputMode="Append", timeMode="None")
     is_alert = (F.col("kind") == "alert").cast("long")
     return out.observe(
         METRICS_NAME,
@@ -150,6 +151,20 @@ def alert_rows(batch: DataFrame) -> list[dict[str, Any]]:
 
     alerts = batch.where(F.col("kind") == "alert").select(*ALERT_FIELDS)
     return sorted(collect_rows(alerts), key=lambda r: r["alert_id"])
+
+
+def start_dead_letter_when_running(spark: SparkSession, args: argparse.Namespace,
+                                   query: StreamingQuery) -> None:
+    """Start the source's dead-letter query once the fraud query has planned its first batch."""
+    from streamwatch.events import Transaction
+    from streamwatch_processor.jobs import dead_letter_dir, source_options
+    from streamwatch_processor.sources import read_stream
+
+    stop = threading.Event()
+    while query.isActive and query.lastProgress is None and not stop.wait(0.5):
+        pass
+    read_stream(spark, args.source, Transaction.DDL, options=source_options(args),
+                dead_letter_dir=dead_letter_dir(args), trigger=args.trigger)
 
 
 def _poll(watcher: RulesWatcher, lock: threading.Lock, every_s: float,
@@ -187,6 +202,8 @@ def start(spark: Any, args: argparse.Namespace) -> list[StreamingQuery]:
     query = apply_trigger(writer, args.trigger).start()
     threading.Thread(target=_poll, args=(watcher, lock, args.rules_poll, query),
                      name="fraud-rules-watcher", daemon=True).start()
+    threading.Thread(target=start_dead_letter_when_running, args=(spark, args, query),
+                     name="fraud-dead-letter-start", daemon=True).start()
     log.info("fraud job started", extra={
         "rules": str(watcher.path), "rules_version": watcher.rules.version,
         "enabled": sorted(watcher.rules.enabled()), "buckets": args.buckets,

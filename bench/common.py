@@ -1,0 +1,448 @@
+"""Helpers shared by the benchmarks and the fault runs.
+
+Every benchmark writes one JSON document per run with :func:`write_result`::
+
+    {"name": "fraud", "command": "python -m bench.bench_fraud --quick",
+     "quick": false, "started_at": "2026-11-23T09:30:00Z", "seconds": 81.2,
+     "machine": {"cpus": 2, "memory": 8342183936, "python": "3.11.9",
+                 "java": "25.0.1", "pyspark": "4.3.0", "os": "Linux-6.8..."},
+     "figures": {"tx_per_s": 61234.0, ...},          # what was measured
+     "baseline": {"orjson_tx_per_s": 390000.0, ...}, # measured next to it, same run
+     "ratios": {"vs_orjson": 0.16, ...},             # figure / baseline, reported first
+     "goals": {"tx_per_s": {"min": 50000}},          # optional: min or max per figure
+     "series": [{"name": "throughput", "unit": "rows/s", "x": "t_s",
+                 "points": [[0.0, 1234.0], ...]}],   # optional: plotted by bench/report.py
+     "notes": ["..."]}
+
+It lands in ``bench/results/<name>.json`` (``<name>-quick.json`` for
+``--quick`` runs, so a test never overwrites the figures of a full run). The
+directory can be moved with ``STREAMWATCH_BENCH_RESULTS`` (tests point it at a
+temporary directory). ``python -m bench.report`` renders ``docs/benchmarks.md``
+from these files.
+
+Also here: machine/version facts, percentiles, a stopwatch, RSS of a process
+tree from ``/proc``, and :class:`Service`, a ``streamwatch <command>`` child
+process on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import platform
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS_ENV = "STREAMWATCH_BENCH_RESULTS"
+
+
+# -- where results go ---------------------------------------------------------
+
+
+def results_dir() -> Path:
+    """``$STREAMWATCH_BENCH_RESULTS`` or ``bench/results``."""
+    return Path(os.environ.get(RESULTS_ENV) or HERE / "results")
+
+
+def result_path(name: str, quick: bool = False, directory: Path | None = None) -> Path:
+    return (directory or results_dir()) / f"{name}{'-quick' if quick else ''}.json"
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def command_line(module: str | None = None, argv: Sequence[str] | None = None) -> str:
+    """The command that reproduces this run, e.g. ``python -m bench.bench_feed --quick``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if module is None:
+        main = sys.modules.get("__main__")
+        spec = getattr(main, "__spec__", None)
+        module = spec.name if spec is not None else Path(sys.argv[0]).stem
+    return shlex.join(["python", "-m", module, *args])
+
+
+# -- machine and versions -----------------------------------------------------
+
+
+def memory_bytes() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def java_version() -> str | None:
+    """Version of the JDK Spark would use (``streamwatch.java``'s choice), or None."""
+    try:
+        from streamwatch.java import find_java_home
+
+        jdk = find_java_home(17)
+        home = Path(getattr(jdk, "home", jdk))
+    except Exception:  # no JDK: the machine block just says so
+        return None
+    release = home / "release"
+    with contextlib.suppress(OSError):
+        m = re.search(r'^JAVA_VERSION="([^"]+)"', release.read_text(), re.M)
+        if m:
+            return m.group(1)
+    try:
+        out = subprocess.run([str(home / "bin" / "java"), "-version"], capture_output=True,
+                             text=True, timeout=20).stderr
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r'version "([^"]+)"', out)
+    return m.group(1) if m else None
+
+
+def package_version(name: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+_MACHINE: dict[str, Any] | None = None
+
+
+def machine_info() -> dict[str, Any]:
+    """cpus, memory (bytes), python, java, pyspark, os — cached per process."""
+    global _MACHINE
+    if _MACHINE is None:
+        _MACHINE = {
+            "cpus": os.cpu_count(),
+            "memory": memory_bytes(),
+            "python": platform.python_version(),
+            "java": java_version(),
+            "pyspark": package_version("pyspark"),
+            "os": platform.platform(),
+        }
+    return dict(_MACHINE)
+
+
+# -- statistics ---------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], p: float) -> float | None:
+    """``p`` in 0..100, linear interpolation between closest ranks; None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return float(ordered[0])
+    rank = (len(ordered) - 1) * p / 100.0
+    lo, hi = math.floor(rank), math.ceil(rank)
+    return float(ordered[lo] + (ordered[hi] - ordered[lo]) * (rank - lo))
+
+
+def percentiles(values: Sequence[float], ps: Iterable[float] = (50, 95, 99)) -> dict[str, Any]:
+    """``{"p50": .., "p95": .., "p99": .., "min": .., "max": .., "mean": .., "count": n}``."""
+    out: dict[str, Any] = {f"p{p:g}": percentile(values, p) for p in ps}
+    out["min"] = float(min(values)) if values else None
+    out["max"] = float(max(values)) if values else None
+    out["mean"] = float(sum(values) / len(values)) if values else None
+    out["count"] = len(values)
+    return out
+
+
+def ratio(figure: float | None, baseline: float | None) -> float | None:
+    if figure is None or not baseline:
+        return None
+    return figure / baseline
+
+
+class Stopwatch:
+    """``with Stopwatch() as sw: ...; sw.seconds`` (perf_counter based)."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.seconds = 0.0
+
+    def __enter__(self) -> Stopwatch:
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.started
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+
+def series(name: str, points: Sequence[Sequence[float]], *, unit: str, x: str = "t_s",
+           kind: str = "line", plot: str | None = None) -> dict[str, Any]:
+    """One plotted line; series with the same ``plot`` share one PNG (default: their name)."""
+    return {"name": name, "unit": unit, "x": x, "kind": kind, "plot": plot or name,
+            "points": [[float(a), float(b)] for a, b in points]}
+
+
+# -- results ------------------------------------------------------------------
+
+
+def result(name: str, *, figures: Mapping[str, Any], baseline: Mapping[str, Any] | None = None,
+           ratios: Mapping[str, Any] | None = None, series: Sequence[Mapping[str, Any]] = (),
+           goals: Mapping[str, Mapping[str, float]] | None = None, quick: bool = False,
+           started_at: str | None = None, seconds: float | None = None,
+           command: str | None = None, notes: Sequence[str] = (),
+           extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "name": name,
+        "command": command or command_line(),
+        "quick": quick,
+        "machine": machine_info(),
+        "started_at": started_at or utc_now(),
+        "seconds": seconds,
+        "figures": dict(figures),
+        "baseline": dict(baseline or {}),
+        "ratios": dict(ratios or {}),
+        "goals": {k: dict(v) for k, v in (goals or {}).items()},
+        "series": list(series),
+        "notes": list(notes),
+    }
+    if extra:
+        doc.update(extra)
+    return doc
+
+
+def goal_verdicts(doc: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per goal: value, target, met, and by how much it is missed (as a factor)."""
+    out: dict[str, dict[str, Any]] = {}
+    values = {**doc.get("figures", {}), **doc.get("ratios", {})}
+    for key, goal in (doc.get("goals") or {}).items():
+        value = values.get(key)
+        if not isinstance(value, int | float):
+            out[key] = {"value": value, "goal": goal, "met": None}
+            continue
+        met = True
+        missed_by = None
+        if "min" in goal and value < goal["min"]:
+            met, missed_by = False, (goal["min"] / value if value else math.inf)
+        if "max" in goal and value > goal["max"]:
+            met, missed_by = False, (value / goal["max"] if goal["max"] else math.inf)
+        out[key] = {"value": value, "goal": goal, "met": met, "missed_by_factor": missed_by}
+    return out
+
+
+def write_result(doc: Mapping[str, Any], directory: Path | None = None) -> Path:
+    """Write ``doc`` atomically to ``<results>/<name>[-quick].json`` and return the path."""
+    path = result_path(doc["name"], bool(doc.get("quick")), directory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=2, default=_json_default) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def print_figures(doc: Mapping[str, Any]) -> None:
+    """A short human summary on stdout: ratios first, then figures and goals."""
+    print(f"# {doc['name']}{' (quick)' if doc.get('quick') else ''}")
+    for section in ("ratios", "figures", "baseline"):
+        for key, value in (doc.get(section) or {}).items():
+            if isinstance(value, int | float | str | None):
+                shown = f"{value:,.3f}" if isinstance(value, float) else str(value)
+                print(f"  {section[:-1] if section != 'baseline' else 'baseline'}"
+                      f" {key:<34} {shown}")
+    for key, v in goal_verdicts(doc).items():
+        state = {True: "met", False: "MISSED", None: "n/a"}[v["met"]]
+        print(f"  goal {key:<38} {v['goal']} -> {state}")
+
+
+# -- processes ----------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bench_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for child processes: this interpreter for PySpark workers."""
+    env = dict(os.environ)
+    env.setdefault("PYSPARK_PYTHON", sys.executable)
+    env.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    env.setdefault("STREAMWATCH_SPARK_LOG_LEVEL", "ERROR")
+    env.update(extra or {})
+    return env
+
+
+class Service:
+    """``streamwatch <args>`` as a child process (own session), output in ``log_path``."""
+
+    def __init__(self, args: Sequence[str], log_path: Path,
+                 env: Mapping[str, str] | None = None) -> None:
+        self.args = list(args)
+        self.log_path = Path(log_path)
+        self.env = bench_env(env)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: Any = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self) -> Service:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()/kill9()
+        self.proc = subprocess.Popen([sys.executable, "-m", "streamwatch.cli", *self.args],
+                                     stdout=self._log, stderr=subprocess.STDOUT, env=self.env,
+                                     cwd=ROOT, start_new_session=True)
+        return self
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_http(self, url: str, timeout: float = 60.0) -> None:
+        import requests
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.args[0]} exited with {self.proc.returncode}:\n"
+                                   f"{self.tail()}")
+            try:
+                if requests.get(url, timeout=1).status_code < 500:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"{url} did not answer in {timeout:.0f}s:\n{self.tail()}")
+
+    def tail(self, chars: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def kill9(self) -> None:
+        """SIGKILL the whole process group (the driver's JVM and Python workers too)."""
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        self._close_log()
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        # children left in the group (e.g. a JVM whose parent was stopped) go too
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self._close_log()
+        return self.proc.returncode
+
+    def _close_log(self) -> None:
+        if self._log is not None and not self._log.closed:
+            self._log.close()
+
+
+# -- /proc: process trees and memory ------------------------------------------
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (all threads' children lists)."""
+    kids: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                kids.extend(int(x) for x in (task / "children").read_text().split())
+    return kids
+
+
+def descendants(pid: int) -> list[int]:
+    out: list[int] = []
+    todo = [pid]
+    for _ in range(10_000):  # bounded walk
+        if not todo:
+            break
+        current = todo.pop()
+        for kid in children(current):
+            if kid not in out:
+                out.append(kid)
+                todo.append(kid)
+    return out
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+            errors="replace")
+    except OSError:
+        return ""
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of one process (0 when it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return 0
+    return 0
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """RSS of ``pid`` and every descendant (JVM, Python workers)."""
+    return rss_bytes(pid) + sum(rss_bytes(p) for p in descendants(pid))
+
+
+def dir_bytes(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            with contextlib.suppress(OSError):
+                total += (Path(root) / f).stat().st_size
+    return total
+
+
+@contextlib.contextmanager
+def temp_results_dir(path: Path) -> Iterator[Path]:
+    """Point :func:`results_dir` at ``path`` for the duration (tests)."""
+    old = os.environ.get(RESULTS_ENV)
+    os.environ[RESULTS_ENV] = str(path)
+    try:
+        yield path
+    finally:
+        if old is None:
+            os.environ.pop(RESULTS_ENV, None)
+        else:
+            os.environ[RESULTS_ENV] = old
