@@ -55,6 +55,10 @@ class _Frame:
     key: np.ndarray
     ts: np.ndarray
     amount: np.ndarray
+    #: history segment: a card's rows split where it was silent for longer than the TTL
+    seg: np.ndarray
+    #: row lies in the card's first segment here, i.e. the state's history still applies
+    in_first: np.ndarray
 
     def window_start(self, window_ms: int) -> np.ndarray:
         """Index of the first row of the same card with ts > ts_i - window (per row)."""
@@ -92,7 +96,7 @@ def _score(observed: float, threshold: float) -> float:
     return round(min(0.99, 1.0 - 0.5 * threshold / max(observed, threshold)), 4)
 
 
-def _build_frame(state: BucketState, new: pd.DataFrame) -> _Frame:
+def _build_frame(state: BucketState, new: pd.DataFrame, ttl_ms: int) -> _Frame:
     prior = state.recent.assign(_new=False)
     df = pd.concat([prior, new[list(TXN_COLUMNS)].assign(_new=True)], ignore_index=True)
     code0 = df["card"].to_numpy(dtype=np.int64)
@@ -111,8 +115,14 @@ def _build_frame(state: BucketState, new: pd.DataFrame) -> _Frame:
     ts = df["ts"].to_numpy(dtype=np.int64)
     base = ts.min() if len(ts) else 0
     key = code * _SHIFT + (ts - base)
+    reset = np.zeros(len(df), dtype=bool)
+    reset[1:] = ~change[1:] & (ts[1:] - ts[:-1] > ttl_ms)
+    resets = np.cumsum(reset)
+    starts = np.flatnonzero(change)
+    at_card_start = resets[starts][np.cumsum(change) - 1]
     return _Frame(df, df["_new"].to_numpy(dtype=bool), code, key, ts,
-                  df["amount"].to_numpy(dtype=np.float64))
+                  df["amount"].to_numpy(dtype=np.float64),
+                  np.cumsum(change | reset), resets == at_card_start)
 
 
 def _windowed_count_rule(f: _Frame, rule: Rule, mask: np.ndarray, what: str) -> list[Candidate]:
@@ -178,12 +188,12 @@ def _normalised(f: _Frame, typical: dict[str, float]) -> np.ndarray:
 def _history(f: _Frame, prof: pd.DataFrame, norm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per row: count and sum of the card's normalised amounts before that row."""
     cards = f.df["card"]
-    n0 = cards.map(prof["n_norm"]).fillna(0).to_numpy(dtype=np.int64)
-    s0 = cards.map(prof["sum_norm"]).fillna(0.0).to_numpy(dtype=np.float64)
+    n0 = np.where(f.in_first, cards.map(prof["n_norm"]).fillna(0).to_numpy(dtype=np.int64), 0)
+    s0 = np.where(f.in_first, cards.map(prof["sum_norm"]).fillna(0.0).to_numpy(), 0.0)
     counted = f.is_new & np.isfinite(norm)
     vals = np.where(counted, norm, 0.0)
-    n_before = pd.Series(counted.astype(np.int64)).groupby(f.code).cumsum().to_numpy() - counted
-    s_before = pd.Series(vals).groupby(f.code).cumsum().to_numpy() - vals
+    n_before = pd.Series(counted.astype(np.int64)).groupby(f.seg).cumsum().to_numpy() - counted
+    s_before = pd.Series(vals).groupby(f.seg).cumsum().to_numpy() - vals
     return n0 + n_before, s0 + s_before
 
 
@@ -286,7 +296,7 @@ def detect(state: BucketState, new: pd.DataFrame, rules: RuleSet, *, ttl_ms: int
     gap = first_ts.sub(last_ts.reindex(first_ts.index)).dropna()
     touched.drop_cards(gap.index[gap > ttl_ms])
 
-    f = _build_frame(touched, new)
+    f = _build_frame(touched, new, ttl_ms)
     active = rules.enabled()
     spike = active.get("amount_spike")
     typical = spike.p("category_typical_usd") if spike else {}
@@ -294,9 +304,9 @@ def detect(state: BucketState, new: pd.DataFrame, rules: RuleSet, *, ttl_ms: int
     prof = touched.cards.set_index("card")
     n_before, s_before = _history(f, prof, norm)
     # transactions seen before each row (any category), for "established card" checks
-    seen_n = f.df["card"].map(prof["n_txns"]).fillna(0)
-    n_all = (seen_n.to_numpy(dtype=np.int64)
-             + pd.Series(f.is_new.astype(np.int64)).groupby(f.code).cumsum().to_numpy()
+    seen_n = np.where(f.in_first, f.df["card"].map(prof["n_txns"]).fillna(0).to_numpy(), 0)
+    n_all = (seen_n.astype(np.int64)
+             + pd.Series(f.is_new.astype(np.int64)).groupby(f.seg).cumsum().to_numpy()
              - f.is_new)
 
     candidates: list[Candidate] = []
@@ -362,18 +372,25 @@ def _next_state(f: _Frame, state: BucketState, prof: pd.DataFrame, rules: RuleSe
     df = f.df
     new = df[f.is_new]
     counted = f.is_new & np.isfinite(norm)
-    agg = pd.DataFrame({
-        "card": df["card"].to_numpy(dtype=np.int64), "ts": f.ts, "n": counted.astype(np.int64),
-        "s": np.where(counted, norm, 0.0),
-    })[f.is_new].groupby("card").agg(last_ts=("ts", "max"), n=("n", "sum"), s=("s", "sum"),
-                                     k=("ts", "size"))
+    # only the card's last history segment counts; if that is not its first one here,
+    # the card was silent for longer than the TTL within this batch and starts afresh
+    last_seg = pd.Series(f.seg).groupby(f.code).transform("max").to_numpy()
+    in_last = f.seg == last_seg
+    rows = pd.DataFrame({
+        "card": df["card"].to_numpy(dtype=np.int64), "ts": f.ts,
+        "n": (counted & in_last).astype(np.int64), "s": np.where(counted & in_last, norm, 0.0),
+        "k": (f.is_new & in_last).astype(np.int64), "fresh": ~f.in_first,
+    })[f.is_new]
+    agg = rows.groupby("card").agg(last_ts=("ts", "max"), n=("n", "sum"), s=("s", "sum"),
+                                   k=("k", "sum"), fresh=("fresh", "any"))
     cards = prof.reindex(prof.index.union(agg.index))
     a = agg.reindex(cards.index)
+    keep_old = ~a["fresh"].fillna(False).to_numpy(dtype=bool)
     cards["last_ts"] = np.fmax(cards["last_ts"].to_numpy(dtype=np.float64),
                                a["last_ts"].to_numpy(dtype=np.float64))
-    cards["n_norm"] = cards["n_norm"].fillna(0) + a["n"].fillna(0)
-    cards["sum_norm"] = cards["sum_norm"].fillna(0.0) + a["s"].fillna(0.0)
-    cards["n_txns"] = cards["n_txns"].fillna(0) + a["k"].fillna(0)
+    for col, src in (("n_norm", "n"), ("sum_norm", "s"), ("n_txns", "k")):
+        old = cards[col].fillna(0).to_numpy(dtype=np.float64)
+        cards[col] = np.where(keep_old, old, 0.0) + a[src].fillna(0).to_numpy(dtype=np.float64)
     probes = df[probe].drop_duplicates("card", keep="last").set_index("card")
     for col, src in (("probe_ts", "ts"), ("probe_txn", "txn_id"), ("probe_device", "device_h")):
         cards.loc[probes.index, col] = probes[src]
