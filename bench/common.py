@@ -295,11 +295,13 @@ def bench_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 class Service:
-    """``streamwatch <args>`` as a child process (own session), output in ``log_path``."""
+    """``streamwatch <args>`` (or ``python -m <module> <args>``) as a child process in its
+    own session, output in ``log_path``."""
 
     def __init__(self, args: Sequence[str], log_path: Path,
-                 env: Mapping[str, str] | None = None) -> None:
+                 env: Mapping[str, str] | None = None, module: str = "streamwatch.cli") -> None:
         self.args = list(args)
+        self.module = module
         self.log_path = Path(log_path)
         self.env = bench_env(env)
         self.proc: subprocess.Popen[bytes] | None = None
@@ -313,7 +315,7 @@ class Service:
     def start(self) -> Service:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()/kill9()
-        self.proc = subprocess.Popen([sys.executable, "-m", "streamwatch.cli", *self.args],
+        self.proc = subprocess.Popen([sys.executable, "-m", self.module, *self.args],
                                      stdout=self._log, stderr=subprocess.STDOUT, env=self.env,
                                      cwd=ROOT, start_new_session=True)
         return self

@@ -83,7 +83,7 @@ def test_velocity_fires_on_many_purchases(rules: RuleSet) -> None:
 
 
 def test_impossible_travel_fires_on_far_hop(rules: RuleSet) -> None:
-    rows = legit_history("c-4", 0) + [txn(100, "c-4", 2400, 80.0, where=TOKYO)]
+    rows = [*legit_history("c-4", 0), txn(100, "c-4", 2400, 80.0, where=TOKYO)]
     alerts, _ = run(rows, rules)
     assert rules_fired(alerts) == ["impossible_travel"]
     assert alerts[0]["txn_ids"] == ["t-000005", "t-000100"]
@@ -92,44 +92,42 @@ def test_impossible_travel_fires_on_far_hop(rules: RuleSet) -> None:
 
 def test_travel_at_plane_speed_is_legit(rules: RuleSet) -> None:
     # NYC -> Lisbon is ~5,400 km; 8 hours later is ~680 km/h
-    rows = legit_history("c-5", 0) + [txn(100, "c-5", 1500 + 8 * 3600, 60.0, where=LISBON)]
+    rows = [*legit_history("c-5", 0), txn(100, "c-5", 1500 + 8 * 3600, 60.0, where=LISBON)]
     alerts, _ = run(rows, rules)
     assert alerts == []
 
 
 def test_amount_spike_fires_far_above_category(rules: RuleSet) -> None:
-    rows = legit_history("c-6", 0) + [txn(100, "c-6", 2000, 2500.0, cat="electronics")]
+    rows = [*legit_history("c-6", 0), txn(100, "c-6", 2000, 2500.0, cat="electronics")]
     alerts, _ = run(rows, rules)
     assert rules_fired(alerts) == ["amount_spike"]
 
 
 def test_big_but_usual_travel_purchase_is_legit(rules: RuleSet) -> None:
-    rows = legit_history("c-7", 0) + [txn(100, "c-7", 2000, 1200.0, cat="travel")]
+    rows = [*legit_history("c-7", 0), txn(100, "c-7", 2000, 1200.0, cat="travel")]
     alerts, _ = run(rows, rules)
     assert alerts == []
 
 
 def test_account_takeover_fires_on_spend_after_new_device_abroad(rules: RuleSet) -> None:
-    rows = legit_history("c-8", 0) + [
-        txn(100, "c-8", 3000, 20.0, cat="online_retail", channel="online", where=LISBON,
-            device="d-thief"),
-        txn(101, "c-8", 3300, 700.0, cat="electronics", channel="online", where=LISBON,
-            device="d-thief"),
-    ]
+    thief = {"channel": "online", "where": LISBON, "device": "d-thief"}
+    rows = [*legit_history("c-8", 0),
+            txn(100, "c-8", 3000, 20.0, cat="online_retail", **thief),
+            txn(101, "c-8", 3300, 700.0, cat="electronics", **thief)]
     alerts, _ = run(rows, rules)
     assert rules_fired(alerts) == ["account_takeover"]
     assert alerts[0]["txn_ids"] == ["t-000100", "t-000101"]
 
 
 def test_owner_buying_online_at_home_is_legit(rules: RuleSet) -> None:
-    rows = legit_history("c-9", 0) + [
+    rows = [*legit_history("c-9", 0),
         txn(100, "c-9", 3000, 300.0, cat="online_retail", channel="online", device="d-laptop")]
     alerts, _ = run(rows, rules)
     assert alerts == []
 
 
 def test_takeover_probe_in_earlier_batch_is_remembered(rules: RuleSet) -> None:
-    history, st = run(legit_history("c-10", 0) + [
+    history, st = run([*legit_history("c-10", 0),
         txn(100, "c-10", 3000, 20.0, channel="online", where=LISBON, device="d-x")], rules)
     assert history == []
     alerts, _ = run([txn(101, "c-10", 3500, 900.0, cat="travel", channel="online",

@@ -109,5 +109,5 @@ def test_watcher_applies_valid_change_and_keeps_rules_on_invalid(tmp_path: Path)
 def test_watcher_refuses_to_start_with_invalid_file(tmp_path: Path) -> None:
     path = tmp_path / "rules.yaml"
     path.write_text(json.dumps({"version": 1, "rules": {"velocity": {"severity": 3}}}))
-    with pytest.raises(RulesError, match="rules.velocity.severity"):
+    with pytest.raises(RulesError, match=r"rules\.velocity\.severity"):
         RulesWatcher(path=path, publish_dir=tmp_path / "pub")

@@ -161,10 +161,14 @@ def start_dead_letter_when_running(spark: SparkSession, args: argparse.Namespace
     from streamwatch_processor.sources import read_stream
 
     stop = threading.Event()
-    while query.isActive and query.lastProgress is None and not stop.wait(0.5):
-        pass
-    read_stream(spark, args.source, Transaction.DDL, options=source_options(args),
-                dead_letter_dir=dead_letter_dir(args), trigger=args.trigger)
+    try:
+        while query.isActive and query.lastProgress is None and not stop.wait(0.5):
+            pass
+        if query.isActive or args.trigger == "available-now":
+            read_stream(spark, args.source, Transaction.DDL, options=source_options(args),
+                        dead_letter_dir=dead_letter_dir(args), trigger=args.trigger)
+    except Exception as exc:  # the session may be stopping; the main query is unaffected
+        log.warning("fraud dead-letter query not started", extra={"error": str(exc)[:500]})
 
 
 def _poll(watcher: RulesWatcher, lock: threading.Lock, every_s: float,
