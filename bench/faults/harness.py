@@ -48,14 +48,14 @@ class Workload:
     rate: float = 2_000.0
     seed: int = 20261120
     fraud_rate: float = 0.05
-    cards: int = 20_000
+    cards: int | None = None  # None: the simulator's default (3 x rate x 60 s of cards)
     start_time: str = "2026-11-20T10:00:00Z"
     trigger: str = "1s"
     max_records_per_trigger: int = 1_000
 
 
 FULL = Workload()
-QUICK = Workload(events=6_000, rate=2_000.0, cards=5_000, max_records_per_trigger=400)
+QUICK = Workload(events=6_000, rate=2_000.0, max_records_per_trigger=400)
 
 
 def schedule_text(delays: tuple[float, ...]) -> str:
@@ -109,8 +109,8 @@ class Pipeline:
         w = self.workload
         self.sim = self._track(Service(
             ["txns", "--seed", str(w.seed), "--max-events", str(w.events), "--rate", f"{w.rate:g}",
-             "--fraud-rate", f"{w.fraud_rate:g}", "--cards", str(w.cards),
-             "--start-time", w.start_time, "--http-port", str(self.sim_port),
+             "--fraud-rate", f"{w.fraud_rate:g}",
+             *(["--cards", str(w.cards)] if w.cards else []), "--start-time", w.start_time, "--http-port", str(self.sim_port),
              "--socket-port", str(self.sim_socket_port), "--data-dir", str(self.work / "sim"),
              "--retention-bytes", "0"],
             self.work / "logs" / "txns.log").start())

@@ -184,10 +184,6 @@ def producer_restart(pipe: Pipeline, rng: random.Random, kills: int) -> list[Fau
     return faults
 
 
-def none(pipe: Pipeline, rng: random.Random, kills: int) -> list[Fault]:
-    return []
-
-
 @dataclass(frozen=True)
 class Scenario:
     name: str

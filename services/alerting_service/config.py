@@ -21,7 +21,9 @@ from streamwatch.flags import (
     duration_seconds,
     env_name,
     non_negative_float,
+    non_negative_int,
     port,
+    positive_int,
 )
 
 DEFAULT_PORT = 7103
@@ -32,18 +34,8 @@ class ConfigError(ValueError):
     """A setting is missing or unsafe; the message says which env var to set."""
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be >= 1")
-    return value
 
 
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must be >= 0")
-    return value
 
 
 def _host_list(text: str) -> tuple[str, ...]:
@@ -68,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              help=f"bearer token for /v1/subscriptions (at least {MIN_TOKEN_LENGTH} characters)")
     add_flag(api, "--max-body-size", default=4 << 20, type=byte_size,
              help="largest accepted request body in bytes (e.g. 4MiB)")
-    add_flag(api, "--max-batch", default=1000, type=_positive_int,
+    add_flag(api, "--max-batch", default=1000, type=positive_int,
              help="most alerts accepted in one POST /v1/alerts")
     hooks = parser.add_argument_group("webhooks")
     add_flag(hooks, "--retry-schedule", default=parse_schedule(DEFAULT_SCHEDULE),
@@ -76,11 +68,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              help=f"delays before each attempt, comma separated ({DEFAULT_SCHEDULE})")
     add_flag(hooks, "--retry-jitter", default=0.2, type=non_negative_float,
              help="jitter fraction applied to every retry delay")
-    add_flag(hooks, "--delivery-workers", default=8, type=_positive_int,
+    add_flag(hooks, "--delivery-workers", default=8, type=positive_int,
              help="concurrent webhook deliveries per process")
     add_flag(hooks, "--attempt-timeout", default=15.0, type=duration_seconds,
              help="timeout of one delivery attempt (connect, send, each read)")
-    add_flag(hooks, "--disable-after-failures", default=0, type=_non_negative_int,
+    add_flag(hooks, "--disable-after-failures", default=0, type=non_negative_int,
              help="disable a subscription after this many consecutive failed attempts "
                   "(0 = only when a message exhausts the retry schedule)")
     add_flag(hooks, "--secret-grace", default=24 * 3600.0, type=duration_seconds,

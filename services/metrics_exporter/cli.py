@@ -18,20 +18,6 @@ import sys
 from streamwatch import flags
 
 
-def _at_least_one(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be >= 1")
-    return value
-
-
-def _positive_duration(text: str) -> float:
-    value = flags.duration_seconds(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be a duration > 0")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     flags.add_flag(parser, "--host", default="127.0.0.1",
                    help="address to listen on (0.0.0.0 in containers)")
@@ -42,17 +28,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     flags.add_flag(parser, "--labels-url", metavar="URL",
                    help="labels feed URL for live precision/recall "
                    "(e.g. http://127.0.0.1:7102/v1/feeds/labels); unset: no quality metrics")
-    flags.add_flag(parser, "--poll-interval", default=2.0, type=_positive_duration,
+    flags.add_flag(parser, "--poll-interval", default=2.0, type=flags.positive_duration,
                    metavar="DURATION", help="pause between polls of alerts and labels")
     flags.add_flag(parser, "--max-backoff", default=30.0, type=flags.duration_seconds,
                    metavar="DURATION", help="longest pause after repeated poll failures")
     flags.add_flag(parser, "--request-timeout", default=5.0, type=flags.duration_seconds,
                    metavar="DURATION", help="timeout of each upstream HTTP request")
-    flags.add_flag(parser, "--top-n", default=10, type=_at_least_one,
+    flags.add_flag(parser, "--top-n", default=10, type=flags.positive_int,
                    help="hashtags of the newest window exposed on /metrics")
-    flags.add_flag(parser, "--max-windows", default=12, type=_at_least_one,
+    flags.add_flag(parser, "--max-windows", default=12, type=flags.positive_int,
                    help="trend windows kept for GET /v1/trends")
-    flags.add_flag(parser, "--max-queries", default=20, type=_at_least_one,
+    flags.add_flag(parser, "--max-queries", default=20, type=flags.positive_int,
                    help="streaming queries tracked; the stalest is dropped beyond this")
     flags.add_flag(parser, "--max-body", default=1 << 20, type=flags.byte_size,
                    metavar="SIZE", help="largest POST body accepted")

@@ -96,6 +96,30 @@ def port(text: str) -> int:
     return value
 
 
+def positive_int(text: str) -> int:
+    """An integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be >= 1")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An integer >= 0 (counts and seeds, where 0 often means 'none')."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must be >= 0")
+    return value
+
+
+def positive_duration(text: str) -> float:
+    """A duration (see :func:`duration_seconds`) that must be > 0."""
+    value = duration_seconds(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be a duration > 0")
+    return value
+
+
 def positive_float(text: str) -> float:
     value = float(text)
     if value <= 0:

@@ -74,20 +74,15 @@ def add_producer_flags(parser: argparse.ArgumentParser, *, http_port: int,
                    "sealed segments, e.g. 1GiB (0 = unlimited)")
     flags.add_flag(g, "--retention-age", default=0.0, type=flags.duration_seconds,
                    help="delete sealed segments older than this, e.g. 24h (0 = keep)")
-    flags.add_flag(g, "--max-records-per-request", default=10_000, type=_positive_int,
+    flags.add_flag(g, "--max-records-per-request", default=10_000, type=flags.positive_int,
                    help="cap on records returned by one GET /v1/feeds/{feed}/records")
-    flags.add_flag(g, "--socket-buffer", default=10_000, type=_positive_int,
+    flags.add_flag(g, "--socket-buffer", default=10_000, type=flags.positive_int,
                    help="lines buffered per line-socket client; a client that falls "
                    "further behind is disconnected")
     flags.add_flag(g, "--log-level", default="info",
                    choices=["debug", "info", "warning", "error"], help="log level")
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be a positive integer")
-    return value
 
 
 @dataclass

@@ -45,18 +45,8 @@ def source_spec(text: str) -> str:
         f"{text!r} is not a source; use synthetic, x-api or replay:FILE")
 
 
-def _seed(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("seed must be >= 0")
-    return value
 
 
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must be >= 0")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,10 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    metavar="{synthetic,replay:FILE,x-api}", help="where tweets come from")
     flags.add_flag(parser, "--rate", default=200.0, type=flags.positive_float,
                    help="synthetic: tweets per second")
-    flags.add_flag(parser, "--seed", default=None, type=_seed,
+    flags.add_flag(parser, "--seed", default=None, type=flags.non_negative_int,
                    help="synthetic: random seed; the same seed gives the same ids, users, "
                    "texts and hashtags (unset = a fresh seed, logged at start)")
-    flags.add_flag(parser, "--limit", default=0, type=_non_negative_int,
+    flags.add_flag(parser, "--limit", default=0, type=flags.non_negative_int,
                    help="synthetic: stop generating after this many tweets and keep "
                    "serving (0 = no limit)")
     flags.add_flag(parser, "--duplicate-rate", default=0.001, type=flags.probability,

@@ -62,28 +62,18 @@ def start_time(text: str) -> str:
     return text
 
 
-def _seed(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("seed must be >= 0")
-    return value
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be a positive integer")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("transactions")
     flags.add_flag(g, "--rate", default=200.0, type=flags.positive_float,
                    help="transactions per second (event time advances at the same pace)")
-    flags.add_flag(g, "--seed", default=None, type=_seed,
+    flags.add_flag(g, "--seed", default=None, type=flags.non_negative_int,
                    help="random seed; the same seed gives the same population, ids, amounts "
                    "and incidents (unset = a fresh seed, logged at start)")
-    flags.add_flag(g, "--cards", default=None, type=_positive_int,
+    flags.add_flag(g, "--cards", default=None, type=flags.positive_int,
                    help="number of customers, one card each (unset = 3 x rate x "
                    "--legit-min-gap, at least 10000)")
     flags.add_flag(g, "--legit-min-gap", default=60.0, type=flags.positive_float,
@@ -91,7 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     flags.add_flag(g, "--start-time", default="now", type=start_time,
                    help="event time of the first transaction: now or e.g. "
                    "2026-11-20T10:00:00Z")
-    flags.add_flag(g, "--max-events", default=None, type=_positive_int,
+    flags.add_flag(g, "--max-events", default=None, type=flags.positive_int,
                    help="stop generating after this many transactions and keep serving "
                    "(unset = no limit)")
     f = parser.add_argument_group("fraud")

@@ -32,7 +32,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from streamwatch.flags import add_flag, env_name
+from streamwatch.flags import add_flag, env_name, non_negative_int
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +65,6 @@ def trigger_value(text: str) -> str:
     return f"{int(seconds * 1000)} milliseconds"
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must be >= 0")
-    return value
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, job: str) -> None:
@@ -91,9 +86,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, job: str) -> None:
     add_flag(parser, "--master", default="local[*]", help="Spark master URL")
     add_flag(parser, "--exporter-url", default=None, metavar="URL",
              help="metrics-exporter base URL; progress events (and trends) are POSTed there")
-    add_flag(parser, "--max-records-per-trigger", type=positive_int, default=0,
+    add_flag(parser, "--max-records-per-trigger", type=non_negative_int, default=0,
              help="feed sources: at most this many records per micro-batch (0 = no limit)")
-    add_flag(parser, "--restarts", type=positive_int, default=3,
+    add_flag(parser, "--restarts", type=non_negative_int, default=3,
              help="how often a failed job is restarted from its checkpoint (exactly-once) "
                   "before the process gives up with exit 1")
     add_flag(parser, "--spark-conf", default="", metavar="K=V,K=V",

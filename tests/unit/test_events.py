@@ -3,7 +3,14 @@ from dataclasses import fields
 import pytest
 
 from streamwatch.events import (
-    Alert, EventError, Label, Transaction, Tweet, alert_id, format_epoch_ms, parse_ts,
+    Alert,
+    EventError,
+    Label,
+    Transaction,
+    Tweet,
+    alert_id,
+    format_epoch_ms,
+    parse_ts,
 )
 
 TXN = {"txn_id": "t-000000001", "event_time": "2026-11-20T10:15:03.120Z",
