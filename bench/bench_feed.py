@@ -11,6 +11,11 @@ Three figures, each from real components on 127.0.0.1:
    it wrote, read front to back through ``GET /v1/feeds/{feed}/records`` in
    pages of ``--max-records-per-request`` by ``--readers`` client threads.
 
+4. ``orjson_parse`` -- the physical limit of a source on these cores: the same
+   transaction JSON parsed with ``orjson.loads`` on every core (one process per
+   core), next to ``http_range_read`` (what the feed source has to fetch) so the
+   ratio feed read / parse limit is measured in one run.
+
 Goals (issue 3): >= 50,000 events/s appended, >= 200,000 records/s range read.
 
 Usage::
@@ -18,15 +23,15 @@ Usage::
     python -m bench.bench_feed            # ~1 minute
     python -m bench.bench_feed --quick    # ~15 s, what `make test` runs
 
-Prints a table and writes ``bench/results/feed-<UTC time>.json``.
+Prints a table and writes ``bench/results/feed.json`` (``feed-quick.json``), in
+the format of ``bench/common.py``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import multiprocessing
 import os
-import platform
 import signal
 import socket
 import subprocess
@@ -34,12 +39,13 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import requests
 
+from bench.common import print_figures, ratio, result, utc_now, write_result
 from streamwatch.cli import SUBCOMMANDS
 from streamwatch.feedlog import FeedLog
 
@@ -176,6 +182,33 @@ def bench_http_read(service: str, data_dir: Path, readers: int, max_records: int
             "readers": readers, "feed": feed}
 
 
+def _parse_worker(seconds: float, queue: Any) -> None:
+    lines = [_TXN % i for i in range(1000)]
+    loads = orjson.loads
+    parsed = 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for line in lines:
+            loads(line)
+        parsed += len(lines)
+    queue.put((parsed, time.perf_counter() - started))
+
+
+def bench_orjson_parse(seconds: float, workers: int) -> dict[str, Any]:
+    """``orjson.loads`` of a transaction event in ``workers`` processes at once."""
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_parse_worker, args=(seconds, queue)) for _ in range(workers)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=seconds + 60) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+    total = sum(n for n, _ in results)
+    return {"events": total, "workers": workers, "per_second": sum(n / t for n, t in results),
+            "per_second_per_core": sum(n / t for n, t in results) / workers}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_feed", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -186,18 +219,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="--rate asked of the producer; above what it can make, so the "
                         "figure is its ceiling (default: 100000)")
     parser.add_argument("--readers", type=int, default=1, help="concurrent HTTP readers")
-    parser.add_argument("--out", type=Path, default=HERE / "results",
-                        help="directory for the JSON result")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="directory for the JSON result (default bench/results or "
+                             "$STREAMWATCH_BENCH_RESULTS)")
     args = parser.parse_args(argv)
     seconds = 3.0 if args.quick else 10.0
     read_cap = 200_000 if args.quick else 2_000_000
-    results: dict[str, Any] = {
-        "benchmark": "feed", "quick": args.quick,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
-        "goals": GOALS,
-    }
+    started_at, t0 = utc_now(), time.monotonic()
+    results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-feed-") as tmp:
         work = Path(tmp)
         results["log_append"] = bench_log_append(seconds, work / "log")
@@ -205,16 +234,43 @@ def main(argv: list[str] | None = None) -> int:
             args.service, seconds, work / "producer", work / "producer.log", args.rate)
         results["http_range_read"] = bench_http_read(
             args.service, work / "producer", args.readers, read_cap, work / "reader.log")
+    results["orjson_parse"] = bench_orjson_parse(seconds, os.cpu_count() or 1)
+    figures = {
+        "log_append_per_s": results["log_append"]["per_second"],
+        "producer_append": results["producer_append"]["per_second"],
+        "http_range_read": results["http_range_read"]["per_second"],
+        "bytes_per_event": results["log_append"]["bytes_per_event"],
+        "readers": args.readers, "service": args.service,
+    }
+    baseline = {
+        "orjson_parse_all_cores_per_s": results["orjson_parse"]["per_second"],
+        "orjson_parse_per_core_per_s": results["orjson_parse"]["per_second_per_core"],
+    }
+    ratios = {
+        "http_range_read_vs_orjson_parse": ratio(figures["http_range_read"],
+                                                 baseline["orjson_parse_all_cores_per_s"]),
+        "producer_append_vs_goal": ratio(figures["producer_append"],
+                                         GOALS["producer_append"]),
+        "http_range_read_vs_goal": ratio(figures["http_range_read"],
+                                         GOALS["http_range_read"]),
+    }
+    doc = result("feed", quick=args.quick, started_at=started_at,
+                 seconds=round(time.monotonic() - t0, 1), figures=figures, baseline=baseline,
+                 ratios=ratios, goals={k: {"min": v} for k, v in GOALS.items()},
+                 notes=["orjson_parse: the same transaction JSON parsed with orjson.loads in one "
+                        "process per core, the ceiling for any source that has to parse it; "
+                        "http_range_read: one client thread reading the feed API front to back."],
+                 extra={"details": results})
     print(f"{'measure':<18} {'rate':>14}   goal")
     for key, unit in (("log_append", "events/s"), ("producer_append", "events/s"),
-                      ("http_range_read", "records/s")):
+                      ("http_range_read", "records/s"), ("orjson_parse", "events/s")):
         goal = GOALS.get(key)
         rate = results[key]["per_second"]
         verdict = "" if goal is None else f">= {goal:,} {'met' if rate >= goal else 'MISSED'}"
         print(f"{key:<18} {rate:>14,.0f}   {unit} {verdict}")
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"feed-{results['time'].replace(':', '')}.json"
-    path.write_text(json.dumps(results, indent=2) + "\n")
+    out = args.out
+    path = write_result(doc, out)
+    print_figures(doc)
     print(f"wrote {path}")
     return 0
 

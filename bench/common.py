@@ -72,6 +72,7 @@ def command_line(module: str | None = None, argv: Sequence[str] | None = None) -
         main = sys.modules.get("__main__")
         spec = getattr(main, "__spec__", None)
         module = spec.name if spec is not None else Path(sys.argv[0]).stem
+    module = module.removesuffix(".__main__")
     return shlex.join(["python", "-m", module, *args])
 
 
@@ -259,6 +260,46 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def last_json_object(text: str) -> dict[str, Any] | None:
+    """The last JSON object printed in ``text`` (for benchmarks that print their result)."""
+    decoder = json.JSONDecoder()
+    starts = [i for i in range(len(text)) if text[i] == "{" and (i == 0 or text[i - 1] == "\n")]
+    for i in reversed(starts[-200:]):
+        try:
+            obj, end = decoder.raw_decode(text, i)
+        except ValueError:
+            continue
+        if isinstance(obj, dict) and not text[end:].strip():
+            return obj
+    return None
+
+
+def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (scalars only)."""
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{name}."))
+        elif isinstance(value, int | float | str | bool) or value is None:
+            out[name] = value
+    return out
+
+
+def wrap_printed(name: str, printed: Mapping[str, Any], *, command: str, quick: bool,
+                 started_at: str, seconds: float) -> dict[str, Any]:
+    """A benchmark's printed JSON as a result document (figures = its flattened values;
+    keys with ``ratio``/``_over_``/``_vs_`` in their name are listed as ratios)."""
+    flat = flatten(printed)
+    ratios = {k: v for k, v in flat.items()
+              if any(m in k for m in ("ratio", "_over_", "_vs_")) and isinstance(v, int | float)}
+    figures = {k: v for k, v in flat.items() if k not in ratios}
+    return result(name, figures=figures, ratios=ratios, quick=quick, started_at=started_at,
+                  seconds=round(seconds, 1), command=command,
+                  notes=["Recorded from the JSON the benchmark printed (python -m bench)."],
+                  extra={"printed": dict(printed)})
 
 
 def print_figures(doc: Mapping[str, Any]) -> None:

@@ -14,6 +14,9 @@ import pytest
 
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+# Test inputs are small: two shuffle partitions (one per core) halve the tasks per batch,
+# in this process and in every job process a test starts.
+os.environ.setdefault("STREAMWATCH_SHUFFLE_PARTITIONS", "2")
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,8 @@
 """Run the fault scenarios: ``python -m bench.faults [--quick] [--only NAME] [--kills N]``.
 
-Full: 40,000 transactions at 2,000/s, the kill counts of issue 8 (driver 5,
+Full: 20,000 transactions at 2,000/s, the kill counts of issue 8 (driver 5,
 executor 5, alerting 3, receiver 1 outage of 10 min compressed x20, producer 1).
-``--quick``: 6,000 transactions, one fault each, outage compressed x60.
+``--quick``: 4,000 transactions, one fault each, outage compressed x60.
 
 Exit status: 0 when every scenario ran with 0 lost and 0 duplicated alerts,
 3 when a scenario lost or duplicated alerts, 1 when a scenario could not run.

@@ -44,7 +44,7 @@ DEFAULT_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
 class Workload:
     """What the simulator produces and how the processor reads it."""
 
-    events: int = 40_000
+    events: int | None = 20_000  # None: no --max-events (the simulator runs until stopped)
     rate: float = 2_000.0
     seed: int = 20261120
     fraud_rate: float = 0.05
@@ -52,10 +52,11 @@ class Workload:
     start_time: str = "2026-11-20T10:00:00Z"
     trigger: str = "1s"
     max_records_per_trigger: int = 1_000
+    legit_min_gap_s: float | None = None  # None: the simulator's default (60 s)
 
 
 FULL = Workload()
-QUICK = Workload(events=6_000, rate=2_000.0, max_records_per_trigger=400)
+QUICK = Workload(events=4_000, rate=2_000.0, max_records_per_trigger=1_000)
 
 
 def schedule_text(delays: tuple[float, ...]) -> str:
@@ -81,6 +82,7 @@ class Pipeline:
     sim: Service | None = None
     alerting: Service | None = None
     processor: Service | None = None
+    processor_extra: list[str] = field(default_factory=list)
     processor_starts: int = 0
     processor_unexpected_exits: int = 0
     _started: list[Service] = field(default_factory=list)
@@ -99,6 +101,13 @@ class Pipeline:
     def checkpoint(self) -> Path:
         return self.work / "checkpoint"
 
+    @property
+    def bound(self) -> int:
+        """The bounded input size (fault runs always bound it)."""
+        if not self.workload.events:
+            raise ValueError("this needs a bounded workload (Workload.events)")
+        return self.workload.events
+
     # -- starting the parts ----------------------------------------------------
 
     def _track(self, service: Service) -> Service:
@@ -108,9 +117,11 @@ class Pipeline:
     def start_sim(self) -> None:
         w = self.workload
         self.sim = self._track(Service(
-            ["txns", "--seed", str(w.seed), "--max-events", str(w.events), "--rate", f"{w.rate:g}",
-             "--fraud-rate", f"{w.fraud_rate:g}",
-             *(["--cards", str(w.cards)] if w.cards else []), "--start-time", w.start_time, "--http-port", str(self.sim_port),
+            ["txns", "--seed", str(w.seed), *(["--max-events", str(w.events)] if w.events else []),
+             "--rate", f"{w.rate:g}",
+             "--fraud-rate", f"{w.fraud_rate:g}", *(["--cards", str(w.cards)] if w.cards else []),
+             *(["--legit-min-gap", f"{w.legit_min_gap_s:g}"] if w.legit_min_gap_s else []),
+             "--start-time", w.start_time, "--http-port", str(self.sim_port),
              "--socket-port", str(self.sim_socket_port), "--data-dir", str(self.work / "sim"),
              "--retention-bytes", "0"],
             self.work / "logs" / "txns.log").start())
@@ -152,7 +163,7 @@ class Pipeline:
              "--sink", f"http:{self.alerting_url}/v1/alerts", "--checkpoint", str(self.checkpoint),
              "--data-dir", str(self.work), "--trigger", w.trigger, "--master", self.master,
              "--max-records-per-trigger", str(w.max_records_per_trigger),
-             "--log-level", "warning"],
+             "--log-level", "warning", *self.processor_extra],
             self.work / "logs" / f"processor-{self.processor_starts}.log").start())
 
     def start_all(self) -> None:
@@ -215,7 +226,7 @@ class Pipeline:
     def feed_sha256(self) -> str:
         """SHA-256 over the transaction records [0, events), read through the feed API."""
         digest = hashlib.sha256()
-        pos, end = 0, self.workload.events
+        pos, end = 0, self.bound
         for _ in range(10_000):
             if pos >= end:
                 break
@@ -258,10 +269,10 @@ class Pipeline:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with contextlib.suppress(requests.RequestException):
-                if self.feed_latest() >= self.workload.events:
+                if self.feed_latest() >= self.bound:
                     return
             time.sleep(0.2)
-        raise TimeoutError(f"the simulator did not write {self.workload.events} records")
+        raise TimeoutError(f"the simulator did not write {self.bound} records")
 
     def wait_commit_after(self, last_id: int, timeout: float, min_offset: int = 0,
                           supervise: bool = True) -> float:
@@ -290,7 +301,7 @@ class Pipeline:
 
     def wait_settled(self, timeout: float) -> dict[str, Any]:
         """All input processed, every stored alert delivered (or the timeout)."""
-        self.wait_offset(self.workload.events, timeout)
+        self.wait_offset(self.bound, timeout)
         deadline = time.monotonic() + timeout
         stored: list[dict[str, Any]] = []
         while time.monotonic() < deadline:

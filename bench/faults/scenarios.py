@@ -138,7 +138,7 @@ def receiver_down(pipe: Pipeline, rng: random.Random, kills: int, *, compress: f
         pipe.receiver.up()
         t_up = time.time()
         # catch-up: every alert stored so far reaches the receiver
-        pipe.wait_offset(pipe.workload.events, timeout=600)
+        pipe.wait_offset(pipe.bound, timeout=600)
         limit = time.monotonic() + sum(scaled_schedule(compress)[:4]) * 1.3 + 120
         caught_up = None
         while time.monotonic() < limit:
@@ -173,7 +173,7 @@ def producer_restart(pipe: Pipeline, rng: random.Random, kills: int) -> list[Fau
         time.sleep(rng.uniform(2.0, 5.0))
         pipe.restart_feed_serve_only()
         t_up = time.monotonic()
-        target = min(at_offset + 1, pipe.workload.events)
+        target = min(at_offset + 1, pipe.bound)
         pipe.wait_commit_after(before, timeout=240, min_offset=target)
         recovery = time.monotonic() - t_up
         faults.append({"fault": "feed producer kill -9 + restart", "n": n + 1,

@@ -85,6 +85,16 @@ _SPECS = (
                "Labelled fraud incidents seen so far.", ("scenario",)),
     MetricSpec("streamwatch_fraud_incidents_detected", "gauge",
                "Labelled fraud incidents named by at least one alert.", ("scenario",)),
+    # fraud job figures (observedMetrics.fraud of the query's progress events)
+    MetricSpec("streamwatch_fraud_rules_version", "gauge",
+               "Version of the fraud rules in force (1 at start, +1 per valid reload).",
+               ("query",)),
+    MetricSpec("streamwatch_fraud_rules_reload_errors_total", "counter",
+               "Invalid rules-file edits rejected by the fraud job since it started "
+               "(the previous rules stay in force).", ("query",)),
+    MetricSpec("streamwatch_fraud_cards_in_state", "gauge",
+               "Cards whose profiles the fraud job keeps, in the buckets that saw data "
+               "in the latest batch with rows.", ("query",)),
     # the exporter itself
     MetricSpec("streamwatch_exporter_progress_events_total", "counter",
                "Progress events accepted (retried duplicates excluded)."),
@@ -133,6 +143,7 @@ class ExporterCollector(Collector):
         yield from self._queries(snap)
         yield from self._trends(snap)
         yield from self._fraud(snap)
+        yield from self._fraud_job(snap)
         yield from self._own(snap)
 
     @staticmethod
@@ -203,6 +214,22 @@ class ExporterCollector(Collector):
                     # None means "undefined so far" (no alerts, no incidents): no sample.
                     if row.get(key) is not None:
                         fams[name].add_metric([scenario], row[key])
+        yield from fams.values()
+
+    @staticmethod
+    def _fraud_job(snap: Snapshot) -> Iterator[Metric]:
+        # the reload error count is cumulative in the job (it restarts at 0 with the
+        # driver, which Prometheus reads as a counter reset), so it is exposed as a counter
+        fields = {
+            "streamwatch_fraud_rules_version": "rules_version",
+            "streamwatch_fraud_rules_reload_errors_total": "rules_reload_errors_total",
+            "streamwatch_fraud_cards_in_state": "cards_in_state",
+        }
+        fams = {name: _family(name) for name in fields}
+        for query, stats in sorted(snap.queries.items()):
+            for name, key in fields.items():
+                if key in stats.fraud:
+                    fams[name].add_metric([query], stats.fraud[key])
         yield from fams.values()
 
     @staticmethod

@@ -9,6 +9,13 @@ those are optional; identity fields, ``timestamp``, ``batchId`` and
 
 Every problem is reported with a dotted path (``stateOperators[0].numRowsTotal``)
 so the 400 answer names the field.
+
+``observedMetrics`` holds one object per ``Dataset.observe`` name. The fraud job
+(query ``fraud-alerts``) observes ``fraud = {alerts, rules_version,
+rules_reload_errors_total, cards_in_state, recent_rows}`` (docs/fraud-rules.md);
+those are read into :class:`FraudFigures`. Aggregates over a batch without rows
+are ``null`` in Spark's JSON, so every figure is optional; other observations are
+only checked to be objects.
 """
 
 from __future__ import annotations
@@ -45,6 +52,24 @@ class ProgressSample:
     watermark_delay_seconds: float | None
     state_rows: int | None
     state_memory_bytes: int | None
+    fraud: FraudFigures | None = None
+
+
+#: ``observedMetrics`` name of the fraud job's figures
+FRAUD_OBSERVATION = "fraud"
+FRAUD_FIELDS = ("alerts", "rules_version", "rules_reload_errors_total", "cards_in_state",
+                "recent_rows")
+
+
+@dataclass(frozen=True)
+class FraudFigures:
+    """``observedMetrics.fraud`` of one progress event; None = null (a batch without rows)."""
+
+    alerts: int | None
+    rules_version: int | None
+    rules_reload_errors_total: int | None
+    cards_in_state: int | None
+    recent_rows: int | None
 
 
 def _optional_object(doc: dict[str, Any], key: str) -> dict[str, Any] | None:
@@ -107,6 +132,24 @@ def _state(doc: dict[str, Any]) -> tuple[int | None, int | None]:
     return rows, memory
 
 
+def _fraud(doc: dict[str, Any]) -> FraudFigures | None:
+    observed = _optional_object(doc, "observedMetrics")
+    if observed is None:
+        return None
+    for name, row in observed.items():
+        if row is not None and not isinstance(row, dict):
+            raise ValidationError(f"observedMetrics.{name}", "must be an object")
+    row = observed.get(FRAUD_OBSERVATION)
+    if row is None:
+        return None
+    values: dict[str, int | None] = {}
+    for name in FRAUD_FIELDS:
+        value = row.get(name)
+        path = f"observedMetrics.{FRAUD_OBSERVATION}.{name}"
+        values[name] = None if value is None else require_int(row, name, path)
+    return FraudFigures(**values)
+
+
 def parse_progress(doc: Any) -> ProgressSample:
     """Validate a progress document; raise ``ValidationError`` naming the bad field."""
     if not isinstance(doc, dict):
@@ -132,6 +175,7 @@ def parse_progress(doc: Any) -> ProgressSample:
     ):
         raise ValidationError("sources", "must be an array of objects")
     _optional_object(doc, "sink")
+    fraud = _fraud(doc)
     return ProgressSample(
         # An unnamed query is labelled by its id, which is stable across restarts.
         query=name.strip() if name and name.strip() else query_id,
@@ -146,4 +190,5 @@ def parse_progress(doc: Any) -> ProgressSample:
         watermark_delay_seconds=delay,
         state_rows=state_rows,
         state_memory_bytes=state_memory,
+        fraud=fraud,
     )

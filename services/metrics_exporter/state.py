@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from metrics_exporter.progress import ProgressSample
+from metrics_exporter.progress import FRAUD_FIELDS, ProgressSample
 from metrics_exporter.trends import SentimentRow, TrendRow, TrendStore
 from streamwatch.events import SEVERITIES
 from streamwatch.quality import QualityTracker
@@ -39,6 +39,8 @@ class QueryStats:
     duration_sum: float = 0.0
     duration_count: int = 0
     touched: float = 0.0
+    #: latest non-null ``observedMetrics.fraud`` figures (a batch without rows reports nulls)
+    fraud: dict[str, int] = field(default_factory=dict)
 
     def cumulative_buckets(self) -> list[tuple[str, int]]:
         out, running = [], 0
@@ -115,6 +117,11 @@ class ExporterState:
                 stats.buckets[slot] += 1
                 stats.duration_sum += sample.batch_duration_seconds
                 stats.duration_count += 1
+            if sample.fraud is not None:
+                for name in FRAUD_FIELDS:
+                    value = getattr(sample.fraud, name)
+                    if value is not None:
+                        stats.fraud[name] = value
             self._progress_events += 1
             return True
 
@@ -220,7 +227,8 @@ class ExporterState:
         with self._lock:
             return Snapshot(
                 queries={q: QueryStats(s.last, s.input_rows_total, list(s.buckets),
-                                       s.duration_sum, s.duration_count, s.touched)
+                                       s.duration_sum, s.duration_count, s.touched,
+                                       dict(s.fraud))
                          for q, s in self._queries.items()},
                 top=self._trends.current_top(self.top_n),
                 sentiment=self._trends.current_sentiment(),

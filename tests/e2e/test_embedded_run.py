@@ -28,7 +28,9 @@ from tests.procs import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
-DURATION = 150  # seconds of the run; trends need a closed window, alerts a detected incident
+# A cap: the test stops the run with SIGTERM (as Ctrl-C would) as soon as trends, alerts
+# and metrics have been seen; --duration only bounds a run that never gets there.
+DURATION = 300
 
 
 def _descendants(pid: int) -> set[int]:
@@ -89,7 +91,7 @@ def test_streamwatch_run_end_to_end(tmp_path: Path) -> None:
         trends: dict = {}
         metrics: dict[str, str] = {}
         try:
-            deadline = time.monotonic() + DURATION + 120
+            deadline = time.monotonic() + DURATION + 60
             while launcher.poll() is None and time.monotonic() < deadline:
                 family |= _descendants(launcher.pid)
                 if not trends.get("windows"):
@@ -99,12 +101,17 @@ def test_streamwatch_run_end_to_end(tmp_path: Path) -> None:
                     for name, url in urls.items():
                         with contextlib.suppress(requests.RequestException):
                             metrics[name] = requests.get(f"{url}/metrics", timeout=2).text
+                if trends.get("windows") and len(metrics) == len(urls) and receiver.snapshot():
+                    time.sleep(5)  # let in-flight deliveries land before stopping
+                    family |= _descendants(launcher.pid)
+                    launcher.send_signal(signal.SIGTERM)
+                    break
                 time.sleep(2)
-            code = launcher.wait(timeout=60)
+            code = launcher.wait(timeout=90)
         finally:
             if launcher.poll() is None:
-                launcher.send_signal(signal.SIGTERM)
-                launcher.wait(timeout=60)
+                launcher.kill()
+                launcher.wait(timeout=30)
         log = stderr_path.read_text(errors="replace")
         printed = stdout_path.read_text(errors="replace")
         assert code == 0, f"streamwatch run exited {code}\n{printed[-3000:]}\n{log[-5000:]}"

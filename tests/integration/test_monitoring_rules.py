@@ -34,7 +34,7 @@ def test_rule_files_exist_and_cover_the_required_alerts() -> None:
               for r in g["rules"] if "alert" in r}
     for needed in ("StreamwatchProcessingFallingBehind", "StreamwatchBatchDurationHigh",
                    "StreamwatchWebhookFailures", "StreamwatchQueryNoProgress",
-                   "StreamwatchFeedNoData"):
+                   "StreamwatchFeedNoData", "FraudRulesReloadFailing"):
         assert needed in alerts
 
 
@@ -153,6 +153,25 @@ def test_alerts_fire_on_the_conditions_they_describe(tmp_path: Path) -> None:
                 "alert_rule_test": [
                     {**_alert("StreamwatchFeedNoData", severity="warning", feed="tweets"),
                      "eval_time": "10m"},
+                ],
+            },
+            {   # one rejected edit of the rules file at 5 min, then a driver restart (reset)
+                "interval": "15s",
+                "input_series": [
+                    {"series": 'streamwatch_fraud_rules_reload_errors_total'
+                               '{query="fraud-alerts"}', "values": "0x20 1x80 0x40"},
+                    {"series": 'streamwatch_fraud_rules_reload_errors_total'
+                               '{query="fraud-other"}', "values": "2x140"},
+                ],
+                "alert_rule_test": [
+                    {**_alert("FraudRulesReloadFailing"), "eval_time": "4m"},
+                    {**_alert("FraudRulesReloadFailing", severity="warning",
+                              query="fraud-alerts"), "eval_time": "6m"},
+                    {**_alert("FraudRulesReloadFailing", severity="warning",
+                              query="fraud-alerts"), "eval_time": "19m"},
+                    # 15 min after the error, and after the reset to 0, it is quiet again
+                    {**_alert("FraudRulesReloadFailing"), "eval_time": "22m"},
+                    {**_alert("FraudRulesReloadFailing"), "eval_time": "34m"},
                 ],
             },
         ],

@@ -35,21 +35,29 @@ from streamwatch_processor.fraud.state import (
     RECENT_COLUMNS,
     SALT_COUNTRY,
     SALT_DEVICE,
-    SEEN_COLUMNS,
     TXN_COLUMNS,
     BucketState,
+    Columns,
     pair_key,
 )
 
 _SHIFT = np.int64(1 << 41)  # > any event-time span (ms) plus window: ~69 years
 _EARTH_RADIUS_KM = 6371.0088
+#: hash columns that the state does not keep per transaction (NaN in prior rows)
+_HASHES = ("country_h", "device_h")
 
 
 @dataclass
 class _Frame:
-    """The bucket's prior + new transactions, sorted, with the arrays the rules share."""
+    """The bucket's prior + new transactions, sorted, with the arrays the rules share.
 
-    df: pd.DataFrame
+    ``cols`` holds every transaction column as a numpy array; prior rows (from the
+    state) have NaN where the state keeps no value (card_id, category, devices), and
+    ``country_h``/``device_h`` are float64 (what the original pandas concat produced;
+    the keys derived from them are stored in the state, so they must not change).
+    """
+
+    cols: Columns
     is_new: np.ndarray
     code: np.ndarray
     key: np.ndarray
@@ -59,6 +67,16 @@ class _Frame:
     seg: np.ndarray
     #: row lies in the card's first segment here, i.e. the state's history still applies
     in_first: np.ndarray
+    #: per row: the row of its card in the (touched) card table, -1 for a card without one
+    prof: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def hashes(self, column: str) -> np.ndarray:
+        """``country_h``/``device_h`` as int64 with 0 for none."""
+        values = self.cols[column]
+        return np.where(np.isnan(values), 0.0, values).astype(np.int64)
 
     def window_start(self, window_ms: int) -> np.ndarray:
         """Index of the first row of the same card with ts > ts_i - window (per row)."""
@@ -68,7 +86,22 @@ class _Frame:
     def count(mask: np.ndarray, start: np.ndarray) -> np.ndarray:
         """Rows matching ``mask`` in ``[start_i, i]`` for every row i."""
         cum = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
-        return cum[np.arange(1, len(mask) + 1)] - cum[start]
+        return cum[1:] - cum[start]
+
+    def seg_cumsum(self, values: np.ndarray) -> np.ndarray:
+        """Running sum of integer ``values`` within each history segment (inclusive)."""
+        cum = np.cumsum(values, dtype=np.int64)
+        starts = np.flatnonzero(np.r_[True, self.seg[1:] != self.seg[:-1]])
+        before = (cum - values)[starts]
+        return cum - before[self.seg - 1]
+
+    def lookup(self, table: Columns, column: str, default: Any) -> np.ndarray:
+        """Per row: ``column`` of the row's card in the card table, ``default`` if none."""
+        values = table[column]
+        if len(values) == 0:
+            return np.full(len(self), default, dtype=np.result_type(values.dtype,
+                                                                     np.asarray(default)))
+        return np.where(self.prof >= 0, values[np.maximum(self.prof, 0)], default)
 
 
 @dataclass(frozen=True)
@@ -96,33 +129,41 @@ def _score(observed: float, threshold: float) -> float:
     return round(min(0.99, 1.0 - 0.5 * threshold / max(observed, threshold)), 4)
 
 
-def _build_frame(state: BucketState, new: pd.DataFrame, ttl_ms: int) -> _Frame:
-    prior = state.recent.assign(_new=False)
-    df = pd.concat([prior, new[list(TXN_COLUMNS)].assign(_new=True)], ignore_index=True)
-    code0 = df["card"].to_numpy(dtype=np.int64)
-    ts0 = df["ts"].to_numpy(dtype=np.int64)
+def _build_frame(recent: Columns, cards: Columns, new: Columns, ttl_ms: int) -> _Frame:
+    n_prior, n_new = len(recent["card"]), len(new["card"])
+    cols: Columns = {}
+    for c in TXN_COLUMNS:
+        if c in recent:
+            cols[c] = np.concatenate([recent[c], new[c]])
+        elif c in _HASHES:
+            cols[c] = np.concatenate([np.full(n_prior, np.nan), new[c].astype(np.float64)])
+        else:
+            cols[c] = np.concatenate([np.full(n_prior, np.nan, dtype=object), new[c]])
+    is_new = np.r_[np.zeros(n_prior, dtype=bool), np.ones(n_new, dtype=bool)]
+    code0, ts0 = cols["card"], cols["ts"]
     order = np.lexsort((ts0, code0))
     c, t = code0[order], ts0[order]
     if np.any((c[1:] == c[:-1]) & (t[1:] == t[:-1])):
         # same card, same millisecond: break the tie by txn_id, as any replay will
-        txn = df["txn_id"].to_numpy()
-        order = np.lexsort((txn, ts0, code0))
-    df = df.iloc[order].reset_index(drop=True)
-    code_sorted = code0[order]
-    change = np.ones(len(df), dtype=bool)
+        order = np.lexsort((cols["txn_id"], ts0, code0))
+    cols = {k: v[order] for k, v in cols.items()}
+    is_new = is_new[order]
+    code_sorted = cols["card"]
+    change = np.ones(len(order), dtype=bool)
     change[1:] = code_sorted[1:] != code_sorted[:-1]
     code = np.cumsum(change, dtype=np.int64)
-    ts = df["ts"].to_numpy(dtype=np.int64)
+    ts = cols["ts"]
     base = ts.min() if len(ts) else 0
     key = code * _SHIFT + (ts - base)
-    reset = np.zeros(len(df), dtype=bool)
+    reset = np.zeros(len(order), dtype=bool)
     reset[1:] = ~change[1:] & (ts[1:] - ts[:-1] > ttl_ms)
     resets = np.cumsum(reset)
     starts = np.flatnonzero(change)
-    at_card_start = resets[starts][np.cumsum(change) - 1]
-    return _Frame(df, df["_new"].to_numpy(dtype=bool), code, key, ts,
-                  df["amount"].to_numpy(dtype=np.float64),
-                  np.cumsum(change | reset), resets == at_card_start)
+    at_card_start = resets[starts][code - 1]
+    prof = pd.Index(cards["card"]).get_indexer(code_sorted) if len(cards["card"]) else \
+        np.full(len(order), -1, dtype=np.intp)
+    return _Frame(cols, is_new, code, key, ts, cols["amount"], np.cumsum(change | reset),
+                  resets == at_card_start, prof)
 
 
 def _windowed_count_rule(f: _Frame, rule: Rule, mask: np.ndarray, what: str) -> list[Candidate]:
@@ -152,7 +193,7 @@ def _velocity(f: _Frame, rule: Rule) -> list[Candidate]:
 
 
 def _impossible_travel(f: _Frame, rule: Rule) -> list[Candidate]:
-    idx = np.flatnonzero(f.df["present"].to_numpy(dtype=bool))
+    idx = np.flatnonzero(f.cols["present"])
     if len(idx) < 2:
         return []
     cur, prev = idx[1:], idx[:-1]
@@ -160,17 +201,16 @@ def _impossible_travel(f: _Frame, rule: Rule) -> list[Candidate]:
     cur, prev = cur[same & f.is_new[cur]], prev[same & f.is_new[cur]]
     if len(cur) == 0:
         return []
-    lat, lon = f.df["lat"].to_numpy(), f.df["lon"].to_numpy()
+    country = f.cols["country"]
+    lat, lon = f.cols["lat"], f.cols["lon"]
     dist = _haversine_km(lat[prev], lon[prev], lat[cur], lon[cur])
     hours = (f.ts[cur] - f.ts[prev]) / 3_600_000.0
     with np.errstate(divide="ignore", invalid="ignore"):
         speed = np.where(hours > 0, dist / np.where(hours > 0, hours, 1), np.inf)
     ok = (dist >= rule.p("min_distance_km")) & (speed >= rule.p("max_speed_kmh"))
     if rule.p("require_country_change"):
-        country = f.df["country"].to_numpy()
         ok &= country[cur] != country[prev]
     out = []
-    country = f.df["country"].to_numpy()
     for c, p, d, s in zip(cur[ok], prev[ok], dist[ok], speed[ok], strict=True):
         minutes = (f.ts[c] - f.ts[p]) / 60_000.0
         out.append(Candidate(
@@ -181,18 +221,20 @@ def _impossible_travel(f: _Frame, rule: Rule) -> list[Candidate]:
 
 
 def _normalised(f: _Frame, typical: dict[str, float]) -> np.ndarray:
-    ref = f.df["merchant_category"].map(typical).to_numpy(dtype=np.float64, na_value=np.nan)
+    ref = pd.Series(f.cols["merchant_category"]).map(typical).to_numpy(dtype=np.float64,
+                                                                        na_value=np.nan)
     return f.amount / ref
 
 
-def _history(f: _Frame, prof: pd.DataFrame, norm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _history(f: _Frame, prof: Columns, norm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per row: count and sum of the card's normalised amounts before that row."""
-    cards = f.df["card"]
-    n0 = np.where(f.in_first, cards.map(prof["n_norm"]).fillna(0).to_numpy(dtype=np.int64), 0)
-    s0 = np.where(f.in_first, cards.map(prof["sum_norm"]).fillna(0.0).to_numpy(), 0.0)
+    n0 = np.where(f.in_first, f.lookup(prof, "n_norm", 0), 0)
+    s0 = np.where(f.in_first, f.lookup(prof, "sum_norm", 0.0), 0.0)
     counted = f.is_new & np.isfinite(norm)
     vals = np.where(counted, norm, 0.0)
-    n_before = pd.Series(counted.astype(np.int64)).groupby(f.seg).cumsum().to_numpy() - counted
+    n_before = f.seg_cumsum(counted.astype(np.int64)) - counted
+    # pandas' grouped cumsum (compensated summation) keeps the float sums bit-identical
+    # to the running sums stored in the card table
     s_before = pd.Series(vals).groupby(f.seg).cumsum().to_numpy() - vals
     return n0 + n_before, s0 + s_before
 
@@ -205,7 +247,7 @@ def _amount_spike(f: _Frame, rule: Rule, n_before: np.ndarray, s_before: np.ndar
     by_category = norm >= rule.p("category_ratio")
     by_card = (n_before >= rule.p("min_history")) & (ratio_card >= rule.p("multiplier"))
     fire = np.flatnonzero(f.is_new & (f.amount >= rule.p("min_amount")) & (by_category | by_card))
-    cat = f.df["merchant_category"].to_numpy()
+    cat = f.cols["merchant_category"]
     out = []
     for i in fire:
         if by_card[i]:
@@ -219,17 +261,19 @@ def _amount_spike(f: _Frame, rule: Rule, n_before: np.ndarray, s_before: np.ndar
     return out
 
 
-def _pair_keys(f: _Frame, column: str, salt: np.uint64) -> np.ndarray:
-    values = f.df[column].fillna(0).to_numpy(dtype=np.int64)
-    return pair_key(f.df["card"].to_numpy(dtype=np.int64), values, salt)
+def _first_occurrence(values: np.ndarray) -> np.ndarray:
+    """True where a value occurs for the first time (``~duplicated(keep="first")``)."""
+    first = np.zeros(len(values), dtype=bool)
+    first[np.unique(values, return_index=True)[1]] = True
+    return first
 
 
-def _novel(f: _Frame, state: BucketState, column: str, salt: np.uint64) -> np.ndarray:
+def _novel(f: _Frame, seen: Columns, column: str, salt: np.uint64) -> np.ndarray:
     """New rows whose ``column`` value the card has never used before (in state or earlier)."""
-    values = f.df[column].fillna(0).to_numpy(dtype=np.int64)
-    keys = _pair_keys(f, column, salt)
-    in_state = np.isin(keys, state.seen["key"].to_numpy(dtype=np.int64))
-    earlier = pd.Series(np.where(f.is_new, keys, 0)).duplicated(keep="first").to_numpy()
+    values = f.hashes(column)
+    keys = pair_key(f.cols["card"], values, salt)
+    in_state = np.isin(keys, seen["key"])
+    earlier = ~_first_occurrence(np.where(f.is_new, keys, 0))
     return f.is_new & (values != 0) & ~in_state & ~earlier
 
 
@@ -240,23 +284,22 @@ class _Takeover:
     probe_txn: np.ndarray  # per row: txn id of the card's last probe (possibly older batch)
 
 
-def _account_takeover(f: _Frame, rule: Rule, state: BucketState, prof: pd.DataFrame,
+def _account_takeover(f: _Frame, rule: Rule, seen: Columns, prof: Columns,
                       n_before_all: np.ndarray) -> _Takeover:
-    new_device = _novel(f, state, "device_h", SALT_DEVICE)
+    new_device = _novel(f, seen, "device_h", SALT_DEVICE)
     probe = new_device & (n_before_all >= rule.p("min_history"))
     if rule.p("require_new_country"):
-        probe &= _novel(f, state, "country_h", SALT_COUNTRY)
-    pos = np.arange(len(f.df))
+        probe &= _novel(f, seen, "country_h", SALT_COUNTRY)
+    pos = np.arange(len(f))
     last = np.maximum.accumulate(np.where(probe, pos, -1))
     in_card = (last >= 0) & (f.code[np.maximum(last, 0)] == f.code)
-    devices = f.df["device_h"].fillna(0).to_numpy(dtype=np.int64)
-    names = f.df["device_id"].to_numpy()
-    txns = f.df["txn_id"].to_numpy()
+    devices = f.hashes("device_h")
+    names = f.cols["device_id"]
+    txns = f.cols["txn_id"]
     # a probe from an earlier micro-batch is remembered in the card table
-    cards = f.df["card"]
-    old_ts = cards.map(prof["probe_ts"]).fillna(NEVER).to_numpy(dtype=np.int64)
-    old_dev = cards.map(prof["probe_device"]).fillna(0).to_numpy(dtype=np.int64)
-    old_txn = cards.map(prof["probe_txn"]).to_numpy()
+    old_ts = f.lookup(prof, "probe_ts", NEVER)
+    old_dev = f.lookup(prof, "probe_device", 0)
+    old_txn = f.lookup(prof, "probe_txn", None)
     probe_ts = np.where(in_card, f.ts[np.maximum(last, 0)], old_ts)
     probe_dev = np.where(in_card, devices[np.maximum(last, 0)], old_dev)
     probe_txn = np.where(in_card, txns[np.maximum(last, 0)], old_txn)
@@ -273,8 +316,26 @@ def _account_takeover(f: _Frame, rule: Rule, state: BucketState, prof: pd.DataFr
             int(i), rule.name, first, positions,
             _score(f.amount[i], rule.p("min_amount")),
             f"{f.amount[i]:.2f} USD from new device {names[i]} "
-            f"{minutes:.0f} min after its first use in {f.df['country'].iloc[i]}"))
+            f"{minutes:.0f} min after its first use in {f.cols['country'][i]}"))
     return _Takeover(out, probe, np.asarray(probe_txn, dtype=object))
+
+
+def _new_columns(new: pd.DataFrame) -> Columns:
+    """The batch's rows as numpy columns, first occurrence of each txn_id only."""
+    keep = ~pd.Index(new["txn_id"]).duplicated(keep="first")
+    cols = {c: new[c].to_numpy() for c in TXN_COLUMNS}
+    for c, t in (("card", np.int64), ("ts", np.int64), ("amount", np.float64),
+                 ("present", bool)):
+        cols[c] = np.asarray(cols[c], dtype=t)
+    return {c: v[keep] for c, v in cols.items()}
+
+
+def _rows_of(table: Columns, mask: np.ndarray) -> Columns:
+    return {c: v[mask] for c, v in table.items()}
+
+
+def _concat(a: Columns, b: Columns) -> Columns:
+    return {c: np.concatenate([a[c], b[c]]) for c in a}
 
 
 def detect(state: BucketState, new: pd.DataFrame, rules: RuleSet, *, ttl_ms: int,
@@ -284,34 +345,42 @@ def detect(state: BucketState, new: pd.DataFrame, rules: RuleSet, *, ttl_ms: int
     Only the cards present in ``new`` are worked on; the rest of the bucket's
     tables is carried over untouched, so a batch costs what its cards cost.
     """
-    new = new.drop_duplicates("txn_id")
-    batch_cards = pd.unique(new["card"])
-    touched, rest = state.split(batch_cards)
-    new = new[~new["txn_id"].isin(touched.recent["txn_id"])]
-    if new.empty:
+    batch = _new_columns(new)
+    recent, cards, seen = state.columns()
+    batch_cards = pd.unique(batch["card"])
+    in_r, in_c, in_s = (np.isin(t["card"], batch_cards) for t in (recent, cards, seen))
+    t_recent, t_cards, t_seen = _rows_of(recent, in_r), _rows_of(cards, in_c), _rows_of(seen, in_s)
+    replayed = pd.Series(batch["txn_id"]).isin(t_recent["txn_id"]).to_numpy()
+    batch = _rows_of(batch, ~replayed)
+    if len(batch["card"]) == 0:
         return [], state
     # a card silent for longer than the TTL starts afresh, whenever its state was evicted
-    first_ts = new.groupby("card")["ts"].min()
-    last_ts = touched.cards.set_index("card")["last_ts"]
-    gap = first_ts.sub(last_ts.reindex(first_ts.index)).dropna()
-    touched.drop_cards(gap.index[gap > ttl_ms])
+    order = np.lexsort((batch["ts"], batch["card"]))
+    first_card, first_at = np.unique(batch["card"][order], return_index=True)
+    first_ts = batch["ts"][order][first_at]
+    at = np.searchsorted(first_card, t_cards["card"])
+    at_ok = at < len(first_card)
+    at_ok[at_ok] = first_card[at[at_ok]] == t_cards["card"][at_ok]
+    gap_over = np.zeros(len(at), dtype=bool)
+    gap_over[at_ok] = first_ts[at[at_ok]] - t_cards["last_ts"][at_ok] > ttl_ms
+    if gap_over.any():
+        gone = t_cards["card"][gap_over]
+        t_recent, t_cards, t_seen = (_rows_of(t, ~np.isin(t["card"], gone))
+                                     for t in (t_recent, t_cards, t_seen))
 
-    f = _build_frame(touched, new, ttl_ms)
+    f = _build_frame(t_recent, t_cards, batch, ttl_ms)
     active = rules.enabled()
     spike = active.get("amount_spike")
     typical = spike.p("category_typical_usd") if spike else {}
-    norm = _normalised(f, typical) if typical else np.full(len(f.df), np.nan)
-    prof = touched.cards.set_index("card")
-    n_before, s_before = _history(f, prof, norm)
+    norm = _normalised(f, typical) if typical else np.full(len(f), np.nan)
+    n_before, s_before = _history(f, t_cards, norm)
     # transactions seen before each row (any category), for "established card" checks
-    seen_n = np.where(f.in_first, f.df["card"].map(prof["n_txns"]).fillna(0).to_numpy(), 0)
-    n_all = (seen_n.astype(np.int64)
-             + pd.Series(f.is_new.astype(np.int64)).groupby(f.seg).cumsum().to_numpy()
-             - f.is_new)
+    seen_n = np.where(f.in_first, f.lookup(t_cards, "n_txns", 0), 0)
+    n_all = seen_n.astype(np.int64) + f.seg_cumsum(f.is_new.astype(np.int64)) - f.is_new
 
     candidates: list[Candidate] = []
-    probe_txn = np.full(len(f.df), None, dtype=object)
-    probe = np.zeros(len(f.df), dtype=bool)
+    probe_txn = np.full(len(f), None, dtype=object)
+    probe = np.zeros(len(f), dtype=bool)
     if "card_testing" in active:
         candidates += _card_testing(f, active["card_testing"])
     if "velocity" in active:
@@ -321,35 +390,39 @@ def detect(state: BucketState, new: pd.DataFrame, rules: RuleSet, *, ttl_ms: int
     if spike:
         candidates += _amount_spike(f, spike, n_before, s_before, norm)
     if "account_takeover" in active:
-        ato = _account_takeover(f, active["account_takeover"], touched, prof, n_all)
+        ato = _account_takeover(f, active["account_takeover"], t_seen, t_cards, n_all)
         candidates += ato.candidates
         probe, probe_txn = ato.probe, ato.probe_txn
 
-    alerts, alert_ts = _apply_cooldown(f, prof, active, candidates, probe_txn, detected_at_ms)
-    updated = _next_state(f, touched, prof, rules, norm, probe, alert_ts)
-    out = BucketState.merge(rest, updated)
+    alerts, alert_ts = _apply_cooldown(f, t_cards, active, candidates, probe_txn,
+                                       detected_at_ms)
+    updated = _next_state(f, t_cards, t_seen, rules, norm, probe, alert_ts)
+    out = [_concat(_rows_of(table, ~mask), upd)
+           for table, mask, upd in zip((recent, cards, seen), (in_r, in_c, in_s), updated,
+                                       strict=True)]
     # TTL: a card silent for longer than the TTL (in event time) is dropped
-    now = int(out.cards["last_ts"].max())
-    expired = out.cards.loc[out.cards["last_ts"] < now - ttl_ms, "card"]
-    out.drop_cards(expired.to_numpy())
-    return alerts, out
+    last_ts = out[1]["last_ts"]
+    expired = out[1]["card"][last_ts < int(last_ts.max()) - ttl_ms]
+    if len(expired):
+        out = [_rows_of(t, ~np.isin(t["card"], expired)) for t in out]
+    return alerts, BucketState.from_columns(*out)
 
 
-def _apply_cooldown(f: _Frame, prof: pd.DataFrame, active: dict[str, Rule],
+def _apply_cooldown(f: _Frame, prof: Columns, active: dict[str, Rule],
                     candidates: list[Candidate], probe_txn: np.ndarray,
-                    detected_at_ms: int) -> tuple[list[dict[str, Any]], dict[tuple[str, str], int]]:
-    last_alert: dict[tuple[str, str], int] = {}
+                    detected_at_ms: int) -> tuple[list[dict[str, Any]], dict[tuple[str, int], int]]:
+    last_alert: dict[tuple[str, int], int] = {}
     alerts: list[dict[str, Any]] = []
-    cards = f.df["card"].to_numpy()
-    card_ids = f.df["card_id"].to_numpy()
-    txns = f.df["txn_id"].to_numpy()
+    cards = f.cols["card"]
+    card_ids = f.cols["card_id"]
+    txns = f.cols["txn_id"]
     detected_at = format_epoch_ms(detected_at_ms)
     for c in sorted(candidates, key=lambda c: (c.pos, c.rule)):
         card, rule = cards[c.pos], active[c.rule]
         k = (c.rule, int(card))
         if k not in last_alert:
-            prev = prof[ALERT_TS[c.rule]].get(card, NEVER) if len(prof) else NEVER
-            last_alert[k] = int(prev)
+            row = f.prof[c.pos]
+            last_alert[k] = int(prof[ALERT_TS[c.rule]][row]) if row >= 0 else NEVER
         if f.ts[c.pos] - last_alert[k] < rule.cooldown_s * 1000:
             continue
         last_alert[k] = int(f.ts[c.pos])
@@ -366,64 +439,91 @@ def _apply_cooldown(f: _Frame, prof: pd.DataFrame, active: dict[str, Rule],
     return alerts, last_alert
 
 
-def _next_state(f: _Frame, state: BucketState, prof: pd.DataFrame, rules: RuleSet,
-                norm: np.ndarray, probe: np.ndarray,
-                alert_ts: dict[tuple[str, int], int]) -> BucketState:
-    df = f.df
-    new = df[f.is_new]
+def _next_state(f: _Frame, prof: Columns, seen: Columns, rules: RuleSet, norm: np.ndarray,
+                probe: np.ndarray, alert_ts: dict[tuple[str, int], int]
+                ) -> tuple[Columns, Columns, Columns]:
+    """The touched cards' tables after this batch: (recent, cards, seen)."""
+    cols = f.cols
     counted = f.is_new & np.isfinite(norm)
     # only the card's last history segment counts; if that is not its first one here,
     # the card was silent for longer than the TTL within this batch and starts afresh
-    last_seg = pd.Series(f.seg).groupby(f.code).transform("max").to_numpy()
-    in_last = f.seg == last_seg
-    rows = pd.DataFrame({
-        "card": df["card"].to_numpy(dtype=np.int64), "ts": f.ts,
-        "n": (counted & in_last).astype(np.int64), "s": np.where(counted & in_last, norm, 0.0),
-        "k": (f.is_new & in_last).astype(np.int64), "fresh": ~f.in_first,
-    })[f.is_new]
-    agg = rows.groupby("card").agg(last_ts=("ts", "max"), n=("n", "sum"), s=("s", "sum"),
-                                   k=("k", "sum"), fresh=("fresh", "any"))
-    cards = prof.reindex(prof.index.union(agg.index))
-    a = agg.reindex(cards.index)
-    keep_old = ~a["fresh"].fillna(False).to_numpy(dtype=bool)
-    cards["last_ts"] = np.fmax(cards["last_ts"].to_numpy(dtype=np.float64),
-                               a["last_ts"].to_numpy(dtype=np.float64))
-    for col, src in (("n_norm", "n"), ("sum_norm", "s"), ("n_txns", "k")):
-        old = cards[col].fillna(0).to_numpy(dtype=np.float64)
-        cards[col] = np.where(keep_old, old, 0.0) + a[src].fillna(0).to_numpy(dtype=np.float64)
-    probes = df[probe].drop_duplicates("card", keep="last").set_index("card")
-    for col, src in (("probe_ts", "ts"), ("probe_txn", "txn_id"), ("probe_device", "device_h")):
-        cards.loc[probes.index, col] = probes[src]
-    cards["probe_ts"] = cards["probe_ts"].fillna(NEVER)
-    cards["probe_device"] = cards["probe_device"].fillna(0)
-    for column in ALERT_TS.values():
-        cards[column] = cards[column].fillna(NEVER)
-    for (rule, card), ts in alert_ts.items():
-        cards.loc[card, ALERT_TS[rule]] = ts
-    cards.index.name = "card"
-    cards = cards.reset_index().astype(CARD_COLUMNS)[list(CARD_COLUMNS)]
+    # (segments only grow along the sorted frame: a card's last is that of its last row)
+    last_row = np.flatnonzero(np.r_[f.code[1:] != f.code[:-1], True])
+    in_last = f.seg == f.seg[last_row][f.code - 1]
 
-    new_cards = new["card"].to_numpy(dtype=np.int64)
-    dev = new["device_h"].fillna(0).to_numpy(dtype=np.int64)
+    # per card of the batch (new rows are sorted by card, then time)
+    rows = np.flatnonzero(f.is_new)
+    rc = f.code[rows]
+    first = np.flatnonzero(np.r_[True, rc[1:] != rc[:-1]])
+    g_card = cols["card"][rows][first]
+    g_last_ts = np.maximum.reduceat(f.ts[rows], first)
+    g_n = np.add.reduceat((counted & in_last)[rows].astype(np.int64), first)
+    g_k = np.add.reduceat(in_last[rows].astype(np.int64), first)
+    g_fresh = np.logical_or.reduceat(~f.in_first[rows], first)
+    group = np.repeat(np.arange(len(first)), np.diff(np.r_[first, len(rows)]))
+    g_s = pd.Series(np.where(counted & in_last, norm, 0.0)[rows]).groupby(group).sum().to_numpy()
+
+    card = np.union1d(prof["card"], g_card)
+    pi = pd.Index(prof["card"]).get_indexer(card)
+    gi = pd.Index(g_card).get_indexer(card)
+    has_p, has_g = pi >= 0, gi >= 0
+
+    def old(column: str, default: Any) -> np.ndarray:
+        values = prof[column]
+        if len(values) == 0:
+            return np.full(len(card), default, dtype=np.result_type(values.dtype,
+                                                                     np.asarray(default)))
+        return np.where(has_p, values[np.maximum(pi, 0)], default)
+
+    def agg(values: np.ndarray, default: Any) -> np.ndarray:
+        return np.where(has_g, values[np.maximum(gi, 0)], default)
+
+    keep_old = ~agg(g_fresh, False)
+    out: Columns = {"card": card}
+    out["last_ts"] = np.fmax(old("last_ts", np.nan).astype(np.float64),
+                             agg(g_last_ts, np.nan).astype(np.float64)).astype(np.int64)
+    for column, values in (("n_norm", g_n), ("sum_norm", g_s), ("n_txns", g_k)):
+        out[column] = (np.where(keep_old, old(column, 0).astype(np.float64), 0.0)
+                       + agg(values, 0).astype(np.float64))
+    out["n_norm"] = out["n_norm"].astype(np.int64)
+    out["n_txns"] = out["n_txns"].astype(np.int64)
+    # the card's last probe in this batch replaces the one remembered
+    probe_ts, probe_txn, probe_device = old("probe_ts", NEVER), old("probe_txn", None), \
+        old("probe_device", 0)
+    p_rows = np.flatnonzero(probe)
+    if len(p_rows):
+        p_last = p_rows[np.r_[f.code[p_rows][1:] != f.code[p_rows][:-1], True]]
+        at = np.searchsorted(card, cols["card"][p_last])
+        probe_ts[at] = f.ts[p_last]
+        probe_txn[at] = cols["txn_id"][p_last]
+        probe_device[at] = f.hashes("device_h")[p_last]
+    out["probe_ts"], out["probe_txn"], out["probe_device"] = probe_ts, probe_txn, probe_device
+    for column in ALERT_TS.values():
+        out[column] = old(column, NEVER).astype(np.int64)
+    for (rule, c), ts in alert_ts.items():
+        out[ALERT_TS[rule]][np.searchsorted(card, c)] = ts
+    cards = {c: np.asarray(out[c], dtype=t) for c, t in CARD_COLUMNS.items()}
+
+    new_cards = cols["card"][rows]
+    dev = f.hashes("device_h")[rows]
     has_dev = dev != 0
-    seen_new = pd.DataFrame({
-        "card": np.concatenate([new_cards[has_dev], new_cards]),
-        "key": np.concatenate([
-            pair_key(new_cards[has_dev], dev[has_dev], SALT_DEVICE),
-            pair_key(new_cards, new["country_h"].to_numpy(dtype=np.int64), SALT_COUNTRY)]),
-    })
-    seen = pd.concat([state.seen, seen_new], ignore_index=True).drop_duplicates("key")
-    seen = seen[list(SEEN_COLUMNS)].astype(SEEN_COLUMNS)
+    keys = np.concatenate([
+        seen["key"],
+        pair_key(new_cards[has_dev], dev[has_dev], SALT_DEVICE),
+        pair_key(new_cards, cols["country_h"][rows].astype(np.int64), SALT_COUNTRY)])
+    owners = np.concatenate([seen["card"], new_cards[has_dev], new_cards])
+    first_key = np.sort(np.unique(keys, return_index=True)[1])
+    seen_out = {"card": owners[first_key], "key": keys[first_key]}
 
     # keep what a window may still reach, plus each card's last card-present transaction
     horizon = rules.max_window_ms()
-    card_last = pd.Series(cards["last_ts"].to_numpy(), index=cards["card"].to_numpy())
-    last_of_card = df["card"].map(card_last).to_numpy(dtype=np.int64)
+    last_of_card = cards["last_ts"][np.searchsorted(card, cols["card"])]
     keep = f.ts > last_of_card - horizon
-    last_present = np.zeros(len(df), dtype=bool)
-    idx = np.flatnonzero(df["present"].to_numpy(dtype=bool))
+    last_present = np.zeros(len(f), dtype=bool)
+    idx = np.flatnonzero(cols["present"])
     if len(idx):
         nxt = np.append(f.code[idx[1:]] != f.code[idx[:-1]], True)
         last_present[idx[nxt]] = True
-    recent = df[keep | last_present][list(RECENT_COLUMNS)].astype(RECENT_COLUMNS)
-    return BucketState(recent.reset_index(drop=True), cards, seen)
+    kept = keep | last_present
+    recent = {c: np.asarray(cols[c][kept], dtype=t) for c, t in RECENT_COLUMNS.items()}
+    return recent, cards, seen_out

@@ -82,7 +82,7 @@ class FraudProcessor(StatefulProcessor):
         stats = {
             "kind": "stats", "rules_version": rules.version,
             "rules_reload_errors": int(status.get("reload_errors_total", 0)),
-            "cards_in_state": len(state.cards), "recent_rows": len(state.recent),
+            "cards_in_state": state.n_cards, "recent_rows": state.n_recent,
         }
         result = pd.concat([out, pd.DataFrame([stats])], ignore_index=True).reindex(
             columns=OUTPUT_COLUMNS)

@@ -61,45 +61,67 @@ STATE_SCHEMA = "buckets INT, recent BINARY, cards BINARY, seen BINARY"
 NEVER = -(1 << 50)
 
 
+#: a table as column name -> numpy array, all of one length
+Columns = dict[str, np.ndarray]
+
+
 def empty(columns: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
 
 
+def _empty_columns(columns: dict[str, str]) -> Columns:
+    return {c: np.empty(0, dtype=t) for c, t in columns.items()}
+
+
+def _frame(cols: Columns, columns: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({c: np.asarray(cols[c], dtype=t) for c, t in columns.items()},
+                        copy=False)
+
+
 @dataclass
 class BucketState:
-    recent: pd.DataFrame
-    cards: pd.DataFrame
-    seen: pd.DataFrame
+    """The three tables of a bucket, kept as numpy columns (what the detector works on);
+    ``recent``, ``cards`` and ``seen`` show them as DataFrames."""
+
+    recent_cols: Columns
+    cards_cols: Columns
+    seen_cols: Columns
 
     @classmethod
     def new(cls) -> BucketState:
-        return cls(empty(RECENT_COLUMNS), empty(CARD_COLUMNS), empty(SEEN_COLUMNS))
+        return cls(_empty_columns(RECENT_COLUMNS), _empty_columns(CARD_COLUMNS),
+                   _empty_columns(SEEN_COLUMNS))
 
-    def drop_cards(self, card_ids: np.ndarray | pd.Index) -> None:
-        """Forget cards entirely (TTL expiry or a gap longer than the TTL)."""
-        if len(card_ids) == 0:
-            return
-        self.recent = self.recent[~self.recent["card"].isin(card_ids)]
-        self.cards = self.cards[~self.cards["card"].isin(card_ids)]
-        self.seen = self.seen[~self.seen["card"].isin(card_ids)]
+    @property
+    def recent(self) -> pd.DataFrame:
+        return _frame(self.recent_cols, RECENT_COLUMNS)
 
-    def split(self, card_ids: np.ndarray) -> tuple[BucketState, BucketState]:
-        """(the rows of ``card_ids``, the rest): a batch works on its own cards only."""
-        r = self.recent["card"].isin(card_ids).to_numpy()
-        c = self.cards["card"].isin(card_ids).to_numpy()
-        s = self.seen["card"].isin(card_ids).to_numpy()
-        return (BucketState(self.recent[r], self.cards[c], self.seen[s]),
-                BucketState(self.recent[~r], self.cards[~c], self.seen[~s]))
+    @property
+    def cards(self) -> pd.DataFrame:
+        return _frame(self.cards_cols, CARD_COLUMNS)
+
+    @property
+    def seen(self) -> pd.DataFrame:
+        return _frame(self.seen_cols, SEEN_COLUMNS)
+
+    @property
+    def n_cards(self) -> int:
+        return len(self.cards_cols["card"])
+
+    @property
+    def n_recent(self) -> int:
+        return len(self.recent_cols["card"])
+
+    def columns(self) -> tuple[Columns, Columns, Columns]:
+        return self.recent_cols, self.cards_cols, self.seen_cols
 
     @classmethod
-    def merge(cls, a: BucketState, b: BucketState) -> BucketState:
-        """Tables of two disjoint sets of cards as one state."""
-        return cls(*(pd.concat([x, y], ignore_index=True) if len(x) else y.reset_index(drop=True)
-                     for x, y in ((a.recent, b.recent), (a.cards, b.cards), (a.seen, b.seen))))
+    def from_columns(cls, recent: Columns, cards: Columns, seen: Columns) -> BucketState:
+        return cls(recent, cards, seen)
 
     def to_value(self, buckets: int) -> tuple[int, bytes, bytes, bytes]:
-        return (buckets, _to_ipc(self.recent, RECENT_COLUMNS), _to_ipc(self.cards, CARD_COLUMNS),
-                _to_ipc(self.seen, SEEN_COLUMNS))
+        return (buckets, _to_ipc(self.recent_cols, RECENT_COLUMNS),
+                _to_ipc(self.cards_cols, CARD_COLUMNS), _to_ipc(self.seen_cols, SEEN_COLUMNS))
 
     @classmethod
     def from_value(cls, value: tuple, buckets: int) -> BucketState:
@@ -112,19 +134,23 @@ class BucketState:
                    _from_ipc(seen, SEEN_COLUMNS))
 
 
-def _to_ipc(df: pd.DataFrame, columns: dict[str, str]) -> bytes:
-    table = pa.Table.from_pandas(df[list(columns)], preserve_index=False)
+def _to_ipc(cols: Columns, columns: dict[str, str]) -> bytes:
+    # NaN in a text column (an absent probe txn) is stored as null, as pandas did
+    table = pa.Table.from_arrays([pa.array(cols[c], from_pandas=True) for c in columns],
+                                 names=list(columns))
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
     return sink.getvalue().to_pybytes()
 
 
-def _from_ipc(data: bytes, columns: dict[str, str]) -> pd.DataFrame:
+def _from_ipc(data: bytes, columns: dict[str, str]) -> Columns:
+    """Also reads the bytes of earlier versions (written from pandas, same columns)."""
     table = pa.ipc.open_stream(pa.py_buffer(bytes(data))).read_all()
     if table.num_rows == 0:
-        return empty(columns)
-    return table.to_pandas().astype(columns)
+        return _empty_columns(columns)
+    return {c: np.asarray(table.column(c).to_numpy(zero_copy_only=False), dtype=t)
+            for c, t in columns.items()}
 
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
