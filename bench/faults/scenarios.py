@@ -164,6 +164,7 @@ def producer_restart(pipe: Pipeline, rng: random.Random, kills: int) -> list[Fau
     serving the same durable log (``bench.faults.serve_feed``)."""
     faults: list[Fault] = []
     pipe.wait_generated(timeout=300)
+    pipe.wait_commit_after(-1, timeout=240)  # the processor is reading when the kill lands
     for n in range(kills):
         time.sleep(rng.uniform(0.2, 2.0))
         assert pipe.sim is not None
