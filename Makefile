@@ -12,7 +12,7 @@ export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench bench-quick venv java clean tools
+.PHONY: help run test test-bench lint bench bench-quick venv java clean tools
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,8 +34,11 @@ java: $(STAMP) ## check that a JDK >= 17 is available for Spark
 run: venv java ## start every service, the Spark jobs and the live view
 	$(VENV)/bin/streamwatch run $(ARGS)
 
-test: venv tools ## run the whole test suite
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: venv tools ## run the test suite (everything but the benchmark/fault-run quick checks)
+	$(PY) -m pytest -m "not bench" $(PYTEST_ARGS)
+
+test-bench: venv ## run every benchmark and fault run in its --quick form (about 10 minutes)
+	$(PY) -m pytest -m bench $(PYTEST_ARGS)
 
 lint: venv ## ruff over the whole tree
 	$(VENV)/bin/ruff check .

@@ -170,16 +170,15 @@ def jsonl_alert_ids(outdir: Path) -> list[str]:
 
 # -- the driver's monitoring REST API (``spark.ui.port``) -----------------------------------
 
-def spark_executors(ui: str, include_dead: bool = False) -> list[dict[str, Any]]:
-    """Executor summaries of the (only) application of the driver UI at ``ui``; [] if not up.
+def spark_executors(ui: str) -> list[dict[str, Any]]:
+    """Active executors of the (only) application of the driver UI at ``ui``; [] if not up.
 
-    Each has ``id`` ("driver" or the executor id), ``isActive``, ``activeTasks``,
-    ``failedTasks``, ``completedTasks``.
+    Each has ``id`` (the executor id, as in the executor's ``--executor-id``),
+    ``activeTasks``, ``failedTasks``, ``completedTasks``; the driver is left out.
     """
     try:
         apps = requests.get(f"{ui}/api/v1/applications", timeout=10).json()
-        which = "allexecutors" if include_dead else "executors"
-        r = requests.get(f"{ui}/api/v1/applications/{apps[0]['id']}/{which}", timeout=10)
+        r = requests.get(f"{ui}/api/v1/applications/{apps[0]['id']}/executors", timeout=10)
         r.raise_for_status()
         return [e for e in r.json() if e.get("id") != "driver"]
     except (requests.RequestException, ValueError, IndexError, KeyError):

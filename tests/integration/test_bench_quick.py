@@ -59,6 +59,7 @@ def test_percentiles_and_goals() -> None:
 
 @pytest.mark.slow
 @pytest.mark.spark
+@pytest.mark.bench
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("name", quick_benchmarks())
 def test_quick_benchmark_runs(name: str, results: Path) -> None:

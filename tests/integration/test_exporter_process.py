@@ -8,6 +8,7 @@ The exporter is started with ``python -m metrics_exporter`` (the same flags as
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,9 @@ from tests.procs import ServiceProcess, free_port
 
 PROMTOOL = shutil.which("promtool")
 PROMETHEUS = shutil.which("prometheus")
+#: a progress event of the fraud job captured from Spark (observedMetrics.fraud)
+FRAUD_PROGRESS = (Path(__file__).resolve().parents[1] / "unit" / "data"
+                  / "progress_fraud_alerts.json")
 
 
 class ExporterProcess(ServiceProcess):
@@ -58,7 +62,8 @@ def exporter(tmp_path: Path) -> Iterator[str]:
 
 
 def post_realistic_traffic(base: str) -> None:
-    """Progress of two queries over several batches, one trend post, one bad post."""
+    """Progress of two queries over several batches, one of the fraud job (with its
+    observed metrics), one trend post, one bad post."""
     for query in ("hashtags", "fraud"):
         for batch in range(1, 6):
             doc: dict[str, Any] = copy.deepcopy(example("progress"))
@@ -67,6 +72,9 @@ def post_realistic_traffic(base: str) -> None:
             doc["durationMs"]["triggerExecution"] = 400 * batch
             resp = requests.post(base + "/v1/progress", json=doc, timeout=5)
             assert resp.status_code == 202, resp.text
+    resp = requests.post(base + "/v1/progress", json=json.loads(FRAUD_PROGRESS.read_text()),
+                         timeout=5)
+    assert resp.status_code == 202, resp.text
     resp = requests.post(base + "/v1/trends", json=example("trends"), timeout=5)
     assert resp.status_code == 202, resp.text
     bad = requests.post(base + "/v1/trends", json={"trends": [{"hashtag": "x"}]}, timeout=5)
@@ -79,7 +87,7 @@ def test_api_round_trip(exporter: str) -> None:
     assert trends["windows"][0]["top"][0]["hashtag"] == "spark"
     queries = requests.get(exporter + "/v1/progress", timeout=5).json()["queries"]
     assert {q["query"]: q["input_rows_total"] for q in queries} == {
-        "fraud": 1500, "hashtags": 1500}
+        "fraud": 1500, "hashtags": 1500, "fraud-alerts": 10000}
     assert requests.get(exporter + "/readyz", timeout=5).status_code == 200
 
 
@@ -89,6 +97,8 @@ def test_live_metrics_pass_promtool(exporter: str) -> None:
     post_realistic_traffic(exporter)
     text = requests.get(exporter + "/metrics", timeout=5).text
     assert 'streamwatch_trend_hashtag_tweets{hashtag="spark",rank="1"}' in text
+    for name in ("rules_version", "rules_reload_errors_total", "cards_in_state"):
+        assert f'streamwatch_fraud_{name}{{query="fraud-alerts"}}' in text, name
     assert PROMTOOL is not None
     result = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True,
                             text=True, timeout=30, check=False)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 from prometheus_client import CollectorRegistry
 
 from metrics_exporter.collector import METRICS, ExporterCollector
 from metrics_exporter.openapi import example
 from metrics_exporter.progress import parse_progress
 from metrics_exporter.state import DURATION_BUCKETS, MAX_ALERT_SERIES, OTHER_RULE, ExporterState
+
+#: a real progress event of the fraud job (observedMetrics.fraud), see test_exporter_progress
+FRAUD_PROGRESS = Path(__file__).parent / "data" / "progress_fraud_alerts.json"
 
 
 def fresh() -> tuple[ExporterState, CollectorRegistry]:
@@ -79,3 +86,56 @@ def test_quality_gauges_follow_labels_and_alerts() -> None:
     assert get("streamwatch_fraud_incidents_detected", {"scenario": "velocity"}) == 0
     assert get("streamwatch_exporter_labels_read_total") == 3
     assert report["alerts_by_rule"] == {"card_testing": 2}
+
+
+def _fraud_progress(batch: int, **fraud: object) -> dict[str, object]:
+    doc = json.loads(FRAUD_PROGRESS.read_text())
+    doc["batchId"] = batch
+    doc["observedMetrics"]["fraud"].update(fraud)
+    return doc
+
+
+def test_fraud_job_figures_are_exposed_per_query() -> None:
+    state, registry = fresh()
+    get = registry.get_sample_value
+    q = {"query": "fraud-alerts"}
+    assert get("streamwatch_fraud_rules_version", q) is None  # nothing reported yet
+    state.record_progress(parse_progress(_fraud_progress(5)))
+    assert get("streamwatch_fraud_rules_version", q) == 1
+    assert get("streamwatch_fraud_rules_reload_errors_total", q) == 0
+    assert get("streamwatch_fraud_cards_in_state", q) == 32751
+    # a valid reload, then a rejected edit: the job's cumulative count becomes a counter
+    state.record_progress(parse_progress(_fraud_progress(6, rules_version=2,
+                                                         cards_in_state=33002)))
+    state.record_progress(parse_progress(_fraud_progress(7, rules_reload_errors_total=1,
+                                                         rules_version=2)))
+    assert get("streamwatch_fraud_rules_version", q) == 2
+    assert get("streamwatch_fraud_rules_reload_errors_total", q) == 1
+    assert get("streamwatch_fraud_cards_in_state", q) == 32751
+    # a batch without rows reports nulls: the last known figures stay
+    state.record_progress(parse_progress(_fraud_progress(
+        8, rules_version=None, rules_reload_errors_total=None, cards_in_state=None)))
+    assert get("streamwatch_fraud_rules_reload_errors_total", q) == 1
+    assert get("streamwatch_fraud_rules_version", q) == 2
+    # queries without the observation expose no fraud series
+    state.record_progress(parse_progress(example("progress")))
+    assert get("streamwatch_fraud_rules_version", {"query": "hashtags"}) is None
+    families = {m.name: m for m in registry.collect()}
+    assert families["streamwatch_fraud_rules_reload_errors"].type == "counter"
+    assert families["streamwatch_fraud_rules_version"].type == "gauge"
+    assert families["streamwatch_fraud_cards_in_state"].type == "gauge"
+
+
+def test_fraud_job_figures_follow_the_exposition_format() -> None:
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    state, registry = fresh()
+    state.record_progress(parse_progress(_fraud_progress(5, rules_reload_errors_total=3)))
+    text = generate_latest(registry).decode()
+    assert ('streamwatch_fraud_rules_reload_errors_total{query="fraud-alerts"} 3.0'
+            in text.splitlines())
+    assert re.search(r"^# TYPE streamwatch_fraud_rules_reload_errors(_total)? counter$", text,
+                     re.MULTILINE)
+    parsed = {f.name: f for f in text_string_to_metric_families(text)}
+    assert parsed["streamwatch_fraud_cards_in_state"].samples[0].value == 32751

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from metrics_exporter.openapi import example
-from metrics_exporter.progress import parse_progress
+from metrics_exporter.progress import FraudFigures, parse_progress
 from metrics_exporter.validation import ValidationError
 from streamwatch.events import parse_ts
 
@@ -79,3 +81,57 @@ def test_non_object_body_is_refused() -> None:
     with pytest.raises(ValidationError) as info:
         parse_progress([1, 2])
     assert info.value.field == "body"
+
+
+# --- observedMetrics.fraud (the fraud job's figures) -----------------------------------------
+
+FRAUD_PROGRESS = Path(__file__).parent / "data" / "progress_fraud_alerts.json"
+
+
+@pytest.fixture
+def fraud_doc() -> dict[str, Any]:
+    """A progress event of the ``fraud-alerts`` query captured from a Spark 4.3 run
+    (local[2], 32 buckets): observedMetrics carries ``corrupt`` and ``fraud``."""
+    return json.loads(FRAUD_PROGRESS.read_text())
+
+
+def test_fraud_figures_are_read(fraud_doc: dict[str, Any]) -> None:
+    sample = parse_progress(fraud_doc)
+    observed = fraud_doc["observedMetrics"]["fraud"]
+    assert sample.query == "fraud-alerts"
+    assert sample.fraud == FraudFigures(**observed)
+    assert sample.fraud.cards_in_state == observed["cards_in_state"] > 0
+
+
+def test_other_queries_have_no_fraud_figures(doc: dict[str, Any],
+                                             fraud_doc: dict[str, Any]) -> None:
+    assert parse_progress(doc).fraud is None
+    fraud_doc["observedMetrics"] = {"corrupt": fraud_doc["observedMetrics"]["corrupt"]}
+    assert parse_progress(fraud_doc).fraud is None
+    del fraud_doc["observedMetrics"]
+    assert parse_progress(fraud_doc).fraud is None
+
+
+def test_fraud_figures_of_a_batch_without_rows_are_null(fraud_doc: dict[str, Any]) -> None:
+    # max()/sum() over no rows are null in Spark's JSON; alerts is coalesced to 0
+    fraud_doc["observedMetrics"]["fraud"] = {"alerts": 0, **dict.fromkeys(
+        ("rules_version", "rules_reload_errors_total", "cards_in_state", "recent_rows"))}
+    assert parse_progress(fraud_doc).fraud == FraudFigures(0, None, None, None, None)
+
+
+@pytest.mark.parametrize(("mutate", "field"), [
+    (lambda d: d.update(observedMetrics=[1]), "observedMetrics"),
+    (lambda d: d["observedMetrics"].update(corrupt=3), "observedMetrics.corrupt"),
+    (lambda d: d["observedMetrics"]["fraud"].update(rules_version="2"),
+     "observedMetrics.fraud.rules_version"),
+    (lambda d: d["observedMetrics"]["fraud"].update(cards_in_state=-1),
+     "observedMetrics.fraud.cards_in_state"),
+    (lambda d: d["observedMetrics"]["fraud"].update(rules_reload_errors_total=1.5),
+     "observedMetrics.fraud.rules_reload_errors_total"),
+])
+def test_malformed_fraud_figures_are_named(fraud_doc: dict[str, Any], mutate: Any,
+                                           field: str) -> None:
+    mutate(fraud_doc)
+    with pytest.raises(ValidationError) as info:
+        parse_progress(fraud_doc)
+    assert info.value.field == field

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pyspark.sql.streaming import StatefulProcessor, StatefulProcessorHandle
 
@@ -41,6 +42,23 @@ OUTPUT_SCHEMA = (
 OUTPUT_COLUMNS = [c.split()[0] for c in OUTPUT_SCHEMA.split(", ")]
 ALERT_FIELDS = ("alert_id", "rule", "severity", "score", "card_id", "txn_ids", "event_time",
                 "detected_at", "reason")
+
+
+STATS_FIELDS = ("rules_version", "rules_reload_errors", "cards_in_state", "recent_rows")
+
+
+def output_frame(alerts: list[dict[str, Any]], stats: dict[str, int]) -> pd.DataFrame:
+    """The alert rows plus one stats row, in ``OUTPUT_SCHEMA`` (built column by column:
+    a per-bucket call must stay cheap, the processor pays it for every bucket and batch)."""
+    n = len(alerts)
+    cols: dict[str, Any] = {"kind": ["alert"] * n + ["stats"]}
+    for field in ALERT_FIELDS:
+        values = [a[field] for a in alerts]
+        cols[field] = (np.array([*values, np.nan], dtype=np.float64) if field == "score"
+                       else pd.Series([*values, None], dtype=object))
+    for field in STATS_FIELDS:
+        cols[field] = pd.array([None] * n + [stats[field]], dtype="Int64")
+    return pd.DataFrame(cols, columns=OUTPUT_COLUMNS)
 
 
 class FraudProcessor(StatefulProcessor):
@@ -77,19 +95,11 @@ class FraudProcessor(StatefulProcessor):
         alerts, state = detect(state, new, rules, ttl_ms=self.ttl_ms,
                                detected_at_ms=timerValues.getCurrentProcessingTimeInMs())
         self.value.update(state.to_value(self.buckets))
-        out = pd.DataFrame(alerts, columns=list(ALERT_FIELDS))
-        out.insert(0, "kind", "alert")
-        stats = {
-            "kind": "stats", "rules_version": rules.version,
+        yield output_frame(alerts, {
+            "rules_version": rules.version,
             "rules_reload_errors": int(status.get("reload_errors_total", 0)),
             "cards_in_state": state.n_cards, "recent_rows": state.n_recent,
-        }
-        result = pd.concat([out, pd.DataFrame([stats])], ignore_index=True).reindex(
-            columns=OUTPUT_COLUMNS)
-        for col in ("rules_version", "rules_reload_errors", "cards_in_state", "recent_rows"):
-            result[col] = result[col].astype("Int64")
-        result["txn_ids"] = result["txn_ids"].astype(object).where(result["kind"] == "alert", None)
-        yield result
+        })
 
     def close(self) -> None:
         pass
