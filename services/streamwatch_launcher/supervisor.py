@@ -7,6 +7,7 @@ so no orphan keeps a port or a feed log open.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -31,6 +32,34 @@ def _die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except OSError:
         pass  # not Linux: the launcher's own shutdown path still stops children
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (children, grandchildren, ...), read from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting for its parent counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 def port_free(host: str, port: int) -> bool:
@@ -110,7 +139,14 @@ class Supervisor:
         return [c for c in self.children if not c.alive]
 
     def stop_all(self, grace: float = 20.0) -> None:
-        """SIGTERM in reverse start order (consumers before producers), then SIGKILL."""
+        """SIGTERM in reverse start order (consumers before producers), then SIGKILL.
+
+        Grandchildren count too: Spark's JVM and Python workers belong to the Spark
+        child and may outlive it by a moment; the launcher returns only once they are
+        gone, so nothing it started survives it.
+        """
+        family = set().union(*(descendants(c.proc.pid) for c in self.children
+                               if c.proc is not None and c.alive))
         for child in reversed(self.children):
             if child.alive and child.proc is not None:
                 child.proc.send_signal(signal.SIGTERM)
@@ -124,6 +160,12 @@ class Supervisor:
                 log.warning("killing child that ignored SIGTERM", extra={"child": child.name})
                 child.proc.kill()
                 child.proc.wait(timeout=5)
+        while (left := {pid for pid in family if alive(pid)}) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for pid in left:
+            log.warning("killing a process left behind by a child", extra={"pid": pid})
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         log.info("all children stopped",
                  extra={"exit_codes": {c.name: c.proc.returncode for c in self.children
                                        if c.proc is not None}})

@@ -188,7 +188,6 @@ def run_jobs(jobs: Sequence[argparse.Namespace], *, master: str, app_name: str,
     Each element of ``jobs`` is what :func:`job_args` returns. 0 when every query
     ended (available-now) or a signal came; 1 when a query failed.
     """
-    from streamwatch_processor import feed_source
     from streamwatch_processor.session import build_session
 
     stop = threading.Event()
@@ -198,8 +197,7 @@ def run_jobs(jobs: Sequence[argparse.Namespace], *, master: str, app_name: str,
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    spark = build_session(master, app_name, conf)
-    feed_source.register(spark)
+    spark = build_session(master, app_name, conf)  # feed: sources register their data source
     forwarder = None
     if exporter_url:
         from streamwatch_processor.listener import ProgressForwarder

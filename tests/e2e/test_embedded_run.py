@@ -24,6 +24,7 @@ import requests
 from standardwebhooks.webhooks import Webhook
 
 from alerting_service.receiver import Receiver
+from streamwatch_launcher.supervisor import alive, descendants
 from tests.procs import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
@@ -31,32 +32,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.spark]
 # A cap: the test stops the run with SIGTERM (as Ctrl-C would) as soon as trends, alerts
 # and metrics have been seen; --duration only bounds a run that never gets there.
 DURATION = 300
-
-
-def _descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    out, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in out:
-                out.add(child)
-                todo.append(child)
-    return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _promtool_ok(text: str) -> tuple[bool, str]:
@@ -93,7 +68,7 @@ def test_streamwatch_run_end_to_end(tmp_path: Path) -> None:
         try:
             deadline = time.monotonic() + DURATION + 60
             while launcher.poll() is None and time.monotonic() < deadline:
-                family |= _descendants(launcher.pid)
+                family |= descendants(launcher.pid)
                 if not trends.get("windows"):
                     with contextlib.suppress(requests.RequestException, ValueError):
                         trends = requests.get(f"{urls['exporter']}/v1/trends", timeout=2).json()
@@ -103,7 +78,7 @@ def test_streamwatch_run_end_to_end(tmp_path: Path) -> None:
                             metrics[name] = requests.get(f"{url}/metrics", timeout=2).text
                 if trends.get("windows") and len(metrics) == len(urls) and receiver.snapshot():
                     time.sleep(5)  # let in-flight deliveries land before stopping
-                    family |= _descendants(launcher.pid)
+                    family |= descendants(launcher.pid)
                     launcher.send_signal(signal.SIGTERM)
                     break
                 time.sleep(2)
@@ -143,7 +118,7 @@ def test_streamwatch_run_end_to_end(tmp_path: Path) -> None:
                 assert ok, f"promtool rejects /metrics of {name}: {out}"
 
         # No orphan: every process the launcher started is gone.
-        survivors = {pid for pid in family if _alive(pid)}
+        survivors = {pid for pid in family if alive(pid)}
         assert not survivors, f"processes outlived streamwatch run: {survivors}"
     if not shutil.which("promtool"):
         pytest.skip("promtool not installed (Debian package prometheus): metrics not linted; "

@@ -12,6 +12,10 @@ Hot paths are numpy over the whole bucket: rows are sorted by
 turns "rows of this card in the last W seconds" into one ``searchsorted``,
 and "how many of them match" into a difference of cumulative sums. Only the
 few rows that fire go through a Python loop (cooldown, alert building).
+The bucket's tables are numpy columns throughout (``BucketState`` keeps them
+so, and serialises them to Arrow directly): per-bucket pandas overhead used to
+dominate a call. Float running sums still use pandas' grouped sum/cumsum, whose
+compensated summation the stored ``sum_norm`` values were built with.
 
 Per-card history is forgotten when a card stays silent for longer than the
 state TTL (``ttl_ms``); a card that comes back after that starts afresh.

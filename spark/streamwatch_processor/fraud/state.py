@@ -65,10 +65,6 @@ NEVER = -(1 << 50)
 Columns = dict[str, np.ndarray]
 
 
-def empty(columns: dict[str, str]) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
-
-
 def _empty_columns(columns: dict[str, str]) -> Columns:
     return {c: np.empty(0, dtype=t) for c, t in columns.items()}
 
