@@ -30,3 +30,13 @@ def spark() -> Iterator[object]:
         pytest.skip(f"no suitable Java: {exc}")
     yield session
     session.stop()
+
+
+@pytest.fixture(autouse=True)
+def _stop_leftover_queries(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A query a test leaves running would keep using the shared session's cores."""
+    yield
+    if "spark" in request.fixturenames:
+        session = request.getfixturevalue("spark")
+        for query in session.streams.active:
+            query.stop()

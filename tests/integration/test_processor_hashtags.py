@@ -89,9 +89,13 @@ def test_hashtags_equal_an_exact_reference_count(spark, tmp_path) -> None:
         "--window", f"{WINDOW}s", "--slide", f"{SLIDE}s", "--watermark", f"{WATERMARK}s",
         "--top", str(TOP), "--sentiment-window", "15m",
     ])
+    before = {q.id for q in spark.streams.active}
     queries = hashtags.start(spark, args)
+    # the job's queries plus its dead-letter side query, not queries of other tests
+    started = before | {q.id for q in queries}
+    mine = [*queries, *(q for q in spark.streams.active if q.id not in started)]
     try:
-        for q in [*queries, *spark.streams.active]:
+        for q in mine:
             q.awaitTermination(240)
             assert q.exception() is None
     finally:
