@@ -28,6 +28,7 @@ TITLES = {
     "e2e_latency": "End-to-end alert latency (transaction produced -> webhook received)",
     "soak": "Memory soak",
 }
+COMPONENT_FIGURES = Path(__file__).resolve().parent / "component-figures.md"
 ORDER = ["feed", "processor", "fraud", "alerting", "e2e_latency", "soak"]
 FAULT_PREFIX = "faults_"
 
@@ -311,6 +312,9 @@ def render(docs: dict[str, dict[str, Any]], img_dir: Path, rel: str) -> str:
     missing = [n for n in ORDER if n not in docs]
     if missing:
         out += [f"Not recorded yet: {', '.join(missing)} (no result file in bench/results).", ""]
+    if COMPONENT_FIGURES.exists():
+        # figures reported by component benchmarks that write no result file yet
+        out += [COMPONENT_FIGURES.read_text().rstrip(), ""]
     out += faults_summary(docs)
     for name in ORDER + sorted(n for n in docs if n not in ORDER):
         if name in docs and name != "faults_reference":
