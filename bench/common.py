@@ -44,6 +44,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from streamwatch_launcher import supervisor
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS_ENV = "STREAMWATCH_BENCH_RESULTS"
@@ -420,28 +422,9 @@ class Service:
 # -- /proc: process trees and memory ------------------------------------------
 
 
-def children(pid: int) -> list[int]:
-    """Direct children of ``pid`` (all threads' children lists)."""
-    kids: list[int] = []
-    with contextlib.suppress(OSError):
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            with contextlib.suppress(OSError):
-                kids.extend(int(x) for x in (task / "children").read_text().split())
-    return kids
-
-
 def descendants(pid: int) -> list[int]:
-    out: list[int] = []
-    todo = [pid]
-    for _ in range(10_000):  # bounded walk
-        if not todo:
-            break
-        current = todo.pop()
-        for kid in children(current):
-            if kid not in out:
-                out.append(kid)
-                todo.append(kid)
-    return out
+    """Every process below ``pid``: the launcher's own walk, so both agree on the tree."""
+    return sorted(supervisor.descendants(pid))
 
 
 def cmdline(pid: int) -> str:
