@@ -75,9 +75,24 @@ def reference(tweets: list[dict]) -> dict[tuple[str, str], tuple[int, int, float
     return out
 
 
+def overall_reference(tweets: list[dict], length: int) -> dict[str, tuple[int, float]]:
+    """Tweets and mean VADER score per closed tumbling window of ``length`` seconds."""
+    vader = SentimentIntensityAnalyzer()
+    times = [datetime.fromisoformat(t["created_at"].replace("Z", "+00:00")) for t in tweets]
+    closed = max(times) - timedelta(seconds=WATERMARK)
+    scores: dict[datetime, list[float]] = defaultdict(list)
+    for t, ts in zip(tweets, times, strict=True):
+        epoch = int(ts.timestamp())
+        scores[datetime.fromtimestamp(epoch - epoch % length, UTC)].append(
+            vader.polarity_scores(t["text"])["compound"])
+    return {w.strftime("%Y-%m-%dT%H:%M:%SZ"): (len(s), sum(s) / len(s))
+            for w, s in scores.items() if w + timedelta(seconds=length) <= closed}
+
+
 @pytest.mark.spark
 @pytest.mark.slow
-def test_hashtags_equal_an_exact_reference_count(spark, tmp_path) -> None:
+@pytest.mark.parametrize("sentiment_window", [900, 120])
+def test_hashtags_equal_an_exact_reference_count(spark, tmp_path, sentiment_window) -> None:
     from streamwatch_processor.cli import job_args
     from streamwatch_processor.jobs import hashtags
 
@@ -87,7 +102,7 @@ def test_hashtags_equal_an_exact_reference_count(spark, tmp_path) -> None:
         "--source", f"file:{tmp_path / 'tweets.jsonl'}", "--sink", f"jsonl:{out}",
         "--checkpoint", str(tmp_path / "ck"), "--trigger", "available-now",
         "--window", f"{WINDOW}s", "--slide", f"{SLIDE}s", "--watermark", f"{WATERMARK}s",
-        "--top", str(TOP), "--sentiment-window", "15m",
+        "--top", str(TOP), "--sentiment-window", f"{sentiment_window}s",
     ])
     before = {q.id for q in spark.streams.active}
     queries = hashtags.start(spark, args)
@@ -118,8 +133,13 @@ def test_hashtags_equal_an_exact_reference_count(spark, tmp_path) -> None:
     assert sorted(d["value"] for d in dead) == ['{"id": null, "text": "#x"}', "{not json"]
     overall = [orjson.loads(x) for p in (out / "sentiment").glob("*.jsonl")
                for x in p.read_bytes().splitlines()]
-    # The 15-minute window is still open at the end of the input: nothing final yet.
-    assert overall == []
+    want_overall = overall_reference(tweets, sentiment_window)
+    # 15 minutes: still open at the end of the input, nothing final yet; 2 minutes: 4 windows
+    assert len(want_overall) == (0 if sentiment_window == 900 else 4)
+    assert {r["window_start"]: r["tweets"] for r in overall} == {
+        w: n for w, (n, _s) in want_overall.items()}
+    for r in overall:
+        assert r["sentiment"] == pytest.approx(want_overall[r["window_start"]][1], abs=1e-3)
 
 
 def test_bad_source_spec_is_a_cli_message(tmp_path) -> None:

@@ -14,8 +14,10 @@ The helpers below are shared by the jobs.
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pyspark.sql.streaming import DataStreamWriter
@@ -28,6 +30,27 @@ def apply_trigger(writer: DataStreamWriter, trigger: str) -> DataStreamWriter:
     if trigger == AVAILABLE_NOW:
         return writer.trigger(availableNow=True)
     return writer.trigger(processingTime=trigger)
+
+
+@contextlib.contextmanager
+def session_conf(spark: Any, conf: Mapping[str, str]) -> Iterator[None]:
+    """Set SQL confs for queries started inside the block, then restore the previous values.
+
+    A query copies the session's conf when it starts (and keeps the checkpoint's
+    values on restart), so this gives one job's queries their own settings in a
+    session shared with other jobs. Jobs are started one at a time (``cli.run_jobs``).
+    """
+    previous = {key: spark.conf.get(key, None) for key in conf}
+    for key, value in conf.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
 
 
 def checkpoint_dir(args: argparse.Namespace, query: str) -> str:

@@ -1,27 +1,37 @@
 """Trending hashtags per event-time sliding window, with VADER sentiment.
 
 Key concepts:
-- Tweets are deduplicated by ``id`` within the watermark
+- One streaming query reads, parses and deduplicates the input once: tweets
+  are deduplicated by ``id`` within the watermark
   (``dropDuplicatesWithinWatermark``), so a tweet delivered twice counts once.
 - Hashtags follow the rule in ``hashtag_rule``: pure-ASCII texts are parsed
   by JVM regex functions, other texts by the Python reference in a pandas UDF
   (fed null for ASCII rows, so it costs almost nothing on them).
-- ``count`` per (window, hashtag) is a JVM streaming aggregation over
-  ``window(created_at, --window, --slide)`` with ``--watermark``; output mode
-  append, so each window is emitted once, complete, when the watermark passes
-  its end. Rank and top-N are computed per window on that final batch
-  (``row_number`` by count desc, then hashtag asc for ties).
+- The JVM aggregates per *pane* (``jobs/panes.py``): a tumbling window of
+  ``gcd(--window, --slide, --sentiment-window)`` per hashtag, plus a row per
+  pane for all tweets, with ``--watermark``; output mode append, so each pane
+  is emitted once, final. The 5-minute sliding trend windows and the 15-minute
+  sentiment windows are sums of whole panes, assembled per batch from a
+  durable pane store in the checkpoint, so a replayed batch emits exactly the
+  same windows. Rank and top-N per window: count desc, then hashtag asc.
 - Sentiment is the mean VADER compound score of the window's tweets carrying
-  the tag. Only tweets with a hashtag are scored, each distinct text once;
-  ``--sentiment-sample`` < 1 scores a deterministic sample (by tweet id) to
-  go beyond VADER's ~12k texts/s per core. Counts are always exact.
-- A second query computes the overall sentiment per ``--sentiment-window``.
+  the tag (overall: of all the window's tweets). Each tweet is scored once,
+  each distinct text once per worker; ``--sentiment-sample`` < 1 scores a
+  deterministic sample (by tweet id) to go beyond VADER's ~12k texts/s per
+  core, and 0 turns sentiment off. Counts are always exact.
+- The hashtags queries use the in-memory (HDFS-backed) state store by default
+  (``--state-store``): deduplication puts one key per tweet, and that costs
+  about a third of what RocksDB does (docs/benchmarks.md). Its state is the ids
+  of one watermark delay of tweets. A checkpoint keeps the store it was created
+  with.
 
 Outputs (to ``--sink``; ``jsonl:DIR`` puts sentiment rows under ``DIR/sentiment``)::
 
     {"window_start": "2026-11-20T10:10:00Z", "window_end": "2026-11-20T10:15:00Z",
      "hashtag": "spark", "count": 42, "rank": 1, "sentiment": 0.31}
     {"window_start": "...", "window_end": "...", "tweets": 9120, "sentiment": 0.12}
+
+(``sentiment`` is null when no tweet of the window was scored.)
 
 and, with ``--exporter-url``, ``POST /v1/trends`` with
 ``{"trends": [...], "sentiment": [...]}`` (one of the two lists may be empty).
@@ -36,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from streamwatch.flags import add_flag, duration_seconds, probability
@@ -46,8 +57,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TIME_FORMAT = "yyyy-MM-dd'T'HH:mm:ss'Z'"
 SAMPLE_BUCKETS = 1_000_000
+STATE_STORE_CONF = "spark.sql.streaming.stateStore.providerClass"
+STATE_STORES = {
+    "memory": "org.apache.spark.sql.execution.streaming.state.HDFSBackedStateStoreProvider",
+    "rocksdb": "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,7 +76,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_flag(parser, "--sentiment-window", type=duration_seconds, default=900.0,
              help="tumbling window of the overall sentiment (0 disables that query)")
     add_flag(parser, "--sentiment-sample", type=probability, default=1.0,
-             help="fraction of tweets scored with VADER (deterministic by id); 1 = all")
+             help="fraction of tweets scored with VADER (deterministic by id); 1 = all, "
+                  "0 = no sentiment")
+    add_flag(parser, "--state-store", choices=sorted(STATE_STORES), default="memory",
+             help="state store of the hashtags queries (memory: HDFS-backed, faster for "
+                  "per-tweet dedup keys; rocksdb: state larger than memory)")
 
 
 def _interval(seconds: float) -> str:
@@ -74,6 +93,24 @@ def _validate(args: argparse.Namespace) -> None:
                          f"with slide <= window, e.g. --window 5m --slide 1m")
     if args.top < 1:
         raise ValueError(f"--top must be >= 1, got {args.top}")
+    if _pane_ms(args) < 1000:
+        raise ValueError(
+            f"--window ({args.window}s), --slide ({args.slide}s) and --sentiment-window "
+            f"({args.sentiment_window}s) must share a divisor of at least 1s (the pane), "
+            f"e.g. --window 5m --slide 1m --sentiment-window 15m")
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+def _pane_ms(args: argparse.Namespace) -> int:
+    from streamwatch_processor.jobs.panes import pane_ms
+
+    durations = [_ms(args.window), _ms(args.slide)]
+    if args.sentiment_window > 0:
+        durations.append(_ms(args.sentiment_window))
+    return pane_ms(*durations)
 
 
 def _sampled(fraction: float) -> Column:
@@ -104,8 +141,11 @@ def deduplicated_tweets(spark: Any, args: argparse.Namespace, *, dead_letter: bo
     )
 
 
-def trend_counts(tweets: DataFrame, args: argparse.Namespace) -> DataFrame:
-    """(window, hashtag, count, sentiment) per sliding window: the streaming aggregation."""
+def pane_counts(tweets: DataFrame, args: argparse.Namespace) -> DataFrame:
+    """(pane start ms, hashtag, count, s_sum, s_n) per pane: the streaming aggregation.
+
+    Hashtag null is the row of all tweets of the pane (only with a sentiment window).
+    """
     from pyspark.sql import functions as F
 
     from streamwatch_processor.hashtag_rule import (
@@ -116,56 +156,23 @@ def trend_counts(tweets: DataFrame, args: argparse.Namespace) -> DataFrame:
     from streamwatch_processor.sentiment import sentiment_udf
 
     non_ascii = F.col("text").rlike(JAVA_NON_ASCII)
-    tagged = tweets.select(
-        "id", "ts", "text",
-        F.when(non_ascii, hashtags_udf()(F.when(non_ascii, F.col("text"))))
-        .otherwise(ascii_hashtags_column(F.col("text"))).alias("tags"),
-    ).where(F.size("tags") > 0)
-    scored = tagged.select(
-        "ts", "tags",
-        sentiment_udf()(F.when(_sampled(args.sentiment_sample), F.col("text"))).alias("s"),
-    )
+    tags = F.when(non_ascii, hashtags_udf()(F.when(non_ascii, F.col("text")))).otherwise(
+        ascii_hashtags_column(F.col("text")))
+    if args.sentiment_window > 0:  # the all-tweets row
+        tags = F.concat(tags, F.array(F.lit(None).cast("string")))
+    tagged = tweets.select("id", "ts", "text", tags.alias("tags")).where(F.size("tags") > 0)
+    if args.sentiment_sample > 0:
+        score = sentiment_udf()(F.when(_sampled(args.sentiment_sample), F.col("text")))
+    else:
+        score = F.lit(None).cast("double")
+    rows = tagged.select("ts", F.explode("tags").alias("hashtag"), score.alias("s"))
+    pane = F.window("ts", _interval(_pane_ms(args) / 1000))
     return (
-        scored.select("ts", F.explode("tags").alias("hashtag"), "s")
-        .groupBy(F.window("ts", _interval(args.window), _interval(args.slide)), "hashtag")
-        .agg(F.count(F.lit(1)).alias("count"), F.avg("s").alias("sentiment"))
-    )
-
-
-def top_n(batch: DataFrame, top: int) -> DataFrame:
-    """Rank hashtags within each window of a (final) batch and keep the first ``top``."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    by_window = Window.partitionBy("window").orderBy(F.desc("count"), F.asc("hashtag"))
-    return (
-        batch.withColumn("rank", F.row_number().over(by_window))
-        .where(F.col("rank") <= top)
-        .select(
-            F.date_format("window.start", TIME_FORMAT).alias("window_start"),
-            F.date_format("window.end", TIME_FORMAT).alias("window_end"),
-            "hashtag", "count", "rank",
-            F.round("sentiment", 4).alias("sentiment"),
-        )
-        .orderBy("window_start", "rank")
-    )
-
-
-def overall_sentiment(tweets: DataFrame, args: argparse.Namespace) -> DataFrame:
-    from pyspark.sql import functions as F
-
-    from streamwatch_processor.sentiment import sentiment_udf
-
-    scored = tweets.select(
-        "ts", sentiment_udf()(F.when(_sampled(args.sentiment_sample), F.col("text"))).alias("s"))
-    return (
-        scored.groupBy(F.window("ts", _interval(args.sentiment_window)))
-        .agg(F.count(F.lit(1)).alias("tweets"), F.avg("s").alias("sentiment"))
-        .select(
-            F.date_format("window.start", TIME_FORMAT).alias("window_start"),
-            F.date_format("window.end", TIME_FORMAT).alias("window_end"),
-            "tweets", F.round("sentiment", 4).alias("sentiment"),
-        )
+        rows.groupBy(pane.alias("pane"), "hashtag")
+        .agg(F.count(F.lit(1)).alias("count"), F.sum("s").alias("s_sum"),
+             F.count("s").alias("s_n"))
+        .select(F.unix_millis("pane.start").alias("pane_start"), "hashtag", "count",
+                F.coalesce("s_sum", F.lit(0.0)).alias("s_sum"), "s_n")
     )
 
 
@@ -190,43 +197,36 @@ class _ExporterPoster:
 
 
 def start(spark: Any, args: argparse.Namespace) -> list[StreamingQuery]:
-    from streamwatch_processor.jobs import apply_trigger, checkpoint_dir
-    from streamwatch_processor.sinks import collect_rows, parse_sink
+    from streamwatch_processor.jobs import apply_trigger, checkpoint_dir, session_conf
+    from streamwatch_processor.jobs.panes import PaneStore, sentiment_windows, trend_windows
+    from streamwatch_processor.sinks import parse_sink
 
     _validate(args)
     spec = parse_sink(args.sink)
     exporter = _ExporterPoster(args.exporter_url)
     trends_sink = spec.open("trends", label="trends")
-    top = args.top
+    sentiment_sink = spec.open("sentiment", subdir="sentiment", label="sentiment")
+    window, slide, top = _ms(args.window), _ms(args.slide), args.top
+    sentiment_window = _ms(args.sentiment_window)
+    store = PaneStore(Path(checkpoint_dir(args, "panes")), pane_ms=_pane_ms(args),
+                      horizon_ms=max(window, sentiment_window))
 
-    def write_trends(batch: DataFrame, batch_id: int) -> None:
-        rows = collect_rows(top_n(batch, top))
-        if rows:
-            trends_sink.write(batch_id, rows)
-            exporter.post(rows, [])
+    def write_windows(batch: DataFrame, batch_id: int) -> None:
+        final = store.commit(batch_id, batch.collect())
+        trends = trend_windows(final, window, slide, top)
+        overall = sentiment_windows(final, sentiment_window) if sentiment_window else []
+        if trends:
+            trends_sink.write(batch_id, trends)
+        if overall:
+            sentiment_sink.write(batch_id, overall)
+        exporter.post(trends, overall)
 
     writer = (
-        trend_counts(deduplicated_tweets(spark, args, dead_letter=True), args)
+        pane_counts(deduplicated_tweets(spark, args, dead_letter=True), args)
         .writeStream.queryName("hashtags-trends").outputMode("append")
-        .option("checkpointLocation", checkpoint_dir(args, "trends"))
-        .foreachBatch(write_trends)
+        # not "trends": checkpoints of the earlier sliding-window plan cannot be resumed
+        .option("checkpointLocation", checkpoint_dir(args, "pane-counts"))
+        .foreachBatch(write_windows)
     )
-    queries = [apply_trigger(writer, args.trigger).start()]
-
-    if args.sentiment_window > 0:
-        sentiment_sink = spec.open("sentiment", subdir="sentiment", label="sentiment")
-
-        def write_sentiment(batch: DataFrame, batch_id: int) -> None:
-            rows = collect_rows(batch.orderBy("window_start"))
-            if rows:
-                sentiment_sink.write(batch_id, rows)
-                exporter.post([], rows)
-
-        writer = (
-            overall_sentiment(deduplicated_tweets(spark, args, dead_letter=False), args)
-            .writeStream.queryName("hashtags-sentiment").outputMode("append")
-            .option("checkpointLocation", checkpoint_dir(args, "sentiment"))
-            .foreachBatch(write_sentiment)
-        )
-        queries.append(apply_trigger(writer, args.trigger).start())
-    return queries
+    with session_conf(spark, {STATE_STORE_CONF: STATE_STORES[args.state_store]}):
+        return [apply_trigger(writer, args.trigger).start()]
