@@ -34,11 +34,11 @@ java: $(STAMP) ## check that a JDK >= 17 is available for Spark
 run: venv java ## start every service, the Spark jobs and the live view
 	$(VENV)/bin/streamwatch run $(ARGS)
 
-test: venv tools ## run the test suite (everything but the benchmark/fault-run quick checks)
-	$(PY) -m pytest -m "not bench" $(PYTEST_ARGS)
+test: venv tools ## run the test suite, benchmarks' --quick forms included (not the fault runs)
+	$(PY) -m pytest -m "not faults" $(PYTEST_ARGS)
 
-test-bench: venv ## run every benchmark and fault run in its --quick form (about 10 minutes)
-	$(PY) -m pytest -m bench $(PYTEST_ARGS)
+test-faults: venv ## the fault runs in their --quick form (about 5 minutes)
+	$(PY) -m pytest -m faults $(PYTEST_ARGS)
 
 lint: venv ## ruff over the whole tree
 	$(VENV)/bin/ruff check .

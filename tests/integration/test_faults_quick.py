@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 @pytest.mark.spark
-@pytest.mark.bench
+@pytest.mark.faults
 @pytest.mark.recovery
 @pytest.mark.timeout(900)
 def test_quick_faults_lose_and_duplicate_nothing(tmp_path: Path) -> None:
