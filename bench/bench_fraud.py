@@ -1,32 +1,60 @@
 """Fraud job throughput (tx/s) and micro-batch latency percentiles.
 
-Generates simulator transactions (seeded) into FILES JSONL files, runs the
-fraud job over them with ``available-now`` in ``local[2]`` (one file per
-micro-batch, so every batch carries N/FILES transactions through the stateful
-operator), and reports sustained tx/s and batch duration percentiles. Also
-measures the vectorised detector alone (one core, no Spark).
+Key concepts:
+- Input: simulator transactions (seeded) in FILES JSONL files; the fraud job
+  runs over them with ``available-now`` in ``local[2]``, one file per
+  micro-batch (``--files-per-trigger`` for fewer, larger batches), so every
+  batch carries N/FILES transactions through the stateful operator.
+- ``tx_per_s_steady``: rows / summed batch time over every data batch but the
+  first (which pays Python worker start-up; reported as ``first_batch_s``).
+  Goal: >= 50,000 tx/s. ``tx_per_s_overall`` is rows / wall time of the query.
+- Batch latency: ``batch_s_p50``/``p90``/``max`` of ``triggerExecution`` over
+  the same batches; the stateful operator's share of a batch is
+  ``state_update_s_p50`` (time in the Python processor incl. state get/put,
+  summed over partitions) and ``state_commit_s_p50`` (state store commit).
+- Baseline, same input, same run: the vectorised detector alone on one core,
+  no Spark (``detector_only_tx_per_s_one_core``); the ratio job / detector is
+  reported first.
+- Series ``fraud_batch_throughput``: rows/s of each micro-batch
+  (``numInputRows / triggerExecution``) against the summed batch seconds so far.
 
 Usage::
 
-    .venv/bin/python bench/bench_fraud.py --quick        # 60k tx, ~2 min
-    .venv/bin/python bench/bench_fraud.py --events 600000 --files 12
-    .venv/bin/python bench/bench_fraud.py --quick --buckets 4 --files-per-trigger 2
+    python -m bench.bench_fraud                      # 600k tx in 12 files, several minutes
+    python -m bench.bench_fraud --quick              # 60k tx in 6 files, ~2 min (make test)
+    python -m bench.bench_fraud --events 600000 --files 12
+    python -m bench.bench_fraud --quick --buckets 4 --files-per-trigger 2
 
-``--files-per-trigger`` makes fewer, larger micro-batches. Besides batch
-durations the result has the stateful operator's share of each batch
-(``state_update_s_p50``: time in the Python processor incl. state get/put,
-summed over partitions; ``state_commit_s_p50``: state store commit).
-
-Prints one JSON object.
+Expected output: a summary (``print_figures``: ratios, figures, baseline,
+goals) and ``bench/results/fraud.json`` (``fraud-quick.json``) in the format of
+``bench/common.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+if not __package__:  # run as a file (python bench/bench_fraud.py): make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import (
+    command_line,
+    percentile,
+    print_figures,
+    ratio,
+    result,
+    series,
+    utc_now,
+    write_result,
+)
+
+GOALS = {"tx_per_s_steady": {"min": 50_000}}
 
 
 def generate(directory: Path, events: int, files: int, seed: int) -> None:
@@ -70,7 +98,7 @@ def detector_only(directory: Path, buckets: int) -> float:
 
 
 def spark_job(directory: Path, work: Path, buckets: int, files_per_trigger: int = 1
-              ) -> dict[str, object]:
+              ) -> dict[str, Any]:
     from streamwatch_processor.cli import job_args
     from streamwatch_processor.jobs import fraud
     from streamwatch_processor.session import build_session
@@ -98,33 +126,38 @@ def spark_job(directory: Path, work: Path, buckets: int, files_per_trigger: int 
         jobs.source_options = original
         spark.stop()
     rows = sum(p["numInputRows"] for p in progress)
-    durations = sorted(p["durationMs"]["triggerExecution"] for p in progress)
     # the first batch pays Python worker start-up and pre-init: report it apart
-    steady = durations if len(progress) < 3 else sorted(
-        p["durationMs"]["triggerExecution"] for p in progress[1:])
-    steady_rows = sum(p["numInputRows"] for p in progress[1:]) if len(progress) > 1 else rows
-
-    def pct(q: float) -> float:
-        return steady[min(len(steady) - 1, int(q * len(steady)))] / 1000
+    steady_batches = progress[1:] if len(progress) >= 3 else progress
+    steady = sorted(p["durationMs"]["triggerExecution"] / 1000 for p in steady_batches)
+    steady_rows = sum(p["numInputRows"] for p in steady_batches)
 
     def op_p50(metric: str) -> float | None:
-        values = sorted(sum(op.get(metric, 0) for op in p.get("stateOperators", []))
-                        for p in (progress[1:] if len(progress) > 1 else progress))
-        return values[len(values) // 2] / 1000 if values else None
+        values = [sum(op.get(metric, 0) for op in p.get("stateOperators", [])) / 1000
+                  for p in steady_batches]
+        return percentile(values, 50)
 
+    # rows/s of each batch against the summed batch seconds at its end
+    points, elapsed = [], 0.0
+    for p in progress:
+        took = p["durationMs"]["triggerExecution"] / 1000
+        elapsed += took
+        if took > 0:
+            points.append((round(elapsed, 3), p["numInputRows"] / took))
     return {
         "batches": len(progress), "rows": rows, "wall_s": round(wall, 1),
         "tx_per_s_overall": round(rows / wall),
-        "tx_per_s_steady": round(steady_rows / (sum(steady) / 1000)) if steady else None,
-        "batch_s_p50": pct(0.5), "batch_s_p90": pct(0.9), "batch_s_max": steady[-1] / 1000,
+        "tx_per_s_steady": round(steady_rows / sum(steady)) if steady else None,
+        "batch_s_p50": percentile(steady, 50), "batch_s_p90": percentile(steady, 90),
+        "batch_s_max": steady[-1] if steady else None,
         "first_batch_s": progress[0]["durationMs"]["triggerExecution"] / 1000 if progress else None,
         "state_update_s_p50": op_p50("allUpdatesTimeMs"),
         "state_commit_s_p50": op_p50("commitTimeMs"),
+        "batch_points": points,
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_fraud", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="60k transactions in 6 files")
     parser.add_argument("--events", type=int, default=600_000)
@@ -133,18 +166,45 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--files-per-trigger", type=int, default=1,
                         help="input files per micro-batch (more = fewer, larger batches)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     events, files = (60_000, 6) if args.quick else (args.events, args.files)
+    started_at, t0 = utc_now(), time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-fraud-") as tmp:
         data, work = Path(tmp) / "txns", Path(tmp) / "work"
         data.mkdir()
         generate(data, events, files, args.seed)
-        result = {"events": events, "files": files, "buckets": args.buckets,
-                  "files_per_trigger": args.files_per_trigger,
-                  "detector_only_tx_per_s_one_core": round(detector_only(data, args.buckets))}
-        result["spark_local2"] = spark_job(data, work, args.buckets, args.files_per_trigger)
-    print(json.dumps(result, indent=2))
+        detector = round(detector_only(data, args.buckets))
+        job = spark_job(data, work, args.buckets, args.files_per_trigger)
+    points = job.pop("batch_points")
+    figures: dict[str, Any] = {
+        "tx_per_s_steady": job["tx_per_s_steady"], "tx_per_s_overall": job["tx_per_s_overall"],
+        "batch_s_p50": job["batch_s_p50"], "batch_s_p90": job["batch_s_p90"],
+        "batch_s_max": job["batch_s_max"], "first_batch_s": job["first_batch_s"],
+        "state_update_s_p50": job["state_update_s_p50"],
+        "state_commit_s_p50": job["state_commit_s_p50"],
+        "batches": job["batches"], "rows": job["rows"], "wall_s": job["wall_s"],
+        "events": events, "files": files, "buckets": args.buckets,
+        "files_per_trigger": args.files_per_trigger,
+    }
+    baseline = {"detector_only_tx_per_s_one_core": detector}
+    ratios = {"tx_per_s_steady_vs_detector_only": ratio(job["tx_per_s_steady"], detector)}
+    doc = result(
+        "fraud", quick=args.quick, started_at=started_at,
+        seconds=round(time.monotonic() - t0, 1),
+        command=command_line("bench.bench_fraud", argv), figures=figures, baseline=baseline,
+        ratios=ratios, goals=GOALS,
+        series=[series("batch rows/s", points, unit="rows/s", plot="fraud_batch_throughput")],
+        notes=["Spark job: local[2], available-now, "
+               f"{args.files_per_trigger} file(s) of ~{events // files:,} tx per micro-batch; "
+               "steady = every data batch but the first (Python worker start-up). Detector: "
+               "the same files, one core, no Spark."],
+        extra={"details": {"spark_local2": job,
+                           "detector_only_tx_per_s_one_core": detector}})
+    path = write_result(doc)
+    print_figures(doc)
+    print(f"wrote {path}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
