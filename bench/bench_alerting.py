@@ -53,9 +53,6 @@ from typing import Any
 import orjson
 import requests
 
-if not __package__:  # run as a file (python bench/bench_alerting.py): make `bench` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from alerting_service.receiver import Receiver
 from alerting_service.store.schema import MIGRATIONS
 from bench.common import (

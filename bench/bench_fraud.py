@@ -34,14 +34,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
-if not __package__:  # run as a file (python bench/bench_fraud.py): make `bench` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (
     command_line,
