@@ -264,8 +264,16 @@ def main(argv: list[str] | None = None) -> int:
         parse = bench_parse_only(spark, work / "tweets", work)
         baseline["parse_only_eps"] = parse["eps"]
         baseline["orjson_parse_all_cores_per_s"] = round(orjson_all_cores(tweets, 3.0))
+        runs: dict[tuple[float, str], dict[str, Any]] = {}  # one run per configuration
+
+        def hashtags_run(sample: float, window: str) -> dict[str, Any]:
+            if (sample, window) not in runs:
+                runs[sample, window] = bench_hashtags(spark, work / "tweets", work,
+                                                      sample=sample, window=window, slide="1m")
+            return runs[sample, window]
+
         for s in [float(x) for x in args.samples.split(",")]:
-            run = bench_hashtags(spark, work / "tweets", work, sample=s, window="5m", slide="1m")
+            run = hashtags_run(s, "5m")
             key = f"hashtags_eps_sample_{s:g}"
             figures[key] = run["eps"]
             figures[f"hashtags_first_batch_s_sample_{s:g}"] = run["first_batch_s"]
@@ -274,8 +282,7 @@ def main(argv: list[str] | None = None) -> int:
                                   plot="hashtags_batches"))
             details[key] = run
         for r in [int(x) for x in args.ratios.split(",") if x]:
-            run = bench_hashtags(spark, work / "tweets", work, sample=0.0, window=f"{r}m",
-                                 slide="1m")
+            run = hashtags_run(0.0, f"{r}m")
             figures[f"hashtags_eps_window_over_slide_{r}"] = run["eps"]
             details[f"ratio_{r}"] = run
         feed_rps, socket_rps = bench_wordcount(spark, make_tweets(args.lines, 2), work)
