@@ -21,7 +21,7 @@ Key concepts:
   core, and 0 turns sentiment off. Counts are always exact.
 - The hashtags queries use the in-memory (HDFS-backed) state store by default
   (``--state-store``): deduplication puts one key per tweet, and that costs
-  about a third of what RocksDB does (docs/benchmarks.md). Its state is the ids
+  about half of what RocksDB does (docs/benchmarks.md). Its state is the ids
   of one watermark delay of tweets. A checkpoint keeps the store it was created
   with.
 
