@@ -98,7 +98,8 @@ def rate_series(times: list[float], start: float, counts: list[int] | None = Non
     edges = [(b + 1) * BIN_S for b in range(len(bins))]
     edges[-1] = end
     if len(bins) > 1 and end - (len(bins) - 1) * BIN_S < BIN_S / 2:
-        bins[-2] += bins.pop()
+        stub = bins.pop()
+        bins[-1] += stub
         edges.pop()
         edges[-1] = end
     out, lo = [], 0.0

@@ -165,7 +165,9 @@ def pane_counts(tweets: DataFrame, args: argparse.Namespace) -> DataFrame:
         score = sentiment_udf()(F.when(_sampled(args.sentiment_sample), F.col("text")))
     else:
         score = F.lit(None).cast("double")
-    rows = tagged.select("ts", F.explode("tags").alias("hashtag"), score.alias("s"))
+    # scored before the explode: once per tweet, not once per tag
+    scored = tagged.select("ts", "tags", score.alias("s"))
+    rows = scored.select("ts", F.explode("tags").alias("hashtag"), "s")
     pane = F.window("ts", _interval(_pane_ms(args) / 1000))
     return (
         rows.groupBy(pane.alias("pane"), "hashtag")
