@@ -37,7 +37,7 @@ run: venv java ## start every service, the Spark jobs and the live view
 test: venv tools ## run the test suite, benchmarks' --quick forms included (not the fault runs)
 	$(PY) -m pytest -m "not faults" $(PYTEST_ARGS)
 
-test-faults: venv ## the fault runs in their --quick form (about 5 minutes)
+test-faults: venv ## the fault runs in their --quick form (about 3 minutes)
 	$(PY) -m pytest -m faults $(PYTEST_ARGS)
 
 lint: venv ## ruff over the whole tree
