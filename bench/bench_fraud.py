@@ -103,12 +103,7 @@ def spark_job(directory: Path, work: Path, buckets: int, files_per_trigger: int 
     args = job_args("fraud", [
         "--source", f"file:{directory}", "--sink", f"jsonl:{work / 'alerts'}",
         "--trigger", "available-now", "--checkpoint", str(work / "ck"),
-        "--buckets", str(buckets)])
-    # N files per micro-batch: read_stream passes options to the file source
-    from streamwatch_processor import jobs
-
-    original = jobs.source_options
-    jobs.source_options = lambda a: {**original(a), "maxFilesPerTrigger": str(files_per_trigger)}
+        "--buckets", str(buckets), "--max-files-per-trigger", str(files_per_trigger)])
     progress: list[dict] = []
     try:
         start = time.perf_counter()
@@ -119,7 +114,6 @@ def spark_job(directory: Path, work: Path, buckets: int, files_per_trigger: int 
         progress = [d for d in (json.loads(p.json) if hasattr(p, "json") else p
                                 for p in query.recentProgress) if d["numInputRows"]]
     finally:
-        jobs.source_options = original
         spark.stop()
     rows = sum(p["numInputRows"] for p in progress)
     # the first batch pays Python worker start-up and pre-init: report it apart

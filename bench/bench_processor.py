@@ -39,7 +39,6 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -94,19 +93,6 @@ def _steady(progress: list[dict[str, Any]]) -> dict[str, Any]:
             "points": points}
 
 
-def _with_file_batches(files_per_trigger: int, run: Callable[[], Any]) -> Any:
-    """Run ``run`` with the file source limited to ``files_per_trigger`` files a batch."""
-    from streamwatch_processor import jobs
-
-    original = jobs.source_options
-    jobs.source_options = lambda a: {**original(a),
-                                     "maxFilesPerTrigger": str(files_per_trigger)}
-    try:
-        return run()
-    finally:
-        jobs.source_options = original
-
-
 def bench_hashtags(spark: Any, data: Path, work: Path, *, sample: float, window: str,
                    slide: str) -> dict[str, Any]:
     from streamwatch_processor.cli import job_args
@@ -116,19 +102,16 @@ def bench_hashtags(spark: Any, data: Path, work: Path, *, sample: float, window:
     args = job_args("hashtags", [
         "--source", f"file:{data}", "--sink", f"jsonl:{work / name / 'out'}",
         "--checkpoint", str(work / name / "ck"), "--trigger", "available-now",
-        "--sentiment-sample", str(sample), "--window", window, "--slide", slide])
-
-    def run() -> dict[str, Any]:
-        before = {q.id for q in spark.streams.active}
-        t0 = time.perf_counter()
-        (query,) = hashtags.start(spark, args)
-        for q in [query, *(q for q in spark.streams.active if q.id not in before)]:
-            q.awaitTermination()
-        out = _steady(list(query.recentProgress))
-        out["wall_s"] = round(time.perf_counter() - t0, 1)
-        return out
-
-    return _with_file_batches(2, run)
+        "--sentiment-sample", str(sample), "--window", window, "--slide", slide,
+        "--max-files-per-trigger", "2"])
+    before = {q.id for q in spark.streams.active}
+    t0 = time.perf_counter()
+    (query,) = hashtags.start(spark, args)
+    for q in [query, *(q for q in spark.streams.active if q.id not in before)]:
+        q.awaitTermination()
+    out = _steady(list(query.recentProgress))
+    out["wall_s"] = round(time.perf_counter() - t0, 1)
+    return out
 
 
 def bench_parse_only(spark: Any, data: Path, work: Path) -> dict[str, Any]:

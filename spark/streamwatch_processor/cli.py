@@ -88,6 +88,8 @@ def add_common_arguments(parser: argparse.ArgumentParser, job: str) -> None:
              help="metrics-exporter base URL; progress events (and trends) are POSTed there")
     add_flag(parser, "--max-records-per-trigger", type=non_negative_int, default=0,
              help="feed sources: at most this many records per micro-batch (0 = no limit)")
+    add_flag(parser, "--max-files-per-trigger", type=non_negative_int, default=0,
+             help="file sources: at most this many new files per micro-batch (0 = no limit)")
     add_flag(parser, "--restarts", type=non_negative_int, default=3,
              help="how often a failed job is restarted from its checkpoint (exactly-once) "
                   "before the process gives up with exit 1")

@@ -61,12 +61,17 @@ def checkpoint_dir(args: argparse.Namespace, query: str) -> str:
 def source_options(args: argparse.Namespace) -> dict[str, str]:
     """Options for ``sources.read_stream`` from the common flags.
 
-    ``--max-records-per-trigger`` applies to feed sources (the file and socket
-    sources of Spark have no record limit).
+    ``--max-records-per-trigger`` applies to feed sources, ``--max-files-per-trigger``
+    to file sources (Spark's file source counts files, not records); the socket
+    source has no limit.
     """
-    limit = int(getattr(args, "max_records_per_trigger", 0) or 0)
-    if limit > 0 and str(getattr(args, "source", "")).startswith("feed:"):
-        return {"maxRecordsPerTrigger": str(limit)}
+    source = str(getattr(args, "source", ""))
+    records = int(getattr(args, "max_records_per_trigger", 0) or 0)
+    files = int(getattr(args, "max_files_per_trigger", 0) or 0)
+    if records > 0 and source.startswith("feed:"):
+        return {"maxRecordsPerTrigger": str(records)}
+    if files > 0 and source.startswith("file:"):
+        return {"maxFilesPerTrigger": str(files)}
     return {}
 
 
