@@ -59,12 +59,11 @@ from bench.common import (
     command_line,
     free_port,
     percentiles,
-    print_figures,
     ratio,
+    record,
     result,
     series,
     utc_now,
-    write_result,
 )
 from streamwatch.events import alert_id, parse_ts
 
@@ -358,9 +357,7 @@ def main(argv: list[str] | None = None) -> int:
                  command=command_line("bench.bench_alerting", redacted(argv)), figures=figures,
                  baseline=baseline, ratios=ratios, goals=GOALS, series=plots, notes=notes,
                  extra={"details": results})
-    path = write_result(doc)
-    print_figures(doc)
-    print(f"wrote {path}")
+    record(doc)
     return 0
 
 

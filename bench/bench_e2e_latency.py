@@ -40,11 +40,10 @@ import requests
 
 from bench.common import (
     percentiles,
-    print_figures,
+    record,
     result,
     series,
     utc_now,
-    write_result,
 )
 from bench.faults.harness import Pipeline, Workload
 from streamwatch.events import parse_ts
@@ -319,9 +318,7 @@ def main(argv: list[str] | None = None) -> int:
                  extra={"runs": [{k: x for k, x in r.items()
                                   if k not in ("points", "produced_rate", "processed_rate")}
                                  for r in runs]})
-    path = write_result(doc)
-    print_figures(doc)
-    print(f"wrote {path}")
+    record(doc)
     return 0 if ok else 1
 
 

@@ -45,7 +45,7 @@ from typing import Any
 import orjson
 import requests
 
-from bench.common import print_figures, ratio, result, utc_now, write_result
+from bench.common import ratio, record, result, utc_now
 from streamwatch.cli import SUBCOMMANDS
 from streamwatch.feedlog import FeedLog
 
@@ -269,9 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         verdict = "" if goal is None else f">= {goal:,} {'met' if rate >= goal else 'MISSED'}"
         print(f"{key:<18} {rate:>14,.0f}   {unit} {verdict}")
     out = args.out
-    path = write_result(doc, out)
-    print_figures(doc)
-    print(f"wrote {path}")
+    record(doc, out)
     return 0
 
 

@@ -40,14 +40,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
+    batch_rate_points,
     command_line,
     percentile,
-    print_figures,
     ratio,
+    record,
     result,
     series,
     utc_now,
-    write_result,
 )
 
 GOALS = {"tx_per_s_steady": {"min": 50_000}}
@@ -126,13 +126,6 @@ def spark_job(directory: Path, work: Path, buckets: int, files_per_trigger: int 
                   for p in steady_batches]
         return percentile(values, 50)
 
-    # rows/s of each batch against the summed batch seconds at its end
-    points, elapsed = [], 0.0
-    for p in progress:
-        took = p["durationMs"]["triggerExecution"] / 1000
-        elapsed += took
-        if took > 0:
-            points.append((round(elapsed, 3), p["numInputRows"] / took))
     return {
         "batches": len(progress), "rows": rows, "wall_s": round(wall, 1),
         "tx_per_s_overall": round(rows / wall),
@@ -142,7 +135,7 @@ def spark_job(directory: Path, work: Path, buckets: int, files_per_trigger: int 
         "first_batch_s": progress[0]["durationMs"]["triggerExecution"] / 1000 if progress else None,
         "state_update_s_p50": op_p50("allUpdatesTimeMs"),
         "state_commit_s_p50": op_p50("commitTimeMs"),
-        "batch_points": points,
+        "batch_points": batch_rate_points(progress),
     }
 
 
@@ -190,9 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                "the same files, one core, no Spark."],
         extra={"details": {"spark_local2": job,
                            "detector_only_tx_per_s_one_core": detector}})
-    path = write_result(doc)
-    print_figures(doc)
-    print(f"wrote {path}")
+    record(doc)
     return 0
 
 

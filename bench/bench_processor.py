@@ -45,7 +45,14 @@ from typing import Any
 import orjson
 from werkzeug.wrappers import Request, Response
 
-from bench.common import print_figures, ratio, result, series, utc_now, write_result
+from bench.common import (
+    batch_rate_points,
+    ratio,
+    record,
+    result,
+    series,
+    utc_now,
+)
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
@@ -83,14 +90,9 @@ def _steady(progress: list[dict[str, Any]]) -> dict[str, Any]:
     steady = data[1:] if len(data) > 1 else data
     rows = sum(p["numInputRows"] for p in steady)
     ms = sum(p["durationMs"]["triggerExecution"] for p in steady)
-    points, t = [], 0.0
-    for p in data:
-        t += p["durationMs"]["triggerExecution"] / 1000
-        points.append([round(t, 2), p["numInputRows"] / max(
-            p["durationMs"]["triggerExecution"] / 1000, 1e-3)])
     return {"eps": round(rows / ms * 1000) if ms else None, "batches": len(data),
             "first_batch_s": data[0]["durationMs"]["triggerExecution"] / 1000 if data else None,
-            "points": points}
+            "points": batch_rate_points(data)}
 
 
 def bench_hashtags(spark: Any, data: Path, work: Path, *, sample: float, window: str,
@@ -286,9 +288,7 @@ def main(argv: list[str] | None = None) -> int:
                "feed/socket: the same word-count query over the feed Data Source and over "
                "Spark's socket source."],
         extra={"details": details})
-    path = write_result(doc)
-    print_figures(doc)
-    print(f"wrote {path}")
+    record(doc)
     return 0
 
 

@@ -31,12 +31,11 @@ from bench.common import (
     Service,
     dir_bytes,
     free_port,
-    print_figures,
+    record,
     result,
     series,
     tree_rss_bytes,
     utc_now,
-    write_result,
 )
 from bench.faults.harness import Pipeline, Workload
 
@@ -145,9 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                  notes=[f"growth = last quarter vs second quarter of the run; goal < "
                         f"{GROWTH_GOAL:.0%}. The feed log grows by design (retention)."],
                  extra={"samples": samples, "legit_min_gap_s": workload.legit_min_gap_s})
-    path = write_result(doc)
-    print_figures(doc)
-    print(f"wrote {path}")
+    record(doc)
     return 0
 
 

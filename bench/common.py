@@ -190,6 +190,17 @@ class Stopwatch:
         return time.perf_counter() - self.started
 
 
+def batch_rate_points(progress: Sequence[Mapping[str, Any]]) -> list[tuple[float, float]]:
+    """Rows/s of each micro-batch against the summed batch seconds at its end (for a plot)."""
+    points, elapsed = [], 0.0
+    for p in progress:
+        took = p["durationMs"]["triggerExecution"] / 1000
+        elapsed += took
+        if took > 0:
+            points.append((round(elapsed, 3), p["numInputRows"] / took))
+    return points
+
+
 def series(name: str, points: Sequence[Sequence[float]], *, unit: str, x: str = "t_s",
            kind: str = "line", plot: str | None = None) -> dict[str, Any]:
     """One plotted line; series with the same ``plot`` share one PNG (default: their name)."""
@@ -251,6 +262,14 @@ def write_result(doc: Mapping[str, Any], directory: Path | None = None) -> Path:
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(doc, indent=2, default=_json_default) + "\n")
     tmp.replace(path)
+    return path
+
+
+def record(doc: Mapping[str, Any], directory: Path | None = None) -> Path:
+    """Write ``doc`` (:func:`write_result`), print its summary and where it went."""
+    path = write_result(doc, directory)
+    print_figures(doc)
+    print(f"wrote {path}")
     return path
 
 
