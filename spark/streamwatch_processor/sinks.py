@@ -27,7 +27,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +34,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import orjson
+
+from streamwatch_processor.files import write_atomically
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -90,18 +91,7 @@ class JsonlSink(_DataFrameSink):
         if not rows:
             return
         self.directory.mkdir(parents=True, exist_ok=True)
-        final = self.path_for(batch_id)
-        # Same directory, so the rename is atomic; readers never see half a file.
-        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=self.directory)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(b"".join(_dumps(r) + b"\n" for r in rows))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(self.path_for(batch_id), b"".join(_dumps(r) + b"\n" for r in rows))
 
 
 class ConsoleSink(_DataFrameSink):

@@ -33,7 +33,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -42,6 +41,7 @@ from typing import Any
 import yaml
 
 from streamwatch.events import SCENARIOS, SEVERITIES
+from streamwatch_processor.files import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -270,10 +270,7 @@ def publish(directory: Path, rules: RuleSet, status: dict[str, Any]) -> None:
     """Write the snapshot atomically (write + rename), so a reader never sees half a file."""
     directory.mkdir(parents=True, exist_ok=True)
     doc = {"rules": rules.to_json(), "status": status}
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".rules-", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh)
-    os.replace(tmp, directory / SNAPSHOT_NAME)
+    write_atomically(directory / SNAPSHOT_NAME, json.dumps(doc).encode())
 
 
 def read_published(directory: str) -> tuple[RuleSet, dict[str, Any]]:

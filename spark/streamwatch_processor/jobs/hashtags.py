@@ -122,7 +122,7 @@ def _sampled(fraction: float) -> Column:
     return bucket < F.lit(int(fraction * SAMPLE_BUCKETS))
 
 
-def deduplicated_tweets(spark: Any, args: argparse.Namespace, *, dead_letter: bool) -> DataFrame:
+def deduplicated_tweets(spark: Any, args: argparse.Namespace) -> DataFrame:
     """Valid tweets with an event time, each id once within the watermark."""
     from pyspark.sql import functions as F
 
@@ -131,7 +131,7 @@ def deduplicated_tweets(spark: Any, args: argparse.Namespace, *, dead_letter: bo
     from streamwatch_processor.sources import read_stream
 
     tweets = read_stream(spark, args.source, Tweet.DDL, options=source_options(args),
-                         dead_letter_dir=dead_letter_dir(args) if dead_letter else None,
+                         dead_letter_dir=dead_letter_dir(args),
                          trigger=args.trigger)
     return (
         tweets.select("id", F.to_timestamp("created_at").alias("ts"), "text")
@@ -224,7 +224,7 @@ def start(spark: Any, args: argparse.Namespace) -> list[StreamingQuery]:
         exporter.post(trends, overall)
 
     writer = (
-        pane_counts(deduplicated_tweets(spark, args, dead_letter=True), args)
+        pane_counts(deduplicated_tweets(spark, args), args)
         .writeStream.queryName("hashtags-trends").outputMode("append")
         # not "trends": checkpoints of the earlier sliding-window plan cannot be resumed
         .option("checkpointLocation", checkpoint_dir(args, "pane-counts"))

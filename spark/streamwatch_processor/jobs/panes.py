@@ -34,13 +34,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from streamwatch_processor.files import write_atomically
 
 # (pane start ms, hashtag or None for all tweets, count, sentiment sum, sentiment n)
 Pane = tuple[int, str | None, int, float, int]
@@ -134,7 +135,7 @@ class PaneStore:
             doc = {"batch_id": batch_id, "pane_ms": self.pane_ms,
                    "emitted_through": emitted_through, "final_through": final_through,
                    "panes": mine}
-            _write_atomically(self.directory / f"{batch_id}.json", json.dumps(doc).encode())
+            write_atomically(self.directory / f"{batch_id}.json", json.dumps(doc).encode())
             self._batches[batch_id] = doc
         reach = None if emitted_through is None else emitted_through - self.horizon_ms
         self._prune(batch_id)
@@ -162,15 +163,6 @@ class PaneStore:
             if b < oldest and all(p[0] < reach for p in doc["panes"]):
                 del self._batches[b]
                 (self.directory / f"{b}.json").unlink(missing_ok=True)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def trend_windows(final: Final, length_ms: int, slide_ms: int, top: int
