@@ -79,31 +79,94 @@ def test_missing_params_take_documented_defaults() -> None:
     assert list(rules.enabled()) == ["velocity"]
 
 
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _settled_check(watcher: RulesWatcher, clock: FakeClock) -> bool:
+    """The first check sees the change, the next one after ``settle_s`` acts on it."""
+    assert watcher.check() is False
+    clock.now += watcher.settle_s
+    return watcher.check()
+
+
 def test_watcher_applies_valid_change_and_keeps_rules_on_invalid(tmp_path: Path) -> None:
     path = tmp_path / "rules.yaml"
     doc = _default_doc()
     path.write_text(yaml.safe_dump(doc))
-    watcher = RulesWatcher(path=path, publish_dir=tmp_path / "pub")
+    clock = FakeClock()
+    watcher = RulesWatcher(path=path, publish_dir=tmp_path / "pub", clock=clock)
     assert watcher.check() is False  # unchanged
     published, status = read_published(str(tmp_path / "pub"))
     assert published.version == 1 and status["reload_errors_total"] == 0
 
     doc["rules"]["velocity"]["params"]["min_count"] = 7
     path.write_text(yaml.safe_dump(doc))
-    assert watcher.check() is True
+    assert _settled_check(watcher, clock) is True
     published, _ = read_published(str(tmp_path / "pub"))
     assert published.version == 2
     assert published.enabled()["velocity"].p("min_count") == 7
 
     path.write_text("version: 1\nrules: {velocity: {severity: nope}}\n")
-    assert watcher.check() is False
+    assert _settled_check(watcher, clock) is False
     published, status = read_published(str(tmp_path / "pub"))
     assert published.version == 2  # previous rules stay in force
     assert published.enabled()["velocity"].p("min_count") == 7
     assert status["reload_errors_total"] == 1
     assert "rules.velocity.severity" in status["last_error"]
+    clock.now += 10
     assert watcher.check() is False  # the same bad file is not counted twice
     assert watcher.status["reload_errors_total"] == 1
+
+
+def test_watcher_ignores_a_file_caught_mid_write(tmp_path: Path) -> None:
+    """An in-place rewrite passes through empty and partial content; none of it is an error."""
+    path = tmp_path / "rules.yaml"
+    doc = _default_doc()
+    full = yaml.safe_dump(doc)
+    path.write_text(full)
+    clock = FakeClock()
+    watcher = RulesWatcher(path=path, publish_dir=tmp_path / "pub", clock=clock)
+
+    doc["rules"]["velocity"]["params"]["min_count"] = 9
+    edited = yaml.safe_dump(doc)
+    for partial in ("", edited[: len(edited) // 3], edited[: len(edited) // 2]):
+        path.write_text(partial)
+        assert watcher.check() is False
+        clock.now += watcher.settle_s / 3  # the writer is quicker than the settle time
+    path.write_text(edited)
+    assert watcher.check() is False  # new content: the settle time starts again
+    clock.now += watcher.settle_s / 2
+    assert watcher.check() is False
+    clock.now += watcher.settle_s / 2
+    assert watcher.check() is True
+    assert watcher.status == {**watcher.status, "version": 2, "reload_errors_total": 0}
+    assert watcher.rules.enabled()["velocity"].p("min_count") == 9
+
+    path.write_text("")  # a change that is reverted before it settles is no change at all
+    assert watcher.check() is False
+    path.write_text(edited)
+    clock.now += 10
+    assert watcher.check() is False
+    assert watcher.status["version"] == 2 and watcher.status["reload_errors_total"] == 0
+
+
+def test_watcher_reports_bad_utf8_and_a_vanished_file(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(_default_doc()))
+    clock = FakeClock()
+    watcher = RulesWatcher(path=path, publish_dir=tmp_path / "pub", clock=clock)
+    path.write_bytes(b"version: 1\nrules: {velocity: {severity: \xff}}\n")
+    assert _settled_check(watcher, clock) is False
+    assert "not UTF-8" in watcher.status["last_error"]
+    path.unlink()
+    assert _settled_check(watcher, clock) is False
+    assert "cannot read" in watcher.status["last_error"]
+    assert watcher.status["reload_errors_total"] == 2 and watcher.rules.version == 1
 
 
 def test_watcher_refuses_to_start_with_invalid_file(tmp_path: Path) -> None:

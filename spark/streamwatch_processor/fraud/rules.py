@@ -19,12 +19,13 @@ Validation collects every problem with its path (``rules.velocity.params.
 min_count: must be an integer >= 2 (got 1)``) and raises :class:`RulesError`.
 
 Hot reload: :class:`RulesWatcher` runs on the driver. ``check()`` (called at
-each micro-batch boundary) re-reads the file when its content changed; a valid
-file becomes the next version, an invalid one keeps the previous rules, is
-logged and counted. The active rules are *published* as one JSON snapshot
-(:func:`publish` / :func:`read_published`) in a directory that the driver and
-every executor can read (the checkpoint volume), because the rules run in the
-Python workers of the stateful operator, not on the driver.
+each micro-batch boundary) re-reads the file when its content changed and has
+then stayed the same for ``settle_s``, so an editor's half-written file is not
+mistaken for an invalid one; a valid file becomes the next version, an invalid
+one keeps the previous rules, is logged and counted. The active rules are
+*published* as one JSON snapshot (:func:`publish` / :func:`read_published`)
+in a directory that the driver and every executor can read (the checkpoint
+volume), because the rules run in the Python workers of the stateful operator, not on the driver.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ import hashlib
 import json
 import logging
 import os
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -260,10 +263,19 @@ def default_rules_path() -> Path:
 def load_rules(path: str | os.PathLike[str]) -> RuleSet:
     """Read and validate a rules file; a missing file is a :class:`RulesError` too."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        content = Path(path).read_bytes()
     except OSError as exc:
         raise RulesError(str(path), [f"(file) cannot read: {exc.strerror or exc}"]) from None
-    return parse_rules(text, str(path))
+    return parse_rules_bytes(content, str(path))
+
+
+def parse_rules_bytes(content: bytes, source: str) -> RuleSet:
+    """:func:`parse_rules` for the raw file content; bad UTF-8 is a :class:`RulesError`."""
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RulesError(source, [f"(file) not UTF-8 text: byte {exc.start}"]) from None
+    return parse_rules(text, source)
 
 
 def publish(directory: Path, rules: RuleSet, status: dict[str, Any]) -> None:
@@ -280,6 +292,10 @@ def read_published(directory: str) -> tuple[RuleSet, dict[str, Any]]:
     return RuleSet.from_json(doc["rules"]), doc["status"]
 
 
+def _digest(content: bytes | None) -> str | None:
+    return None if content is None else hashlib.sha256(content).hexdigest()
+
+
 @dataclass
 class RulesWatcher:
     """Driver side of hot reload: re-read the file when it changes, keep the last good rules.
@@ -287,29 +303,41 @@ class RulesWatcher:
     ``status`` (published with the rules and reported by the job as observed
     metrics) holds ``version``, ``reloads_total``, ``reload_errors_total``,
     ``last_error`` and ``digest``.
+
+    A new content is acted on once it has stayed unchanged for ``settle_s``
+    (seen by two checks that far apart): a file rewritten in place passes
+    through empty and partial states, and counting those as reload errors
+    would make the error metric count keystrokes, not mistakes.
     """
 
     path: Path
     publish_dir: Path
+    settle_s: float = 0.25
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
     rules: RuleSet = field(init=False)
     reloads_total: int = 0
     reload_errors_total: int = 0
     last_error: str = ""
-    _seen: tuple[float, int, str] | None = field(default=None, repr=False)
+    _seen: str | None = field(default=None, repr=False)  # digest of the content acted on
+    _pending: tuple[str | None, float] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         # the first load must succeed: refusing to start beats running without rules
-        self.rules = load_rules(self.path)
-        self._seen = self._stamp()
+        content = self._read()
+        self.rules = self._parse(content)
+        self._seen = _digest(content)
         self._publish()
 
-    def _stamp(self) -> tuple[float, int, str] | None:
+    def _read(self) -> bytes | None:
         try:
-            st = self.path.stat()
-            digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
+            return self.path.read_bytes()
         except OSError:
             return None
-        return (st.st_mtime, st.st_size, digest)
+
+    def _parse(self, content: bytes | None) -> RuleSet:
+        if content is None:
+            return load_rules(self.path)  # raises, saying why the file cannot be read
+        return parse_rules_bytes(content, str(self.path))
 
     @property
     def status(self) -> dict[str, Any]:
@@ -321,16 +349,21 @@ class RulesWatcher:
         publish(self.publish_dir, self.rules, self.status)
 
     def check(self) -> bool:
-        """Reload if the file changed; True when new rules became active."""
-        stamp = self._stamp()
-        same = stamp is None and self._seen is None
-        if stamp is not None and self._seen is not None:
-            same = stamp[2] == self._seen[2]  # content, not mtime: `touch` is no change
-        if same:
+        """Reload if the file changed and settled; True when new rules became active."""
+        content = self._read()
+        digest = _digest(content)  # content, not mtime: `touch` is no change
+        if digest == self._seen:
+            self._pending = None  # changed and changed back: nothing to do
             return False
-        self._seen = stamp
+        now = self.clock()
+        if self._pending is None or self._pending[0] != digest:
+            self._pending = (digest, now)
+        if now - self._pending[1] < self.settle_s:
+            return False
+        self._pending = None
+        self._seen = digest
         try:
-            new = load_rules(self.path)
+            new = self._parse(content)
         except RulesError as exc:
             self.reload_errors_total += 1
             self.last_error = str(exc)
