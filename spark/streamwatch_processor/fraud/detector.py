@@ -42,7 +42,9 @@ from streamwatch_processor.fraud.state import (
     TXN_COLUMNS,
     BucketState,
     Columns,
+    StateDelta,
     pair_key,
+    rows_of,
 )
 
 _SHIFT = np.int64(1 << 41)  # > any event-time span (ms) plus window: ~69 years
@@ -334,30 +336,31 @@ def _new_columns(new: pd.DataFrame) -> Columns:
     return {c: v[keep] for c, v in cols.items()}
 
 
-def _rows_of(table: Columns, mask: np.ndarray) -> Columns:
-    return {c: v[mask] for c, v in table.items()}
-
-
-def _concat(a: Columns, b: Columns) -> Columns:
-    return {c: np.concatenate([a[c], b[c]]) for c in a}
-
-
 def detect(state: BucketState, new: pd.DataFrame, rules: RuleSet, *, ttl_ms: int,
            detected_at_ms: int) -> tuple[list[dict[str, Any]], BucketState]:
-    """Alerts for the new transactions of one bucket, and the bucket's next state.
+    """Alerts for the new transactions of one bucket, and the bucket's next state."""
+    alerts, _, nxt = detect_delta(state, new, rules, ttl_ms=ttl_ms,
+                                  detected_at_ms=detected_at_ms)
+    return alerts, nxt
+
+
+def detect_delta(state: BucketState, new: pd.DataFrame, rules: RuleSet, *, ttl_ms: int,
+                 detected_at_ms: int) -> tuple[list[dict[str, Any]], StateDelta, BucketState]:
+    """Alerts for the new transactions of one bucket, the change to the bucket's
+    state, and the next state (``delta.apply(state)``).
 
     Only the cards present in ``new`` are worked on; the rest of the bucket's
-    tables is carried over untouched, so a batch costs what its cards cost.
+    tables is carried over untouched.
     """
     batch = _new_columns(new)
     recent, cards, seen = state.columns()
     batch_cards = pd.unique(batch["card"])
     in_r, in_c, in_s = (np.isin(t["card"], batch_cards) for t in (recent, cards, seen))
-    t_recent, t_cards, t_seen = _rows_of(recent, in_r), _rows_of(cards, in_c), _rows_of(seen, in_s)
+    t_recent, t_cards, t_seen = rows_of(recent, in_r), rows_of(cards, in_c), rows_of(seen, in_s)
     replayed = pd.Series(batch["txn_id"]).isin(t_recent["txn_id"]).to_numpy()
-    batch = _rows_of(batch, ~replayed)
+    batch = rows_of(batch, ~replayed)
     if len(batch["card"]) == 0:
-        return [], state
+        return [], StateDelta.none(), state
     # a card silent for longer than the TTL starts afresh, whenever its state was evicted
     order = np.lexsort((batch["ts"], batch["card"]))
     first_card, first_at = np.unique(batch["card"][order], return_index=True)
@@ -369,7 +372,7 @@ def detect(state: BucketState, new: pd.DataFrame, rules: RuleSet, *, ttl_ms: int
     gap_over[at_ok] = first_ts[at[at_ok]] - t_cards["last_ts"][at_ok] > ttl_ms
     if gap_over.any():
         gone = t_cards["card"][gap_over]
-        t_recent, t_cards, t_seen = (_rows_of(t, ~np.isin(t["card"], gone))
+        t_recent, t_cards, t_seen = (rows_of(t, ~np.isin(t["card"], gone))
                                      for t in (t_recent, t_cards, t_seen))
 
     f = _build_frame(t_recent, t_cards, batch, ttl_ms)
@@ -401,15 +404,16 @@ def detect(state: BucketState, new: pd.DataFrame, rules: RuleSet, *, ttl_ms: int
     alerts, alert_ts = _apply_cooldown(f, t_cards, active, candidates, probe_txn,
                                        detected_at_ms)
     updated = _next_state(f, t_cards, t_seen, rules, norm, probe, alert_ts)
-    out = [_concat(_rows_of(table, ~mask), upd)
-           for table, mask, upd in zip((recent, cards, seen), (in_r, in_c, in_s), updated,
-                                       strict=True)]
+    delta = StateDelta(batch_cards.astype(np.int64), BucketState.from_columns(*updated),
+                       np.empty(0, dtype=np.int64))
+    nxt = delta.apply(state)
     # TTL: a card silent for longer than the TTL (in event time) is dropped
-    last_ts = out[1]["last_ts"]
-    expired = out[1]["card"][last_ts < int(last_ts.max()) - ttl_ms]
+    last_ts = nxt.cards_cols["last_ts"]
+    expired = nxt.cards_cols["card"][last_ts < int(last_ts.max()) - ttl_ms]
     if len(expired):
-        out = [_rows_of(t, ~np.isin(t["card"], expired)) for t in out]
-    return alerts, BucketState.from_columns(*out)
+        delta = StateDelta(delta.touched, delta.rows, expired)
+        nxt = StateDelta(np.empty(0, dtype=np.int64), BucketState.new(), expired).apply(nxt)
+    return alerts, delta, nxt
 
 
 def _apply_cooldown(f: _Frame, prof: Columns, active: dict[str, Rule],

@@ -13,6 +13,25 @@ Key concepts:
   time, which would make a replay of old data forget cards that the original
   run kept; and it needs ``timeMode="ProcessingTime"``, whose timer batches
   keep an ``available-now`` query from ever finishing.
+- A batch writes what it changed, not the whole bucket. A bucket's state is a
+  log (a MapState keyed by sequence number): entry 0 is a compacted *base*,
+  entries 1..n are :class:`state.StateDelta` s. ``meta`` names the base
+  (``epoch``), the log length (``seq``) and a random ``token`` for the state
+  they produce; each entry carries the token of the state it applies to
+  (``prev``) and of the state it gives. After ``COMPACT_AFTER`` entries
+  (staggered per bucket, so buckets do not compact in the same batch) the next
+  state becomes the new base and the older entries are dropped. Two state
+  variables, because registering one costs 20-100 ms per task.
+- Each Python worker process keeps the buckets it last worked on in memory
+  (:class:`WorkerCache`). A batch reads ``meta``; if the cached state's token
+  is ``meta.token``, or leads to it through the log entries written since,
+  the bucket costs one small read and the entries it missed; otherwise the
+  state is rebuilt from the base and the log. Tokens are fresh random values
+  for every write, so a cached state from an attempt whose batch was rolled
+  back (a failed task, a restart from the checkpoint) never matches, and the
+  checkpoint stays the only source of truth. Without the cache every batch
+  read and wrote every card of every bucket: batch time and changelog bytes
+  grew with the card count (PERFORMANCE-NOTES.md; docs/benchmarks.md).
 - Rules are read from the snapshot the driver publishes (``rules.publish``)
   once per task, i.e. once per partition per micro-batch, so an edit of the
   rules file reaches every executor at the next micro-batch.
@@ -23,16 +42,34 @@ Key concepts:
 
 from __future__ import annotations
 
+import threading
+import uuid
+from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from pyspark.sql.streaming import StatefulProcessor, StatefulProcessorHandle
 
-from streamwatch_processor.fraud.detector import detect
+from streamwatch_processor.fraud.detector import detect_delta
 from streamwatch_processor.fraud.rules import RuleSet, read_published
-from streamwatch_processor.fraud.state import STATE_SCHEMA, TXN_COLUMNS, BucketState
+from streamwatch_processor.fraud.state import (
+    LOG_KEY_SCHEMA,
+    LOG_SCHEMA,
+    META_SCHEMA,
+    TXN_COLUMNS,
+    BucketState,
+    StateDelta,
+)
+
+#: log entries before a bucket is compacted into a new base, plus a per-bucket offset
+#: below this (so that the buckets of a job compact in different batches)
+COMPACT_AFTER = 16
+#: the one whole-bucket value of checkpoints written before the log layout
+LEGACY_NAME = "bucket"
+LEGACY_SCHEMA = "buckets INT, recent BINARY, cards BINARY, seen BINARY"
 
 OUTPUT_SCHEMA = (
     "kind STRING, alert_id STRING, rule STRING, severity STRING, score DOUBLE, card_id STRING, "
@@ -61,18 +98,83 @@ def output_frame(alerts: list[dict[str, Any]], stats: dict[str, int]) -> pd.Data
     return pd.DataFrame(cols, columns=OUTPUT_COLUMNS)
 
 
-class FraudProcessor(StatefulProcessor):
-    """Per-bucket fraud detection; see the module docstring."""
+@dataclass(frozen=True)
+class Meta:
+    """``META_SCHEMA``: the bucket's state is base ``epoch`` + log entries 1..``seq``."""
 
-    def __init__(self, rules_dir: str, buckets: int, ttl_ms: int, initial: dict[str, Any]):
+    buckets: int
+    epoch: str
+    seq: int
+    token: str
+
+
+@dataclass(frozen=True)
+class Cached:
+    epoch: str
+    seq: int
+    token: str
+    state: BucketState
+
+
+class WorkerCache:
+    """Bucket states a Python worker process computed, by (job instance, bucket).
+
+    It lives as long as the worker process (Spark reuses workers across tasks), so it
+    is module state by necessity: a processor object is unpickled afresh for every task.
+    Only a hint: every entry is checked against the checkpoint's token before use.
+    """
+
+    def __init__(self, max_entries: int = 1024) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[str, int], Cached] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, int]) -> Cached | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: tuple[str, int], entry: Cached) -> None:
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def drop(self, key: tuple[str, int]) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+
+WORKER_CACHE = WorkerCache()
+
+
+class FraudProcessor(StatefulProcessor):
+    """Per-bucket fraud detection; see the module docstring.
+
+    ``legacy``: the checkpoint has the whole-bucket state of earlier versions
+    (see :func:`has_legacy_state`); each bucket's value is then taken over as its
+    first base, on the bucket's first batch.
+    """
+
+    def __init__(self, rules_dir: str, buckets: int, ttl_ms: int, initial: dict[str, Any],
+                 legacy: bool = False, instance: str | None = None):
         self.rules_dir = rules_dir
         self.buckets = buckets
         self.ttl_ms = ttl_ms
         # used only if the published snapshot cannot be read (never expected)
         self.initial = initial
+        self.with_legacy = legacy
+        # names this run of the job in the worker caches (a new one per job start)
+        self.instance = instance or uuid.uuid4().hex
 
     def init(self, handle: StatefulProcessorHandle) -> None:
-        self.value = handle.getValueState("bucket", STATE_SCHEMA)
+        self.meta = handle.getValueState("meta", META_SCHEMA)
+        self.log = handle.getMapState("log", LOG_KEY_SCHEMA, LOG_SCHEMA)
+        self.legacy = (handle.getValueState(LEGACY_NAME, LEGACY_SCHEMA) if self.with_legacy
+                       else None)
         self._rules: tuple[RuleSet, dict[str, Any]] | None = None
 
     def _current_rules(self) -> tuple[RuleSet, dict[str, Any]]:
@@ -90,16 +192,119 @@ class FraudProcessor(StatefulProcessor):
             return
         new = pd.concat(frames, ignore_index=True)[list(TXN_COLUMNS)]
         rules, status = self._current_rules()
-        state = (BucketState.from_value(self.value.get(), self.buckets)
-                 if self.value.exists() else BucketState.new())
-        alerts, state = detect(state, new, rules, ttl_ms=self.ttl_ms,
-                               detected_at_ms=timerValues.getCurrentProcessingTimeInMs())
-        self.value.update(state.to_value(self.buckets))
+        bucket = int(key[0])
+        meta, state = self._load(bucket)
+        alerts, delta, state = detect_delta(
+            state, new, rules, ttl_ms=self.ttl_ms,
+            detected_at_ms=timerValues.getCurrentProcessingTimeInMs())
+        self._save(bucket, meta, delta, state)
         yield output_frame(alerts, {
             "rules_version": rules.version,
             "rules_reload_errors": int(status.get("reload_errors_total", 0)),
             "cards_in_state": state.n_cards, "recent_rows": state.n_recent,
         })
 
+    def _load(self, bucket: int) -> tuple[Meta, BucketState]:
+        """The bucket's state as the checkpoint holds it: from the cache when it is current."""
+        value = self.meta.get()
+        if value is None:
+            return self._first_load()
+        meta = Meta(*value)
+        self._check_buckets(meta.buckets)
+        cached = WORKER_CACHE.get((self.instance, bucket))
+        if cached is not None and cached.epoch == meta.epoch and cached.seq <= meta.seq:
+            state = self._replay(cached.state, cached.token, cached.seq, meta)
+            if state is not None:
+                return meta, state
+        base = self.log.getValue((0,))
+        start = BucketState.new() if base is None else BucketState.from_tables(*base[4:])
+        state = self._replay(start, meta.epoch, 0, meta)
+        if state is None:
+            raise RuntimeError(
+                f"fraud state of bucket {bucket} is inconsistent: its log does not lead from "
+                f"base {meta.epoch} to state {meta.token}; restore the checkpoint from a copy "
+                "or start with a new --checkpoint")
+        return meta, state
+
+    def _first_load(self) -> tuple[Meta, BucketState]:
+        """A bucket without ``meta``: new, or kept in the legacy whole-bucket value."""
+        fresh = uuid.uuid4().hex
+        meta = Meta(self.buckets, fresh, 0, fresh)
+        if self.legacy is None or not self.legacy.exists():
+            return meta, BucketState.new()
+        stored, *tables = self.legacy.get()
+        self._check_buckets(stored)
+        state = BucketState.from_tables(*tables)
+        self._write_base(meta.token, state)
+        self.legacy.clear()
+        self.meta.update((meta.buckets, meta.epoch, meta.seq, meta.token))
+        return meta, state
+
+    def _check_buckets(self, stored: int) -> None:
+        if stored != self.buckets:
+            raise ValueError(
+                f"the checkpoint's fraud state was built with --buckets {stored}, this run "
+                f"asks for {self.buckets}; start with --buckets {stored} or a new --checkpoint")
+
+    def _replay(self, state: BucketState, token: str, seq: int, meta: Meta
+                ) -> BucketState | None:
+        """``state`` (named ``token``, after log entry ``seq``) brought up to ``meta``, or
+        None when the log does not lead from it to ``meta.token``."""
+        for n in range(seq + 1, meta.seq + 1):
+            entry = self.log.getValue((n,))
+            if entry is None or entry[0] != token:
+                return None
+            state = StateDelta.from_value(*entry[2:]).apply(state)
+            token = entry[1]
+        return state if token == meta.token else None
+
+    def _write_base(self, token: str, state: BucketState) -> None:
+        self.log.clear()
+        self.log.updateValue((0,), ("", token, b"", b"", *state.to_tables()))
+
+    def _save(self, bucket: int, meta: Meta, delta: StateDelta, state: BucketState) -> None:
+        if delta.is_empty and self.meta.exists():
+            nxt = meta  # nothing changed (a replayed batch): nothing to write
+        else:
+            token = uuid.uuid4().hex
+            if meta.seq + 1 >= COMPACT_AFTER + bucket % COMPACT_AFTER:
+                self._write_base(token, state)
+                nxt = Meta(self.buckets, token, 0, token)
+            else:
+                self.log.updateValue((meta.seq + 1,), (meta.token, token, *delta.to_value()))
+                nxt = Meta(self.buckets, meta.epoch, meta.seq + 1, token)
+            self.meta.update((nxt.buckets, nxt.epoch, nxt.seq, nxt.token))
+        WORKER_CACHE.put((self.instance, bucket), Cached(nxt.epoch, nxt.seq, nxt.token, state))
+
     def close(self) -> None:
         pass
+
+
+def has_legacy_state(checkpoint: str) -> bool:
+    """Whether the fraud query's checkpoint (a local path) has the whole-bucket state
+    variable of earlier versions: its newest state schema file names it.
+
+    Spark writes a schema file per change of the operator's state variables, each
+    variable's name as Java ``writeUTF`` (2-byte length, then the bytes) followed by
+    its schemas as JSON. Once there, the variable stays registered: a bucket that saw
+    no data since the upgrade still holds its state there. A checkpoint Python cannot
+    read (an object store URI) counts as legacy: registering the variable costs a
+    little per task, missing it would lose state.
+    """
+    import os
+
+    if "://" in checkpoint and not checkpoint.startswith("file://"):
+        return True
+    root = os.path.join(checkpoint.removeprefix("file://"), "state", "0", "_stateSchema")
+    newest: tuple[int, str] | None = None
+    for folder, _, files in os.walk(root):
+        for name in files:
+            head = name.split("_", 1)[0]
+            if head.isdigit():
+                newest = max(newest or (-1, ""), (int(head), os.path.join(folder, name)))
+    if newest is None:
+        return False  # a new checkpoint
+    with open(newest[1], "rb") as fh:
+        data = fh.read()
+    name = LEGACY_NAME.encode()
+    return len(name).to_bytes(2, "big") + name in data

@@ -16,9 +16,12 @@ cost once per bucket, not once per card (see PERFORMANCE-NOTES.md):
 Cards, devices and countries are 64-bit hashes (``xxhash64`` in Spark), so
 the tables are mostly integers: cheap to look up and to serialise.
 
-The tables travel through the state store as (LZ4-compressed) Arrow IPC bytes in one value
-(``STATE_SCHEMA``); ``buckets`` is stored with them so that a restart with a
-different ``--buckets`` is refused instead of silently mixing cards.
+The tables travel through the state store as (LZ4-compressed) Arrow IPC
+bytes. A micro-batch changes only the rows of the cards it touched (and drops
+the cards whose TTL ran out): :class:`StateDelta` is that change, and
+``delta.apply(state)`` gives the next state. The processor stores a bucket as
+a compacted *base* plus a log of deltas, so a batch writes what it changed,
+not the whole bucket (``processor.py``).
 """
 
 from __future__ import annotations
@@ -54,8 +57,14 @@ CARD_COLUMNS: dict[str, str] = {
 #: ``key`` = hash of (card, device) or (card, country) the card has used
 SEEN_COLUMNS: dict[str, str] = {"card": "int64", "key": "int64"}
 
-#: the one value the stateful operator keeps per bucket
-STATE_SCHEMA = "buckets INT, recent BINARY, cards BINARY, seen BINARY"
+#: the state variables of a bucket (see processor.py): ``meta`` says which base and how
+#: many log entries make the bucket's state, ``token`` names the state they produce
+META_SCHEMA = "buckets INT, epoch STRING, seq LONG, token STRING"
+BASE_SCHEMA = "recent BINARY, cards BINARY, seen BINARY"
+LOG_KEY_SCHEMA = "seq LONG"
+#: one micro-batch's change; ``prev`` is the token of the state it applies to
+LOG_SCHEMA = ("prev STRING, token STRING, touched BINARY, expired BINARY, recent BINARY, "
+              "cards BINARY, seen BINARY")
 
 #: "never" for int64 event-time columns (far enough in the past for any subtraction)
 NEVER = -(1 << 50)
@@ -115,19 +124,74 @@ class BucketState:
     def from_columns(cls, recent: Columns, cards: Columns, seen: Columns) -> BucketState:
         return cls(recent, cards, seen)
 
-    def to_value(self, buckets: int) -> tuple[int, bytes, bytes, bytes]:
-        return (buckets, _to_ipc(self.recent_cols, RECENT_COLUMNS),
-                _to_ipc(self.cards_cols, CARD_COLUMNS), _to_ipc(self.seen_cols, SEEN_COLUMNS))
+    def to_tables(self) -> tuple[bytes, bytes, bytes]:
+        """The three tables as Arrow IPC bytes (``BASE_SCHEMA``)."""
+        return (_to_ipc(self.recent_cols, RECENT_COLUMNS), _to_ipc(self.cards_cols, CARD_COLUMNS),
+                _to_ipc(self.seen_cols, SEEN_COLUMNS))
 
     @classmethod
-    def from_value(cls, value: tuple, buckets: int) -> BucketState:
-        stored, recent, cards, seen = value
-        if stored != buckets:
-            raise ValueError(
-                f"the checkpoint's fraud state was built with --buckets {stored}, this run "
-                f"asks for {buckets}; start with --buckets {stored} or a new --checkpoint")
+    def from_tables(cls, recent: bytes, cards: bytes, seen: bytes) -> BucketState:
         return cls(_from_ipc(recent, RECENT_COLUMNS), _from_ipc(cards, CARD_COLUMNS),
                    _from_ipc(seen, SEEN_COLUMNS))
+
+
+def rows_of(table: Columns, mask: np.ndarray) -> Columns:
+    return {c: v[mask] for c, v in table.items()}
+
+
+def _concat(a: Columns, b: Columns) -> Columns:
+    return {c: np.concatenate([a[c], b[c]]) for c in a}
+
+
+def _card_bytes(cards: np.ndarray) -> bytes:
+    return np.ascontiguousarray(cards, dtype="<i8").tobytes()
+
+
+def _card_array(data: bytes) -> np.ndarray:
+    return np.frombuffer(bytes(data), dtype="<i8").astype(np.int64)
+
+
+@dataclass
+class StateDelta:
+    """What one micro-batch changed in a bucket: the ``touched`` cards' rows are
+    replaced by ``rows``, then the ``expired`` cards are dropped.
+
+    The writer computes its next state with :meth:`apply` too, so a state
+    rebuilt from a base and a log of deltas is the same, row for row, as the
+    state that produced them.
+    """
+
+    touched: np.ndarray
+    rows: BucketState
+    expired: np.ndarray
+
+    @classmethod
+    def none(cls) -> StateDelta:
+        empty = np.empty(0, dtype=np.int64)
+        return cls(empty, BucketState.new(), empty)
+
+    @property
+    def is_empty(self) -> bool:
+        return len(self.touched) == 0 and len(self.expired) == 0
+
+    def apply(self, state: BucketState) -> BucketState:
+        tables = state.columns()
+        if len(self.touched):
+            tables = tuple(_concat(rows_of(t, ~np.isin(t["card"], self.touched)), upd)
+                           for t, upd in zip(tables, self.rows.columns(), strict=True))
+        if len(self.expired):
+            tables = tuple(rows_of(t, ~np.isin(t["card"], self.expired)) for t in tables)
+        return BucketState.from_columns(*tables)
+
+    def to_value(self) -> tuple[bytes, bytes, bytes, bytes, bytes]:
+        """``touched, expired, recent, cards, seen`` of ``LOG_SCHEMA``."""
+        return (_card_bytes(self.touched), _card_bytes(self.expired), *self.rows.to_tables())
+
+    @classmethod
+    def from_value(cls, touched: bytes, expired: bytes, recent: bytes, cards: bytes,
+                   seen: bytes) -> StateDelta:
+        return cls(_card_array(touched), BucketState.from_tables(recent, cards, seen),
+                   _card_array(expired))
 
 
 #: LZ4-compressed IPC buffers halve the state bytes that every micro-batch moves through

@@ -123,11 +123,17 @@ def alerts_with_stats(txns: DataFrame, watcher: RulesWatcher, args: argparse.Nam
     """The processor's output (alerts + per-bucket stats rows), observed as ``fraud``."""
     from pyspark.sql import functions as F
 
-    from streamwatch_processor.fraud.processor import OUTPUT_SCHEMA, FraudProcessor
+    from streamwatch_processor.fraud.processor import (
+        OUTPUT_SCHEMA,
+        FraudProcessor,
+        has_legacy_state,
+    )
+    from streamwatch_processor.jobs import checkpoint_dir
 
     processor = FraudProcessor(
         rules_dir=str(watcher.publish_dir), buckets=args.buckets,
-        ttl_ms=int(args.state_ttl * 1000), initial=watcher.rules.to_json())
+        ttl_ms=int(args.state_ttl * 1000), initial=watcher.rules.to_json(),
+        legacy=has_legacy_state(checkpoint_dir(args, "alerts")))
     out = txns.groupBy("bucket").transformWithStateInPandas(
         statefulProcessor=processor, outputStructType=OUTPUT_SCHEMA,
         outputMode="Append", timeMode="None")
