@@ -136,6 +136,15 @@ def profile(pid: int, seconds: float, out: Path) -> dict[str, Any] | None:
                               if "(" in f][:15]}
 
 
+def latency_trend(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """Mean latency over the first and the last fifth of the measured alerts."""
+    values = [v for _, v in sorted(points)]
+    if not values:
+        return float("nan"), float("nan")
+    k = max(1, len(values) // 5)
+    return sum(values[:k]) / k, sum(values[-k:]) / k
+
+
 def txn_offset(txn_id: str) -> int:
     """Offset of ``t-000000123`` in a fresh feed: numbering starts at 1, offsets at 0."""
     return int(txn_id.rsplit("-", 1)[1]) - 1
@@ -305,9 +314,13 @@ def main(argv: list[str] | None = None) -> int:
              "micro-batch)"]
     for r in runs:
         if not r["caught_up_before_window"]:
-            notes.append(f"trigger {r['trigger']}: the processor never caught up with "
-                         f"{args.rate:g} tx/s (lag {r['lag_at_end']:,} records at the end): "
-                         "latency is backlog, growing with time")
+            first, last = latency_trend(r["points"])
+            way = ("falling: the start-up backlog was still draining" if last < first
+                   else "growing: the job falls behind")
+            notes.append(f"trigger {r['trigger']}: the processor had not caught up with "
+                         f"{args.rate:g} tx/s when measuring began (lag {r['lag_at_end']:,} "
+                         f"records at the end); mean latency {first:.1f} s over the first "
+                         f"fifth of the window, {last:.1f} s over the last ({way})")
     if not all(r["mapping_ok"] for r in runs):
         notes.append("some alert txn ids did not have the t-<number> form: their latency "
                      "could not be mapped to a feed offset")

@@ -29,9 +29,9 @@ Key concepts:
   state is rebuilt from the base and the log. Tokens are fresh random values
   for every write, so a cached state from an attempt whose batch was rolled
   back (a failed task, a restart from the checkpoint) never matches, and the
-  checkpoint stays the only source of truth. Without the cache every batch
+  checkpoint stays the only source of truth. Before this layout every batch
   read and wrote every card of every bucket: batch time and changelog bytes
-  grew with the card count (PERFORMANCE-NOTES.md; docs/benchmarks.md).
+  grew with the card count (bench/component-figures.md).
 - Rules are read from the snapshot the driver publishes (``rules.publish``)
   once per task, i.e. once per partition per micro-batch, so an edit of the
   rules file reaches every executor at the next micro-batch.
@@ -142,10 +142,6 @@ class WorkerCache:
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
-
-    def drop(self, key: tuple[str, int]) -> None:
-        with self._lock:
-            self._entries.pop(key, None)
 
 
 WORKER_CACHE = WorkerCache()

@@ -60,9 +60,9 @@ SEEN_COLUMNS: dict[str, str] = {"card": "int64", "key": "int64"}
 #: the state variables of a bucket (see processor.py): ``meta`` says which base and how
 #: many log entries make the bucket's state, ``token`` names the state they produce
 META_SCHEMA = "buckets INT, epoch STRING, seq LONG, token STRING"
-BASE_SCHEMA = "recent BINARY, cards BINARY, seen BINARY"
 LOG_KEY_SCHEMA = "seq LONG"
-#: one micro-batch's change; ``prev`` is the token of the state it applies to
+#: log entry: one micro-batch's change (``prev`` = token of the state it applies to), or
+#: at seq 0 the base (``prev`` empty, no touched/expired cards, the tables in full)
 LOG_SCHEMA = ("prev STRING, token STRING, touched BINARY, expired BINARY, recent BINARY, "
               "cards BINARY, seen BINARY")
 
@@ -125,7 +125,7 @@ class BucketState:
         return cls(recent, cards, seen)
 
     def to_tables(self) -> tuple[bytes, bytes, bytes]:
-        """The three tables as Arrow IPC bytes (``BASE_SCHEMA``)."""
+        """The three tables as Arrow IPC bytes: ``recent, cards, seen``."""
         return (_to_ipc(self.recent_cols, RECENT_COLUMNS), _to_ipc(self.cards_cols, CARD_COLUMNS),
                 _to_ipc(self.seen_cols, SEEN_COLUMNS))
 
