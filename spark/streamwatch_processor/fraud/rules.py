@@ -25,7 +25,8 @@ mistaken for an invalid one; a valid file becomes the next version, an invalid
 one keeps the previous rules, is logged and counted. The active rules are
 *published* as one JSON snapshot (:func:`publish` / :func:`read_published`)
 in a directory that the driver and every executor can read (the checkpoint
-volume), because the rules run in the Python workers of the stateful operator, not on the driver.
+volume), because the rules run in the Python workers of the stateful operator,
+not on the driver.
 """
 
 from __future__ import annotations
@@ -262,11 +263,14 @@ def default_rules_path() -> Path:
 
 def load_rules(path: str | os.PathLike[str]) -> RuleSet:
     """Read and validate a rules file; a missing file is a :class:`RulesError` too."""
+    return parse_rules_bytes(_read_rules_file(path), str(path))
+
+
+def _read_rules_file(path: str | os.PathLike[str]) -> bytes:
     try:
-        content = Path(path).read_bytes()
+        return Path(path).read_bytes()
     except OSError as exc:
         raise RulesError(str(path), [f"(file) cannot read: {exc.strerror or exc}"]) from None
-    return parse_rules_bytes(content, str(path))
 
 
 def parse_rules_bytes(content: bytes, source: str) -> RuleSet:
@@ -292,8 +296,9 @@ def read_published(directory: str) -> tuple[RuleSet, dict[str, Any]]:
     return RuleSet.from_json(doc["rules"]), doc["status"]
 
 
-def _digest(content: bytes | None) -> str | None:
-    return None if content is None else hashlib.sha256(content).hexdigest()
+def _digest(content: bytes | RulesError) -> str | None:
+    """The content's hash; None for a file that cannot be read."""
+    return None if isinstance(content, RulesError) else hashlib.sha256(content).hexdigest()
 
 
 @dataclass
@@ -328,15 +333,17 @@ class RulesWatcher:
         self._seen = _digest(content)
         self._publish()
 
-    def _read(self) -> bytes | None:
+    def _read(self) -> bytes | RulesError:
+        """The file's bytes, or the error that says why it cannot be read (kept, so that
+        parsing reports it without reading the file a second time)."""
         try:
-            return self.path.read_bytes()
-        except OSError:
-            return None
+            return _read_rules_file(self.path)
+        except RulesError as exc:
+            return exc
 
-    def _parse(self, content: bytes | None) -> RuleSet:
-        if content is None:
-            return load_rules(self.path)  # raises, saying why the file cannot be read
+    def _parse(self, content: bytes | RulesError) -> RuleSet:
+        if isinstance(content, RulesError):
+            raise content
         return parse_rules_bytes(content, str(self.path))
 
     @property
