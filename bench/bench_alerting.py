@@ -57,7 +57,6 @@ from alerting_service.receiver import Receiver
 from alerting_service.store.schema import MIGRATIONS
 from bench.common import (
     command_line,
-    free_port,
     percentiles,
     ratio,
     record,
@@ -65,6 +64,7 @@ from bench.common import (
     series,
     utc_now,
 )
+from bench.ports import free_port
 from streamwatch.events import alert_id, parse_ts
 
 TOKEN = "bench-admin-token-" + "b" * 24

@@ -33,7 +33,6 @@ import argparse
 import multiprocessing
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,7 @@ import orjson
 import requests
 
 from bench.common import ratio, record, result, utc_now
+from bench.ports import free_port
 from streamwatch.cli import SUBCOMMANDS
 from streamwatch.feedlog import FeedLog
 
@@ -70,23 +70,17 @@ sys.exit(module.main(parser.parse_args(sys.argv[2:])))
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class _Producer:
     """``streamwatch <service>`` as a child process on free ports."""
 
     def __init__(self, service: str, data_dir: Path, rate: float, log_path: Path) -> None:
-        self.http_port = _free_port()
+        self.http_port = free_port()
         self.url = f"http://127.0.0.1:{self.http_port}"
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _LAUNCH, SUBCOMMANDS[service][0], "--seed", "1",
              "--rate", str(rate), "--http-port", str(self.http_port),
-             "--socket-port", str(_free_port()), "--data-dir", str(data_dir),
+             "--socket-port", str(free_port()), "--data-dir", str(data_dir),
              "--retention-bytes", "0"],
             stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60

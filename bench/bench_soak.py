@@ -30,7 +30,6 @@ from typing import Any
 from bench.common import (
     Service,
     dir_bytes,
-    free_port,
     record,
     result,
     series,
@@ -38,6 +37,7 @@ from bench.common import (
     utc_now,
 )
 from bench.faults.harness import Pipeline, Workload
+from bench.ports import free_port
 
 GROWTH_GOAL = 0.10
 

@@ -35,7 +35,6 @@ import platform
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -338,12 +337,6 @@ def print_figures(doc: Mapping[str, Any]) -> None:
 
 
 # -- processes ----------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def bench_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

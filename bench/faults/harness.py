@@ -32,8 +32,9 @@ from typing import Any
 
 import requests
 
-from bench.common import Service, cmdline, descendants, free_port
+from bench.common import Service, cmdline, descendants
 from bench.faults.receiver import VerifyingReceiver
+from bench.ports import free_port
 
 ADMIN_TOKEN = "bench-faults-admin-token-" + "f" * 16
 # Standard Webhooks example schedule (alerting's default), in seconds.
