@@ -37,8 +37,13 @@ def add_flag(
     choices: list[str] | None = None,
     required: bool = False,
     metavar: str | None = None,
+    aliases: tuple[str, ...] = (),
 ) -> None:
-    """Add ``flag`` whose default comes from its ``STREAMWATCH_`` env twin."""
+    """Add ``flag`` whose default comes from its ``STREAMWATCH_`` env twin.
+
+    ``aliases`` are older spellings still accepted on the command line; only
+    ``flag`` has an env twin.
+    """
     name = env_name(flag)
     raw = os.environ.get(name)
     value = default
@@ -58,6 +63,8 @@ def add_flag(
     shown = "required" if required and value is None else f"default: {default!r}"
     parser.add_argument(
         flag,
+        *aliases,
+        dest=flag.lstrip("-").replace("-", "_"),
         default=value,
         type=type,
         choices=choices,

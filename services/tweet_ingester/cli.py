@@ -59,9 +59,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     flags.add_flag(parser, "--seed", default=None, type=flags.non_negative_int,
                    help="synthetic: random seed; the same seed gives the same ids, users, "
                    "texts and hashtags (unset = a fresh seed, logged at start)")
-    flags.add_flag(parser, "--limit", default=0, type=flags.non_negative_int,
+    flags.add_flag(parser, "--max-events", default=None, type=flags.positive_int,
+                   aliases=("--limit",),
                    help="synthetic: stop generating after this many tweets and keep "
-                   "serving (0 = no limit)")
+                   "serving (unset = no limit; same flag as `streamwatch txns`, "
+                   "--limit is its older spelling)")
     flags.add_flag(parser, "--duplicate-rate", default=0.001, type=flags.probability,
                    help="synthetic: share of tweets re-emitted with the id of an earlier "
                    "one, as after a stream reconnect")
@@ -89,7 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      "(windows then look live)")
     flags.add_switch(parser, "--exit-at-end",
                      help="exit once the source is exhausted (replay: end of file; "
-                     "synthetic: --limit reached) instead of serving on")
+                     "synthetic: --max-events reached) instead of serving on")
 
     flags.add_flag(parser, "--x-base-url", default="https://api.x.com",
                    help="x-api: base URL of the X API")
@@ -145,7 +147,7 @@ def main(args: argparse.Namespace) -> int:
                 rate=args.rate, tags=args.hashtags, trend_every_s=args.trend_every,
                 trend_duration_s=args.trend_duration, trend_share=args.trend_share,
                 duplicate_rate=args.duplicate_rate, out_of_order_rate=args.out_of_order_rate,
-                max_lateness_s=args.max_lateness, limit=args.limit)
+                max_lateness_s=args.max_lateness, limit=args.max_events or 0)
         except ValueError as exc:
             return _fail(f"{exc}. See `streamwatch tweets --help` for the valid ranges.")
         seed = args.seed if args.seed is not None else secrets.randbelow(1 << 31)

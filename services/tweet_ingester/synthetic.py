@@ -309,7 +309,7 @@ class SyntheticSource:
                         "hashtag": burst.tag.text, "burst": burst.index,
                         "duration_s": burst.end_s - burst.start_s})
             if cfg.limit and gen.count + gen.duplicates >= cfg.limit:
-                log.info("synthetic tweets reached --limit", extra={
+                log.info("synthetic tweets reached --max-events", extra={
                     "tweets": gen.count, "duplicates": gen.duplicates})
                 return
             if not pacer.wait(stop):

@@ -41,7 +41,17 @@ def test_env_twins_set_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert parse(["--rate", "5"]).rate == 5.0  # the flag wins
 
 
-@pytest.mark.parametrize("argv", [["--rate", "0"], ["--duplicate-rate", "1.5"]])
+def test_max_events_is_spelled_as_for_txns_and_limit_still_works(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert parse([]).max_events is None
+    assert parse(["--max-events", "250"]).max_events == 250
+    assert parse(["--limit", "250"]).max_events == 250
+    monkeypatch.setenv("STREAMWATCH_MAX_EVENTS", "40")
+    assert parse([]).max_events == 40
+
+
+@pytest.mark.parametrize("argv", [["--rate", "0"], ["--duplicate-rate", "1.5"],
+                                  ["--max-events", "0"]])
 def test_bad_values_are_refused(argv: list[str]) -> None:
     with pytest.raises(SystemExit):
         parse(argv)
