@@ -351,16 +351,22 @@ def bench_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 class Service:
     """``streamwatch <args>`` (or ``python -m <module> <args>``) as a child process in its
-    own session, output in ``log_path``."""
+    own session, output in ``log_path``. Tests use it too (``tests/procs.py``)."""
 
     def __init__(self, args: Sequence[str], log_path: Path,
                  env: Mapping[str, str] | None = None, module: str = "streamwatch.cli") -> None:
         self.args = list(args)
         self.module = module
         self.log_path = Path(log_path)
-        self.env = bench_env(env)
+        self.env = self.child_env(env)
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: Any = None
+
+    def child_env(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+        return bench_env(extra)
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", self.module, *self.args]
 
     @property
     def pid(self) -> int:
@@ -370,7 +376,7 @@ class Service:
     def start(self) -> Service:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()/kill9()
-        self.proc = subprocess.Popen([sys.executable, "-m", self.module, *self.args],
+        self.proc = subprocess.Popen(self.command(),
                                      stdout=self._log, stderr=subprocess.STDOUT, env=self.env,
                                      cwd=ROOT, start_new_session=True)
         return self
@@ -384,8 +390,8 @@ class Service:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"{self.args[0]} exited with {self.proc.returncode}:\n"
-                                   f"{self.tail()}")
+                raise RuntimeError(f"`{shlex.join(self.command()[1:])}` exited with "
+                                   f"{self.proc.returncode}:\n{self.tail()}")
             try:
                 if requests.get(url, timeout=1).status_code < 500:
                     return

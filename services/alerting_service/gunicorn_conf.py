@@ -10,7 +10,6 @@ import os
 from typing import Any
 
 _host = os.environ.get("STREAMWATCH_HOST", "0.0.0.0")  # a container listens on all interfaces
-_host = os.environ.get("STREAMWATCH_HOST", "0.0.0.0")  # a container listens on all interfaces
 bind = f"{_host}:{os.environ.get('STREAMWATCH_PORT', '7103')}"
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 worker_class = "gthread"

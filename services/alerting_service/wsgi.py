@@ -11,6 +11,7 @@ database leases, like replicas do.
 from __future__ import annotations
 
 import logging
+import os
 
 from alerting_service.app import create_app
 from alerting_service.config import AlertingConfig
@@ -21,8 +22,9 @@ config = AlertingConfig.from_env()
 logs.setup("alerting", config.log_level)
 app = create_app(config)
 Runtime.of(app).delivery.start()
+# The pid tells the workers' log lines apart (gunicorn's own lines carry it too).
 logging.getLogger(__name__).info("gunicorn worker ready",
-                                 extra={"database": config.database_label})
+                                 extra={"database": config.database_label, "pid": os.getpid()})
 
 
 def shutdown() -> None:

@@ -33,12 +33,8 @@ FRAUD_PROGRESS = (Path(__file__).resolve().parents[1] / "unit" / "data"
 class ExporterProcess(ServiceProcess):
     """``python -m metrics_exporter <args>``; everything else as ServiceProcess."""
 
-    def start(self) -> ExporterProcess:
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "metrics_exporter", *self.args],
-            stdout=self._log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
-        return self
+    def __init__(self, args: list[str], log_path: Path) -> None:
+        super().__init__(args, log_path, module="metrics_exporter")
 
 
 def start_exporter(tmp_path: Path, *args: str) -> tuple[ExporterProcess, str]:

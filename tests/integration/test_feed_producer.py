@@ -1,15 +1,11 @@
 """The producer runtime as a real process: feed API, line socket, kill -9 recovery, shutdown.
 
-Runs ``streamwatch txns`` (the transaction simulator) on 127.0.0.1. Until that
-subcommand exists the same runtime is driven by a small counting source
-(``_RUNNER``), so the log, server and shutdown paths are exercised either way.
+Runs ``streamwatch txns`` (the transaction simulator) on 127.0.0.1.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import socket
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,66 +16,6 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.procs import ServiceProcess, free_port
-
-
-def _cli_complete() -> bool:
-    """True once ``streamwatch`` can build its parser (every subcommand module exists)."""
-    from streamwatch.cli import SUBCOMMANDS
-
-    for module, _ in SUBCOMMANDS.values():
-        try:
-            if importlib.util.find_spec(module) is None:
-                return False
-        except ModuleNotFoundError:
-            return False
-    return True
-
-
-HAVE_TXNS = _cli_complete()
-
-_RUNNER = '''
-import argparse, sys
-from prometheus_client import CollectorRegistry
-from streamwatch.producer import add_producer_flags, run_producer
-from streamwatch.sources import Pacer
-
-class Counting:
-    feeds = ("transactions", "labels")
-    def __init__(self, rate): self.rate = rate
-    def run(self, emit, stop):
-        pacer, i = Pacer(self.rate), 0
-        while pacer.wait(stop):
-            n = pacer.due()
-            ids = [b"t-%09d" % (i + k) for k in range(n)]
-            emit("transactions", [b'{"txn_id":"' + t + b'","amount":"1.00"}' for t in ids])
-            emit("labels", [b'{"txn_id":"' + t + b'","is_fraud":false}' for t in ids])
-            i += n
-
-parser = argparse.ArgumentParser()
-add_producer_flags(parser, http_port=7102, socket_port=7202)
-parser.add_argument("--rate", type=float, default=2000)
-parser.add_argument("--seed", type=int, default=1)
-args = parser.parse_args()
-sys.exit(run_producer("txn-simulator", Counting(args.rate), args,
-                      socket_feed="transactions", registry=CollectorRegistry()))
-'''
-
-
-class _RunnerProcess(ServiceProcess):
-    """ServiceProcess that runs the stand-in runner script instead of ``streamwatch``."""
-
-    def __init__(self, script: Path, args: list[str], log_path: Path) -> None:
-        super().__init__(args, log_path)
-        self.script = script
-
-    def start(self) -> _RunnerProcess:
-        import subprocess
-
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen([sys.executable, str(self.script), *self.args],
-                                     stdout=self._log, stderr=subprocess.STDOUT, env=self.env,
-                                     start_new_session=True)
-        return self
 
 
 class Producer:
@@ -135,16 +71,13 @@ StartProducer = Callable[..., Producer]
 @pytest.fixture
 def start_producer(tmp_path: Path) -> Iterator[StartProducer]:
     started: list[ServiceProcess] = []
-    script = tmp_path / "runner.py"
-    script.write_text(_RUNNER)
 
     def start(data_dir: Path, *extra: str, wait: bool = True) -> Producer:
         http_port, socket_port = free_port(), free_port()
         args = ["--seed", "1", "--rate", "2000", "--http-port", str(http_port),
                 "--socket-port", str(socket_port), "--data-dir", str(data_dir), *extra]
         log_path = tmp_path / f"producer-{len(started)}.log"
-        proc: ServiceProcess = (ServiceProcess(["txns", *args], log_path) if HAVE_TXNS
-                                else _RunnerProcess(script, args, log_path))
+        proc = ServiceProcess(["txns", *args], log_path)
         started.append(proc.start())
         producer = Producer(proc, http_port, socket_port)
         if wait:

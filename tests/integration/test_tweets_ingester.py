@@ -1,15 +1,9 @@
 """``streamwatch tweets`` as a real process on 127.0.0.1: synthetic, replay and x-api.
-
-While some other subcommand module is still missing, ``streamwatch.cli`` cannot
-build its parser; the same ``tweet_ingester.cli`` is then driven by a
-three-line runner, so these tests exercise the ingester either way.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -26,36 +20,11 @@ from tweet_ingester.synthetic import SyntheticConfig, TweetGenerator
 
 pytestmark = pytest.mark.slow
 
-_RUNNER = (
-    "import argparse, sys\n"
-    "from tweet_ingester import cli\n"
-    "p = argparse.ArgumentParser(prog='streamwatch tweets'); cli.add_arguments(p)\n"
-    "sys.exit(cli.main(p.parse_args(sys.argv[1:])))\n"
-)
-
-
-def _cli_complete() -> bool:
-    from streamwatch.cli import SUBCOMMANDS
-
-    try:
-        return all(importlib.util.find_spec(m) is not None for m, _ in SUBCOMMANDS.values())
-    except ModuleNotFoundError:
-        return False
-
-
 class TweetsProcess(ServiceProcess):
-    """``streamwatch tweets ARGS`` (or the runner while the CLI is incomplete)."""
+    """``streamwatch tweets ARGS``."""
 
-    def start(self) -> TweetsProcess:
-        if _cli_complete():
-            self.args = ["tweets", *self.args]
-            super().start()
-            return self
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", _RUNNER, *self.args], stdout=self._log,
-            stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
-        return self
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", self.module, "tweets", *self.args]
 
 
 @pytest.fixture
