@@ -16,7 +16,7 @@ import requests
 from standardwebhooks.webhooks import Webhook
 
 from alerting_service.receiver import Receiver
-from streamwatch.events import alert_id
+from tests.factories import alert_body
 from tests.procs import ServiceProcess, free_port
 
 TOKEN = "gunicorn-admin-token-" + "g" * 20
@@ -32,11 +32,7 @@ class Gunicorn(ServiceProcess):
 
 
 def alert(i: int) -> dict[str, Any]:
-    card, txn = f"c-{i:05d}", f"t-{i:07d}"
-    return {"alert_id": alert_id("card_testing", card, txn), "rule": "card_testing",
-            "severity": "high", "score": 0.9, "card_id": card, "txn_ids": [txn],
-            "event_time": "2026-11-20T10:15:03.120Z", "detected_at": "2026-11-20T10:15:04.000Z",
-            "reason": "gunicorn test"}
+    return alert_body("card_testing", f"c-{i:05d}", [f"t-{i:07d}"], score=0.9)
 
 
 def test_two_gunicorn_workers_store_and_deliver_each_alert_once(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ import requests
 from standardwebhooks.webhooks import Webhook
 
 from alerting_service.receiver import Receiver
-from streamwatch.events import alert_id
+from tests.factories import alert_body
 from tests.procs import ServiceProcess, free_port
 
 TOKEN = "recovery-admin-token-" + "r" * 20
@@ -26,11 +26,7 @@ ENV = {"STREAMWATCH_ADMIN_TOKEN": TOKEN, "STREAMWATCH_WEBHOOK_ALLOW_PRIVATE": "1
 
 
 def alert(i: int) -> dict[str, Any]:
-    card, txn = f"c-{i:05d}", f"t-{i:07d}"
-    return {"alert_id": alert_id("velocity", card, txn), "rule": "velocity",
-            "severity": "medium", "score": 0.6, "card_id": card, "txn_ids": [txn],
-            "event_time": "2026-11-20T10:15:03.120Z", "detected_at": "2026-11-20T10:15:04.000Z",
-            "reason": "recovery test"}
+    return alert_body("velocity", f"c-{i:05d}", [f"t-{i:07d}"], severity="medium", score=0.6)
 
 
 def start(tmp: Path, port: int, name: str) -> ServiceProcess:

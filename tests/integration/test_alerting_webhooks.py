@@ -19,7 +19,7 @@ import requests
 from standardwebhooks.webhooks import Webhook
 
 from alerting_service.receiver import Received, Receiver
-from streamwatch.events import alert_id
+from tests.factories import alert_body
 from tests.procs import ServiceProcess, free_port
 
 TOKEN = "integration-admin-token-" + "k" * 20
@@ -27,11 +27,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def alert(rule: str, i: int, severity: str = "high") -> dict[str, Any]:
-    card, txn = f"c-{i:05d}", f"{rule}-t-{i}"
-    return {"alert_id": alert_id(rule, card, txn), "rule": rule, "severity": severity,
-            "score": 0.7, "card_id": card, "txn_ids": [txn],
-            "event_time": "2026-11-20T10:15:03.120Z", "detected_at": "2026-11-20T10:15:04.000Z",
-            "reason": "integration test"}
+    return alert_body(rule, f"c-{i:05d}", [f"{rule}-t-{i}"], severity=severity, score=0.7)
 
 
 @dataclass

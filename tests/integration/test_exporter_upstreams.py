@@ -19,9 +19,9 @@ import requests
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from streamwatch.events import alert_id
 from streamwatch.httpkit import Server
 from streamwatch.quality import QualityTracker
+from tests.factories import alert_body
 from tests.integration.test_exporter_process import start_exporter
 
 alerting_app = pytest.importorskip("alerting_service.app", reason="alerting service absent")
@@ -31,10 +31,7 @@ feedlog = pytest.importorskip("streamwatch.feedlog")
 
 
 def make_alert(rule: str, card: str, txn_ids: list[str]) -> dict[str, Any]:
-    return {"alert_id": alert_id(rule, card, txn_ids[0]), "rule": rule, "severity": "high",
-            "score": 0.9, "card_id": card, "txn_ids": txn_ids,
-            "event_time": "2026-11-20T10:15:03.120Z", "detected_at": "2026-11-20T10:15:04.000Z",
-            "reason": "integration test"}
+    return alert_body(rule, card, txn_ids, score=0.9)
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 30.0) -> None:

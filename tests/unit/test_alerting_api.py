@@ -18,19 +18,17 @@ from prometheus_client import CollectorRegistry
 from alerting_service.app import create_app
 from alerting_service.config import AlertingConfig, ConfigError
 from alerting_service.runtime import Runtime
-from streamwatch.events import alert_id
 from streamwatch.httpkit import route_paths
+from tests.factories import alert_body
 
 TOKEN = "unit-test-admin-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def alert(i: int, rule: str = "velocity", severity: str = "high") -> dict[str, Any]:
-    card, txn = f"c-{i}", f"t-{i}"
-    return {"alert_id": alert_id(rule, card, txn), "rule": rule, "severity": severity,
-            "score": 0.8, "card_id": card, "txn_ids": [txn],
-            "event_time": f"2026-11-20T10:00:{i % 60:02d}.000Z",
-            "detected_at": "2026-11-20T10:01:00.000Z", "reason": "r"}
+    return alert_body(rule, f"c-{i}", [f"t-{i}"], severity=severity,
+                      event_time=f"2026-11-20T10:00:{i % 60:02d}.000Z",
+                      detected_at="2026-11-20T10:01:00.000Z", reason="r")
 
 
 @pytest.fixture
