@@ -31,7 +31,9 @@ class Exporter:
         self.registry = CollectorRegistry()
         self.state = ExporterState(top_n=config.top_n, max_windows=config.max_windows,
                                    max_rows_per_window=config.max_rows_per_window,
-                                   max_queries=config.max_queries)
+                                   max_queries=config.max_queries,
+                                   quality_max_incidents=config.quality_max_incidents,
+                                   quality_max_alerts=config.quality_max_alerts)
         ExporterCollector(self.state, self.registry)
         timing = {"interval": config.poll_interval, "max_backoff": config.max_backoff,
                   "timeout": config.request_timeout}

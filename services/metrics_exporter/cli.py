@@ -40,6 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="trend windows kept for GET /v1/trends")
     flags.add_flag(parser, "--max-queries", default=20, type=flags.positive_int,
                    help="streaming queries tracked; the stalest is dropped beyond this")
+    flags.add_flag(parser, "--quality-max-incidents", default=20_000, type=flags.positive_int,
+                   help="fraud incidents kept for the quality report; older ones are retired "
+                   "with their figures final (bounds memory)")
+    flags.add_flag(parser, "--quality-max-alerts", default=50_000, type=flags.positive_int,
+                   help="alerts kept for the quality report and duplicate checks; older ones "
+                   "are retired with their figures final (bounds memory)")
     flags.add_flag(parser, "--max-body", default=1 << 20, type=flags.byte_size,
                    metavar="SIZE", help="largest POST body accepted")
     flags.add_flag(parser, "--log-level", default="info",
@@ -60,7 +66,8 @@ def main(args: argparse.Namespace) -> int:
         labels_url=args.labels_url, poll_interval=args.poll_interval,
         max_backoff=args.max_backoff, request_timeout=args.request_timeout,
         top_n=args.top_n, max_windows=args.max_windows, max_queries=args.max_queries,
-        max_body_bytes=args.max_body,
+        max_body_bytes=args.max_body, quality_max_incidents=args.quality_max_incidents,
+        quality_max_alerts=args.quality_max_alerts,
     )
     app = create_app(config)
     exporter = app.extensions[EXTENSION]

@@ -22,3 +22,6 @@ class ExporterConfig:
     max_rows_per_window: int = 100
     max_queries: int = 20
     max_body_bytes: int = 1 << 20
+    # Memory bounds of the quality report (fraud incidents and alerts kept live).
+    quality_max_incidents: int = 20_000
+    quality_max_alerts: int = 50_000

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,14 +78,18 @@ class Snapshot:
 
 class ExporterState:
     def __init__(self, *, top_n: int, max_windows: int, max_rows_per_window: int,
-                 max_queries: int) -> None:
+                 max_queries: int, quality_max_incidents: int | None = None,
+                 quality_max_alerts: int | None = None) -> None:
         self.top_n = top_n
         self.max_queries = max_queries
         self._lock = threading.Lock()
         self._queries: dict[str, QueryStats] = {}
         self._trends = TrendStore(max_windows, max_rows_per_window)
         self._alerts: dict[tuple[str, str], int] = {}
-        self._alert_ids: set[str] = set()
+        # ids of the alerts seen, oldest first, bounded like the tracker's alerts: the
+        # poller pages by cursor, so a repeat comes only from a restart or an overlap
+        self._alert_ids: OrderedDict[str, None] = OrderedDict()
+        self._max_alert_ids = quality_max_alerts
         self._progress_events = 0
         self._duplicates = 0
         self._trend_rows = 0
@@ -92,7 +97,8 @@ class ExporterState:
         self._pollers = {name: PollerStatus() for name in POLLERS}
         self._labels_read = 0
         self._quality_lock = threading.Lock()
-        self._tracker = QualityTracker()
+        self._tracker = QualityTracker(max_incidents=quality_max_incidents,
+                                       max_alerts=quality_max_alerts)
         self._quality: dict[str, Any] | None = None
 
     # -- progress -------------------------------------------------------------
@@ -165,7 +171,9 @@ class ExporterState:
                 alert_id = str(alert["alert_id"])
                 if alert_id in self._alert_ids:
                     continue
-                self._alert_ids.add(alert_id)
+                self._alert_ids[alert_id] = None
+                if self._max_alert_ids and len(self._alert_ids) > self._max_alert_ids:
+                    self._alert_ids.popitem(last=False)
                 fresh.append(alert)
                 severity = str(alert.get("severity"))
                 key = (str(alert["rule"]), severity if severity in SEVERITIES else "unknown")

@@ -139,3 +139,17 @@ def test_fraud_job_figures_follow_the_exposition_format() -> None:
                      re.MULTILINE)
     parsed = {f.name: f for f in text_string_to_metric_families(text)}
     assert parsed["streamwatch_fraud_cards_in_state"].samples[0].value == 32751
+
+
+def test_alert_ids_and_quality_items_are_bounded() -> None:
+    state = ExporterState(top_n=3, max_windows=3, max_rows_per_window=10, max_queries=5,
+                          quality_max_incidents=10, quality_max_alerts=10)
+    assert state.record_alerts([alert(i, "velocity", txn=f"t-{i}") for i in range(25)]) == 25
+    # recent repeats (a poller overlap) are dropped; an id older than the bound is not
+    assert state.record_alerts([alert(i, "velocity", txn=f"t-{i}") for i in range(20, 25)]) == 0
+    assert state.record_alerts([alert(0, "velocity", txn="t-0")]) == 1
+    state.record_labels([{"txn_id": f"t-{i}", "is_fraud": True, "scenario": "velocity",
+                          "incident_id": f"i-{i}"} for i in range(30)])
+    velocity = state.quality()["by_scenario"]["velocity"]
+    # every alert and incident still counts once the live ones are bounded
+    assert (velocity["alerts"], velocity["incidents"]) == (26, 30)
