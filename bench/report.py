@@ -45,11 +45,13 @@ LIMITS: dict[str, str] = {
         "filled with card profiles then, so its growth says nothing about a 30-minute run. Run "
         "python -m bench.bench_soak --minutes 30 --cards 100000 for the real figure."),
     "faults_driver_kill": (
-        "Driver recovery is dominated by starting a new driver: Python start, JVM + "
-        "SparkSession (~12 s alone on an idle machine, PERFORMANCE-NOTES), the checkpoint "
-        "and RocksDB state reload, the Python state-server worker start, then the replayed "
-        "micro-batch. On the shared 2-core machine, with other engineers' test suites "
-        "running, each step is slower."),
+        "Driver recovery is dominated by starting a new driver (bench/component-figures.md, "
+        "Driver resume, has a measured breakdown): Python start and JVM launch ~4 s, "
+        "SparkContext and the job's setup (Python data source workers) ~9 s, then the first "
+        "micro-batch at 12-15 s against ~2 s for a steady one: planning 2.3-3.7 s, a first "
+        "Python worker for the source read (~3 s) and four stateful tasks on two cores each "
+        "starting a Python worker and loading RocksDB state (~6.4 s). On the shared 2-core "
+        "machine, with other engineers' test suites running, each step is slower."),
     "e2e_latency": (
         "The fraud job's batch time, not the trigger. At 5,000 tx/s the job keeps up "
         "(processed_tx_per_s) with about 3 s of queue; its micro-batch of 5,000-7,000 "
