@@ -13,13 +13,11 @@ from typing import Any
 import pandas as pd
 from pyspark.sql.streaming import StatefulProcessorHandle
 
-from streamwatch_processor.fraud.detector import detect_delta
 from streamwatch_processor.fraud.processor import (
     LEGACY_NAME,
     LEGACY_SCHEMA,
-    TXN_COLUMNS,
     FraudProcessor,
-    output_frame,
+    input_frame,
 )
 from streamwatch_processor.fraud.state import BucketState
 
@@ -31,19 +29,11 @@ class WholeBucketProcessor(FraudProcessor):
 
     def handleInputRows(self, key: Any, rows: Iterator[pd.DataFrame],
                         timerValues: Any) -> Iterator[pd.DataFrame]:
-        frames = [f for f in rows if len(f)]
-        if not frames:
+        new = input_frame(rows)
+        if new is None:
             return
-        new = pd.concat(frames, ignore_index=True)[list(TXN_COLUMNS)]
-        rules, status = self._current_rules()
         stored = self.bucket.get()
         state = BucketState.new() if stored is None else BucketState.from_tables(*stored[1:])
-        alerts, _, state = detect_delta(
-            state, new, rules, ttl_ms=self.ttl_ms,
-            detected_at_ms=timerValues.getCurrentProcessingTimeInMs())
+        alerts, _, state = self._detect(state, new, timerValues)
         self.bucket.update((self.buckets, *state.to_tables()))
-        yield output_frame(alerts, {
-            "rules_version": rules.version,
-            "rules_reload_errors": int(status.get("reload_errors_total", 0)),
-            "cards_in_state": state.n_cards, "recent_rows": state.n_recent,
-        })
+        yield self._output(alerts, state)

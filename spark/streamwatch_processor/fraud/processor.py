@@ -84,6 +84,14 @@ ALERT_FIELDS = ("alert_id", "rule", "severity", "score", "card_id", "txn_ids", "
 STATS_FIELDS = ("rules_version", "rules_reload_errors", "cards_in_state", "recent_rows")
 
 
+def input_frame(rows: Iterator[pd.DataFrame]) -> pd.DataFrame | None:
+    """A batch's rows of one bucket as one frame of the detector's columns (None if empty)."""
+    frames = [f for f in rows if len(f)]
+    if not frames:
+        return None
+    return pd.concat(frames, ignore_index=True)[list(TXN_COLUMNS)]
+
+
 def output_frame(alerts: list[dict[str, Any]], stats: dict[str, int]) -> pd.DataFrame:
     """The alert rows plus one stats row, in ``OUTPUT_SCHEMA`` (built column by column:
     a per-bucket call must stay cheap, the processor pays it for every bucket and batch)."""
@@ -183,18 +191,24 @@ class FraudProcessor(StatefulProcessor):
 
     def handleInputRows(self, key: Any, rows: Iterator[pd.DataFrame],
                         timerValues: Any) -> Iterator[pd.DataFrame]:
-        frames = [f for f in rows if len(f)]
-        if not frames:
+        new = input_frame(rows)
+        if new is None:
             return
-        new = pd.concat(frames, ignore_index=True)[list(TXN_COLUMNS)]
-        rules, status = self._current_rules()
         bucket = int(key[0])
         meta, state = self._load(bucket)
-        alerts, delta, state = detect_delta(
-            state, new, rules, ttl_ms=self.ttl_ms,
-            detected_at_ms=timerValues.getCurrentProcessingTimeInMs())
+        alerts, delta, state = self._detect(state, new, timerValues)
         self._save(bucket, meta, delta, state)
-        yield output_frame(alerts, {
+        yield self._output(alerts, state)
+
+    def _detect(self, state: BucketState, new: pd.DataFrame, timer_values: Any
+                ) -> tuple[list[dict[str, Any]], StateDelta, BucketState]:
+        rules, _ = self._current_rules()
+        return detect_delta(state, new, rules, ttl_ms=self.ttl_ms,
+                            detected_at_ms=timer_values.getCurrentProcessingTimeInMs())
+
+    def _output(self, alerts: list[dict[str, Any]], state: BucketState) -> pd.DataFrame:
+        rules, status = self._current_rules()
+        return output_frame(alerts, {
             "rules_version": rules.version,
             "rules_reload_errors": int(status.get("reload_errors_total", 0)),
             "cards_in_state": state.n_cards, "recent_rows": state.n_recent,
