@@ -5,7 +5,8 @@ hands the same number out again to the next caller, so two ``free_port()``
 calls in a row can return one port (a service then finds its second listener's
 port taken by its first). Such a port also lies in the ephemeral range, where
 any outgoing connection may take it before the child binds it. Ports here come
-from below that range and are never handed out twice by one process.
+from outside that range (below it on a default kernel) and are never handed out
+twice by one process.
 """
 
 from __future__ import annotations

@@ -63,8 +63,7 @@ def add_flag(
     shown = "required" if required and value is None else f"default: {default!r}"
     parser.add_argument(
         flag,
-        *aliases,
-        dest=flag.lstrip("-").replace("-", "_"),
+        *aliases,  # argparse names the value after the first long option: ``flag``
         default=value,
         type=type,
         choices=choices,
