@@ -12,7 +12,7 @@ export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-faults lint bench bench-quick venv java clean tools
+.PHONY: help run test test-faults lint lock bench bench-quick venv java clean tools
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,8 +22,13 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[dev]'
+# The runtime dependencies are installed at the versions of docker/requirements.lock,
+# the same ones the images get, so a new release on PyPI cannot change what the
+# tests run against; `make lock` moves the pins forward.
+LOCK := docker/requirements.lock
+
+$(STAMP): pyproject.toml $(LOCK) | $(PY)
+	$(PY) -m pip install --quiet -c $(LOCK) -e '.[dev]'
 	@touch $(STAMP)
 
 venv: $(STAMP) ## create or update .venv with the project and its dev tools
@@ -42,6 +47,11 @@ test-faults: venv ## the fault runs in their --quick form (about 3 minutes)
 
 lint: venv ## ruff over the whole tree
 	$(VENV)/bin/ruff check .
+
+lock: | $(PY) ## upgrade the runtime dependencies within pyproject.toml's ranges and re-pin them
+	$(PY) -m pip install --quiet --upgrade -e '.[dev]'
+	$(PY) docker/lock.py
+	@touch $(STAMP)
 
 bench: venv ## run the benchmarks under bench/ and record their figures
 	$(PY) -m bench $(ARGS)

@@ -6,7 +6,8 @@ closure is read from the environment this script runs in (the project's
 ``.venv``), following only the ``[project] dependencies`` of pyproject.toml -
 never the dev extra - and evaluating markers for Linux, CPython 3.11.
 
-    .venv/bin/python docker/lock.py          # rewrite the lock
+    make lock                                # upgrade within pyproject's ranges, re-pin
+    .venv/bin/python docker/lock.py          # rewrite the lock from what is installed
     .venv/bin/python docker/lock.py --check  # exit 1 if the lock is stale
 """
 
@@ -72,8 +73,9 @@ def main(argv: list[str]) -> int:
     text = render(closure())
     if "--check" in argv:
         if not LOCK.exists() or LOCK.read_text() != text:
-            print("docker/requirements.lock is stale: run `.venv/bin/python docker/lock.py`",
-                  file=sys.stderr)
+            print("docker/requirements.lock does not match the runtime dependencies "
+                  "installed in this environment: run `make lock` (upgrade and re-pin) or "
+                  "`.venv/bin/python docker/lock.py` (pin what is installed)", file=sys.stderr)
             return 1
         return 0
     LOCK.write_text(text)
