@@ -5,7 +5,7 @@ Key concepts:
   hashtags job. ``score_texts`` scores each distinct text of a batch once and
   keeps a bounded LRU cache per Python worker (workers are reused), so
   retweets and repeated texts cost nothing after the first.
-- ``sentiment_udf`` is a pandas UDF; null texts are not scored (callers pass
+- ``sentiment_udf`` is an Arrow UDF (no pandas conversion); null texts are not scored (callers pass
   null for rows whose sentiment no result needs) and come back null.
 
 Usage::
@@ -67,16 +67,14 @@ def score_texts(texts: list[str | None]) -> list[float | None]:
 
 
 def sentiment_udf() -> Any:
-    """The pandas UDF ``text -> compound score`` (built lazily: needs an active session)."""
-    import pandas as pd
-    from pyspark.sql.functions import pandas_udf
+    """The Arrow UDF ``text -> compound score`` (built lazily: needs an active session)."""
+    import pyarrow as pa
+    from pyspark.sql.functions import arrow_udf
 
-    def vader_compound(texts: pd.Series) -> pd.Series:
-        values = texts.where(texts.notna(), None).tolist()
-        return pd.Series(score_texts(values), dtype="float64")
+    def vader_compound(texts: pa.Array) -> pa.Array:
+        return pa.array(score_texts(texts.to_pylist()), type=pa.float64())
 
     # Real classes, not the postponed strings of `from __future__ import annotations`:
-    # pandas_udf infers the UDF kind from them.
-    vader_compound.__annotations__ = {"texts": pd.Series, "return": pd.Series}
-    return pandas_udf("double")(vader_compound)  # type: ignore[call-overload]
-
+    # arrow_udf infers the UDF kind from them.
+    vader_compound.__annotations__ = {"texts": pa.Array, "return": pa.Array}
+    return arrow_udf("double")(vader_compound)  # type: ignore[call-overload]

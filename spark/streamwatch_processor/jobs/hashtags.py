@@ -5,7 +5,7 @@ Key concepts:
   are deduplicated by ``id`` within the watermark
   (``dropDuplicatesWithinWatermark``), so a tweet delivered twice counts once.
 - Hashtags follow the rule in ``hashtag_rule``: pure-ASCII texts are parsed
-  by JVM regex functions, other texts by the Python reference in a pandas UDF
+  by JVM regex functions, other texts by the Python reference in an Arrow UDF
   (fed null for ASCII rows, so it costs almost nothing on them).
 - The JVM aggregates per *pane* (``jobs/panes.py``): a tumbling window of
   ``gcd(--window, --slide, --sentiment-window)`` per hashtag, plus a row per
@@ -149,15 +149,16 @@ def pane_counts(tweets: DataFrame, args: argparse.Namespace) -> DataFrame:
     from pyspark.sql import functions as F
 
     from streamwatch_processor.hashtag_rule import (
-        JAVA_NON_ASCII,
         ascii_hashtags_column,
         hashtags_udf,
+        is_ascii_column,
     )
     from streamwatch_processor.sentiment import sentiment_udf
 
-    non_ascii = F.col("text").rlike(JAVA_NON_ASCII)
-    tags = F.when(non_ascii, hashtags_udf()(F.when(non_ascii, F.col("text")))).otherwise(
-        ascii_hashtags_column(F.col("text")))
+    text, ascii_text = F.col("text"), F.col("ascii")
+    tweets = tweets.select("id", "ts", "text", is_ascii_column(text).alias("ascii"))
+    tags = F.when(ascii_text, ascii_hashtags_column(text)).otherwise(
+        hashtags_udf()(F.when(~ascii_text, text)))
     if args.sentiment_window > 0:  # the all-tweets row
         tags = F.concat(tags, F.array(F.lit(None).cast("string")))
     tagged = tweets.select("id", "ts", "text", tags.alias("tags")).where(F.size("tags") > 0)
