@@ -209,3 +209,39 @@ def test_a_whole_bucket_checkpoint_is_taken_over_by_the_delta_log_layout(
     assert before | after == uninterrupted
     # the card histories of the first half mattered: without them, other alerts
     assert after != without_history
+
+
+def test_a_restart_without_buckets_uses_the_checkpoints_count(spark: Any, tmp_path: Path
+                                                               ) -> None:
+    """The bucket count is recorded in the checkpoint after its first batch: a restart
+    without ``--buckets`` keeps it (the default, 8, would be refused by the state), and
+    another explicit count is refused with the count to use."""
+    from pyspark.errors import StreamingQueryException
+
+    from streamwatch_processor.fraud.buckets import RECORD
+    from streamwatch_processor.jobs import fraud
+
+    txns, _, _ = simulate(tmp_path / "data", n=4_000, rate=8.0, seed=23)
+    lines = (txns / "part-0.jsonl").read_bytes().splitlines(keepends=True)
+    source, checkpoint = tmp_path / "in", tmp_path / "ck"
+    source.mkdir()
+    (source / "part-0.jsonl").write_bytes(b"".join(lines[:2_000]))
+    common = ["--source", f"file:{source}", "--sink", f"jsonl:{tmp_path / 'out'}",
+              "--trigger", "available-now", "--checkpoint", str(checkpoint),
+              "--max-files-per-trigger", "1"]
+    run_available_now(spark, [*common, "--buckets", "3"])
+    assert orjson.loads((checkpoint / RECORD).read_bytes()) == {"buckets": 3}
+
+    (source / "part-1.jsonl").write_bytes(b"".join(lines[2_000:]))
+    (query,) = run_available_now(spark, common)
+    assert query.lastProgress["numInputRows"] > 0
+    assert orjson.loads((checkpoint / RECORD).read_bytes()) == {"buckets": 3}
+
+    (source / "part-2.jsonl").write_bytes(b"".join(lines[:100]))
+    (query,) = fraud.start(spark, job_args("fraud", [*common, "--buckets", "5"]))
+    try:
+        with pytest.raises(StreamingQueryException, match=r"--buckets 3"):
+            query.awaitTermination(240)
+    finally:
+        query.stop()
+    assert orjson.loads((checkpoint / RECORD).read_bytes()) == {"buckets": 3}

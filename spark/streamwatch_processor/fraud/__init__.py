@@ -4,5 +4,6 @@
 - ``detector``: the vectorised per-bucket detection over pandas frames;
 - ``state``: the per-bucket state (card profiles, recent transactions) and its
   Arrow serialisation;
-- ``processor``: the ``transformWithStateInPandas`` processor gluing them.
+- ``processor``: the ``transformWithStateInPandas`` processor gluing them;
+- ``buckets``: the card bucket count of a checkpoint (default, record).
 """

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from streamwatch.flags import add_flag, duration_seconds
+from streamwatch_processor.fraud.buckets import QUERY_DIR
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -71,8 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                   "(default <checkpoint>/rules)")
     add_flag(parser, "--state-ttl", type=duration_seconds, default=7200.0,
              help="forget a card after this long without a transaction (event time)")
-    add_flag(parser, "--buckets", type=positive_int, default=32,
-             help="card buckets = keys of the stateful operator; fixed for a checkpoint")
+    add_flag(parser, "--buckets", type=positive_int, default=None,
+             help="card buckets = keys of the stateful operator; fixed for a checkpoint "
+                  "(default: the checkpoint's recorded count, 8 for a new one)")
 
 
 def _validate(args: argparse.Namespace) -> None:
@@ -133,7 +135,7 @@ def alerts_with_stats(txns: DataFrame, watcher: RulesWatcher, args: argparse.Nam
     processor = FraudProcessor(
         rules_dir=str(watcher.publish_dir), buckets=args.buckets,
         ttl_ms=int(args.state_ttl * 1000), initial=watcher.rules.to_json(),
-        legacy=has_legacy_state(checkpoint_dir(args, "alerts")))
+        legacy=has_legacy_state(checkpoint_dir(args, QUERY_DIR)))
     out = txns.groupBy("bucket").transformWithStateInPandas(
         statefulProcessor=processor, outputStructType=OUTPUT_SCHEMA,
         outputMode="Append", timeMode="None")
@@ -190,24 +192,30 @@ def _poll(watcher: RulesWatcher, lock: threading.Lock, every_s: float,
 
 
 def start(spark: Any, args: argparse.Namespace) -> list[StreamingQuery]:
+    from streamwatch_processor.fraud import buckets
     from streamwatch_processor.jobs import apply_trigger, checkpoint_dir
     from streamwatch_processor.sinks import parse_sink
 
     _validate(args)
+    args.buckets = buckets.resolve(str(args.checkpoint), args.buckets)
     watcher = start_rules_watcher(args)
     sink = parse_sink(args.sink).open("alerts", label="alerts")
     lock = threading.Lock()
+    recorded = threading.Event()
 
     def write(batch: DataFrame, batch_id: int) -> None:
-        rows = alert_rows(batch)
+        rows = alert_rows(batch)  # runs the stateful operator: a wrong bucket count fails here
         if rows:
             sink.write(batch_id, rows)
+        if not recorded.is_set():
+            buckets.record(str(args.checkpoint), args.buckets)
+            recorded.set()
         with lock:  # rules edited during this batch apply from the next one
             watcher.check()
 
     writer = (alerts_with_stats(transactions(spark, args), watcher, args)
               .writeStream.queryName(QUERY_NAME).outputMode("append")
-              .option("checkpointLocation", checkpoint_dir(args, "alerts"))
+              .option("checkpointLocation", checkpoint_dir(args, QUERY_DIR))
               .foreachBatch(write))
     query = apply_trigger(writer, args.trigger).start()
     threading.Thread(target=_poll, args=(watcher, lock, args.rules_poll, query),

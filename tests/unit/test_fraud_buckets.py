@@ -1,0 +1,52 @@
+"""The card bucket count of a fraud checkpoint: default, record, older checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from streamwatch_processor.fraud import buckets
+
+
+def _used_checkpoint(root: Path) -> None:
+    (root / buckets.QUERY_DIR / "offsets").mkdir(parents=True)
+    (root / buckets.QUERY_DIR / "offsets" / "0").write_text("v1\n")
+
+
+def test_a_new_checkpoint_gets_the_default_and_keeps_it(tmp_path: Path) -> None:
+    ck = str(tmp_path / "ck")
+    assert buckets.resolve(ck, None) == buckets.DEFAULT
+    buckets.record(ck, buckets.DEFAULT)
+    _used_checkpoint(tmp_path / "ck")
+    assert buckets.resolve(ck, None) == buckets.DEFAULT
+
+
+def test_the_flag_wins_and_a_recorded_count_is_used_without_it(tmp_path: Path) -> None:
+    ck = str(tmp_path)
+    assert buckets.resolve(ck, 16) == 16
+    buckets.record(ck, 16)
+    _used_checkpoint(tmp_path)
+    assert buckets.resolve(ck, None) == 16
+    assert buckets.resolve(ck, 4) == 4  # the processor refuses it if the state disagrees
+    buckets.record(ck, 4)  # recorded only after a batch ran with it
+    assert buckets.resolve(ck, None) == 4
+
+
+def test_a_used_checkpoint_without_a_record_has_the_old_default(tmp_path: Path) -> None:
+    _used_checkpoint(tmp_path)
+    assert buckets.resolve(str(tmp_path), None) == buckets.LEGACY_DEFAULT == 32
+    assert buckets.resolve(f"file://{tmp_path}", None) == 32
+
+
+def test_object_store_checkpoints_keep_the_old_default_and_record_nothing() -> None:
+    assert buckets.resolve("s3a://bucket/ck", None) == buckets.LEGACY_DEFAULT
+    assert buckets.resolve("s3a://bucket/ck", 8) == 8
+    buckets.record("s3a://bucket/ck", 8)  # no local file to write: nothing happens
+
+
+@pytest.mark.parametrize("content", ['{"buckets": 0}', '{"buckets": "8"}', "not json", "{}"])
+def test_a_broken_record_is_a_clear_error(tmp_path: Path, content: str) -> None:
+    (tmp_path / buckets.RECORD).write_text(content)
+    with pytest.raises(ValueError, match=r"fraud-buckets\.json.*--buckets N"):
+        buckets.resolve(str(tmp_path), None)
