@@ -49,7 +49,7 @@ lint: venv ## ruff over the whole tree
 	$(VENV)/bin/ruff check .
 
 lock: | $(PY) ## upgrade the runtime dependencies within pyproject.toml's ranges and re-pin them
-	$(PY) -m pip install --quiet --upgrade -e '.[dev]'
+	$(PY) -m pip install --quiet --upgrade --upgrade-strategy eager -e '.[dev]'
 	$(PY) docker/lock.py
 	@touch $(STAMP)
 

@@ -9,7 +9,7 @@ Key concepts:
   generation), after one warm-up run of the job on 400k tweets (the JIT
   compiles the JVM's hot paths over the first batches of a session; a job
   that has run for a minute has paid that). It runs at several
-  ``--sentiment-sample`` values (0 = counting only; VADER costs ~82 us a text)
+  ``--sentiment-sample`` values (0 = counting only; VADER costs 30-80 us a text)
   and, counting only, at window/slide ratios 1, 5 and 15 (the pane design
   should make the ratio nearly free).
 - Baseline, same input, same session, same batches: a query that only reads

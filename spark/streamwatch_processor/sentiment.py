@@ -5,8 +5,9 @@ Key concepts:
   hashtags job. ``score_texts`` scores each distinct text of a batch once and
   keeps a bounded LRU cache per Python worker (workers are reused), so
   retweets and repeated texts cost nothing after the first.
-- ``sentiment_udf`` is an Arrow UDF (no pandas conversion); null texts are not scored (callers pass
-  null for rows whose sentiment no result needs) and come back null.
+- ``sentiment_udf`` is an Arrow UDF (no pandas conversion either way); null
+  texts are not scored (callers pass null for rows whose sentiment no result
+  needs) and come back null.
 
 Usage::
 
