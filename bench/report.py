@@ -54,24 +54,26 @@ LIMITS: dict[str, str] = {
         "machine, with other engineers' test suites running, each step is slower."),
     "e2e_latency": (
         "The fraud job's micro-batch, not the trigger. At 5,000 tx/s the job keeps up "
-        "(processed_tx_per_s) with batches of ~5,000 transactions that take ~0.55 s and run "
-        "back to back, so a transaction waits on average half a batch to be read and a whole "
-        "one to be processed; the rest (sink, alerting store, webhook) is ~50 ms. Two changes "
+        "(processed_tx_per_s) with micro-batches that run back to back (a probe over a file "
+        "source: ~0.55 s for 5,000 transactions), so a transaction waits on average half a "
+        "batch to be read and a whole one to be processed; the sink, the alerting store and "
+        "the webhook add little (alerting's own p99 is in its section). Two changes "
         "of session 5 took the median from 1.46 s to ~1.0-1.1 s on the same machine: one "
         "shuffle partition per core (two stateful tasks a batch, not four) and 8 card buckets "
         "instead of 32 (each bucket costs ~10 ms of fixed Python work a batch; "
         "bench/component-figures.md has the side-by-side runs). A median well under 1 s "
-        "needs batches under ~0.4 s, and the tail (p99) batches that stay under ~1 s; what is "
-        "left per batch is Spark's own (two stages, the state store, the Python worker round "
-        "trips of the stateful operator). In the py-spy profile below, "
+        "needs batches under ~0.4 s. Of the probe's ~0.55 s batch, the two stateful tasks "
+        "spend ~0.15 s each in the Python processor (state update time, 0.3 s summed) and the "
+        "rest is Spark's: two stages, planning, the offset and commit logs. In the py-spy "
+        "profile below, "
         "ArrowStreamSerializer.dump_stream is inclusive: the processor runs inside it."),
     "processor": (
-        "VADER. Counting only, the job meets the goal; every scored tweet costs a VADER "
-        "polarity_scores call in a Python worker (each distinct text once per worker), so at "
-        "--sentiment-sample 1 two cores bound the job near the hashtags_eps_sample_1 figure "
-        "whatever the JVM does, and a 10 % sample still spends more time in VADER than in "
-        "counting. Counts stay exact at any sample; 100,000 tweets/s with sentiment on every "
-        "tweet needs about three times these cores."),
+        "VADER. Counting only, the job meets the goal. Every scored tweet costs a VADER "
+        "polarity_scores call in a Python worker (each distinct text once per worker; 32 us "
+        "a text on these 8-word texts): at --sentiment-sample 1 that is about 60 % of the two "
+        "cores, at a 10 % sample about 20 % (the sample 0.1 and 0 figures). Counts stay exact "
+        "at any sample; 100,000 tweets/s with sentiment on every tweet needs about three "
+        "times these cores."),
 }
 
 
