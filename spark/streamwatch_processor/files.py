@@ -1,4 +1,5 @@
-"""Atomic file writes for the processor's side outputs (sink files, rules snapshot, panes).
+"""Atomic file writes for the processor's side outputs (sink files, rules snapshot, panes),
+and the local path of a checkpoint.
 
 Readers and a restarted driver must never see half a file: the bytes go to a
 temporary file in the same directory, are fsynced, and replace the target by
@@ -24,3 +25,11 @@ def write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def local_path(location: str) -> Path | None:
+    """A checkpoint location as a local path; None for an object-store URI (``s3a://``...),
+    which Python cannot read."""
+    if "://" in location and not location.startswith("file://"):
+        return None
+    return Path(location.removeprefix("file://"))

@@ -6,9 +6,10 @@ Key concepts:
   checkpoint; the processor refuses a state built with another count.
 - The default for a new checkpoint is 8. Each bucket costs the stateful
   operator a fixed ~10 ms of Python per micro-batch (a state round trip, the
-  detector's per-call work, an output frame), so at 5,000 tx/s 32 buckets
-  spent ~0.3 s of each batch on overhead; 8 buckets halved the end-to-end
-  alert latency's median (docs/benchmarks.md).
+  detector's per-call work, an output frame), so 32 buckets spent ~0.3 s of
+  Python work a batch (summed over its tasks) on overhead; at 5,000 tx/s, 8
+  buckets cut the median end-to-end alert latency from 1.37 s to 0.96 s
+  (docs/benchmarks.md).
 - ``<checkpoint>/fraud-buckets.json`` records the count once a micro-batch
   has run with it, so a restart without ``--buckets`` uses the checkpoint's
   own count. Checkpoints from before the record were made with the old
@@ -28,7 +29,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from streamwatch_processor.files import write_atomically
+from streamwatch_processor.files import local_path, write_atomically
 
 DEFAULT = 8
 #: the default before the record existed: what an unrecorded, used checkpoint was made with
@@ -37,15 +38,9 @@ RECORD = "fraud-buckets.json"
 QUERY_DIR = "alerts"  # the fraud query's own checkpoint, under the job's --checkpoint
 
 
-def _local(checkpoint: str) -> Path | None:
-    if "://" in checkpoint and not checkpoint.startswith("file://"):
-        return None
-    return Path(checkpoint.removeprefix("file://"))
-
-
 def recorded(checkpoint: str) -> int | None:
     """The count recorded in ``checkpoint``, or None."""
-    root = _local(checkpoint)
+    root = local_path(checkpoint)
     if root is None or not (root / RECORD).exists():
         return None
     try:
@@ -68,7 +63,7 @@ def resolve(checkpoint: str, given: int | None) -> int:
     """``given`` (``--buckets``) if set, else the checkpoint's count, else ``DEFAULT``."""
     if given is not None:
         return given
-    root = _local(checkpoint)
+    root = local_path(checkpoint)
     if root is None:
         return LEGACY_DEFAULT
     stored = recorded(checkpoint)
@@ -79,7 +74,7 @@ def resolve(checkpoint: str, given: int | None) -> int:
 
 def record(checkpoint: str, buckets: int) -> None:
     """Record ``buckets`` for ``checkpoint`` (a no-op when it is recorded already)."""
-    root = _local(checkpoint)
+    root = local_path(checkpoint)
     if root is None or recorded(checkpoint) == buckets:
         return
     root.mkdir(parents=True, exist_ok=True)

@@ -303,9 +303,12 @@ def has_legacy_state(checkpoint: str) -> bool:
     """
     import os
 
-    if "://" in checkpoint and not checkpoint.startswith("file://"):
+    from streamwatch_processor.files import local_path
+
+    local = local_path(checkpoint)
+    if local is None:
         return True
-    root = os.path.join(checkpoint.removeprefix("file://"), "state", "0", "_stateSchema")
+    root = os.path.join(local, "state", "0", "_stateSchema")
     newest: tuple[int, str] | None = None
     for folder, _, files in os.walk(root):
         for name in files:
