@@ -33,7 +33,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from streamwatch import flags
 
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
     from streamwatch.feedlog import FeedLog
     from streamwatch.sources import Source
+    from streamwatch.world import World
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +82,44 @@ def add_producer_flags(parser: argparse.ArgumentParser, *, http_port: int,
                    "further behind is disconnected")
     flags.add_flag(g, "--log-level", default="info",
                    choices=["debug", "info", "warning", "error"], help="log level")
+    flags.add_switch(g, "--new-world",
+                     help="start a new world (seed, population, ids with a new epoch) instead "
+                     "of continuing the one recorded under --data-dir; the feeds keep their "
+                     "earlier records")
 
 
+def latest_offsets(args: argparse.Namespace, feeds: tuple[str, ...]) -> dict[str, int]:
+    """Each feed's latest offset under ``--data-dir`` (0 for a feed with no log yet)."""
+    from streamwatch.feedlog import FeedLog
+
+    out = {}
+    for feed in feeds:
+        if not (Path(args.data_dir) / "feeds" / feed).exists():
+            out[feed] = 0
+            continue
+        feed_log = FeedLog.open(Path(args.data_dir) / "feeds", feed,
+                                segment_bytes=args.segment_bytes, fsync="never")
+        try:
+            out[feed] = feed_log.latest
+        finally:
+            feed_log.close()
+    return out
 
 
+def open_world(producer: str, args: argparse.Namespace, feeds: tuple[str, ...],
+               asked: dict[str, Any], defaults: dict[str, Any]) -> tuple[World, dict[str, int]]:
+    """The world this start continues or creates (``streamwatch.world``), and how many of
+    its records each feed already holds. Raises ``WorldError``/``OSError`` with the fix."""
+    from streamwatch import world as worlds
+
+    latest = latest_offsets(args, feeds)
+    world, resumed = worlds.resume_or_create(
+        args.data_dir, producer, asked, defaults=defaults, latest=latest,
+        new_world=bool(getattr(args, "new_world", False)))
+    held = {feed: world.held(feed, latest[feed]) for feed in feeds}
+    log.info("continuing the recorded world" if resumed else "started a new world", extra={
+        "epoch": world.epoch, "params": world.params, "records_held": held})
+    return world, held
 @dataclass
 class _Runtime:
     """Everything one running producer holds, so shutdown can undo it in order."""

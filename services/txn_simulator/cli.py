@@ -20,7 +20,6 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import secrets
 import sys
 from typing import Any
 
@@ -102,46 +101,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_producer_flags(parser, http_port=HTTP_PORT, socket_port=SOCKET_PORT)
 
 
-def build_config(args: argparse.Namespace, *, now_ms: int) -> Any:
-    """``SimConfig`` from parsed flags; raises ValueError naming the flags to fix."""
+#: the flags that shape the generated world (``streamwatch.world``); --max-events only
+#: says where this world stops, so it may change between starts
+WORLD_FLAGS = ("--seed", "--rate", "--cards", "--legit-min-gap", "--start-time", "--fraud-rate",
+               "--scenario-weights", "--disorder", "--late-fraction", "--late-by")
+
+
+def world_params(args: argparse.Namespace) -> dict[str, Any]:
+    """The world flags of this command line; None where the record decides (a restart
+    continues the recorded seed and start time unless they are given)."""
+    return {
+        "--seed": args.seed,
+        "--rate": args.rate,
+        "--cards": args.cards,
+        "--legit-min-gap": args.legit_min_gap,
+        "--start-time": None if args.start_time == "now" else args.start_time,
+        "--fraud-rate": args.fraud_rate,
+        "--scenario-weights": dict(args.scenario_weights),
+        "--disorder": args.disorder,
+        "--late-fraction": args.late_fraction,
+        "--late-by": args.late_by,
+    }
+
+
+def build_config(params: dict[str, Any], *, max_events: int | None = None, epoch: int = 1
+                 ) -> Any:
+    """``SimConfig`` from world parameters (``world_params`` with every value set); raises
+    ValueError naming the flags to fix."""
     from dataclasses import replace
 
     from txn_simulator.config import LegitParams, ScenarioConfig, SimConfig
 
-    if args.late_fraction > 0 and args.late_by <= 0:
+    if params["--late-fraction"] > 0 and params["--late-by"] <= 0:
         raise ValueError("--late-fraction needs --late-by > 0 (e.g. --late-by 10m)")
-    anchor = now_ms if args.start_time == "now" else int(
-        parse_ts(args.start_time).timestamp() * 1000)
     config = SimConfig(
-        seed=args.seed, rate=args.rate, fraud_rate=args.fraud_rate, cards=args.cards,
-        anchor_ms=anchor, disorder_s=args.disorder, late_fraction=args.late_fraction,
-        late_by_s=args.late_by, max_events=args.max_events,
-        legit=replace(LegitParams(), min_gap_s=args.legit_min_gap),
-        scenarios=ScenarioConfig(weights=dict(args.scenario_weights)),
+        seed=params["--seed"], rate=params["--rate"], fraud_rate=params["--fraud-rate"],
+        cards=params["--cards"],
+        anchor_ms=int(parse_ts(params["--start-time"]).timestamp() * 1000),
+        disorder_s=params["--disorder"], late_fraction=params["--late-fraction"],
+        late_by_s=params["--late-by"], max_events=max_events, epoch=epoch,
+        legit=replace(LegitParams(), min_gap_s=params["--legit-min-gap"]),
+        scenarios=ScenarioConfig(weights=dict(params["--scenario-weights"])),
     )
     problems = config.problems()
     if problems:
         raise ValueError("; ".join(problems))
     return config
-
-
-def _next_txn_no(args: argparse.Namespace, feeds: tuple[str, ...]) -> int:
-    """Continue numbering after what earlier runs left in the feed logs."""
-    from pathlib import Path
-
-    from streamwatch.feedlog import FeedLog
-
-    latest = 0
-    for feed in feeds:
-        if not (Path(args.data_dir) / "feeds" / feed).exists():
-            continue
-        log = FeedLog.open(Path(args.data_dir) / "feeds", feed, segment_bytes=args.segment_bytes,
-                           fsync="never")
-        try:
-            latest = max(latest, log.latest)
-        finally:
-            log.close()
-    return latest + 1
 
 
 def main(args: argparse.Namespace) -> int:
@@ -150,27 +155,33 @@ def main(args: argparse.Namespace) -> int:
 
     from prometheus_client import CollectorRegistry
 
-    from streamwatch.producer import run_producer
+    from streamwatch import world as worlds
+    from streamwatch.events import format_epoch_ms
+    from streamwatch.producer import open_world, run_producer
     from txn_simulator.simulator import TxnSource
 
-    if args.seed is None:
-        args.seed = secrets.randbelow(2**31)
+    asked = world_params(args)
     try:
-        config = build_config(args, now_ms=int(time.time() * 1000))
-    except ValueError as exc:
+        # refuse bad flags before a world is recorded with them
+        build_config({**asked, "--seed": asked["--seed"] or 0,
+                      "--start-time": asked["--start-time"] or "2026-01-01T00:00:00Z"})
+        world, held = open_world("txns", args, TxnSource.feeds, asked, defaults={
+            "--seed": worlds.fresh_seed(),
+            "--start-time": format_epoch_ms(int(time.time() * 1000))})
+        config = build_config(world.params, max_events=args.max_events, epoch=world.epoch)
+    except ValueError as exc:  # WorldError included
         print(f"txn-simulator: {exc}", file=sys.stderr)
         return 2
-    try:
-        first = _next_txn_no(args, TxnSource.feeds)
     except OSError as exc:
         print(f"txn-simulator: cannot read the feed logs under {args.data_dir}: {exc}. "
               "Check --data-dir (env STREAMWATCH_DATA_DIR).", file=sys.stderr)
         return 2
     registry = CollectorRegistry()
-    source = TxnSource(config, first_txn_no=first, registry=registry)
+    source = TxnSource(config, first_txn_no=world.first_number, held=held, registry=registry)
     logging.getLogger(__name__).info("txn-simulator configured", extra={
         "seed": config.seed, "rate": config.rate, "fraud_rate": config.fraud_rate,
-        "cards": source.generator.pop.size, "first_txn_no": first,
+        "cards": source.generator.pop.size, "epoch": world.epoch,
+        "first_txn_no": world.first_number,
     })
     return run_producer("txn-simulator", source, args, socket_feed="transactions",
                         registry=registry)

@@ -15,6 +15,7 @@ import numpy as np
 import orjson
 
 from streamwatch.events import SCENARIOS
+from streamwatch.world import id_tag
 from txn_simulator import geo
 from txn_simulator.config import CATEGORIES
 from txn_simulator.population import CHANNEL_NAMES, device_name
@@ -65,11 +66,12 @@ class Columns:
 
 
 def serialise(cols: Columns, anchor_ms: int, first_txn_no: int,
-              incident_name: Callable[[int, int], str]
+              incident_name: Callable[[int, int], str], epoch: int = 1
               ) -> tuple[list[bytes], list[bytes], list[str]]:
     """JSON bytes of each transaction and its label, plus the txn ids, in row order.
 
-    ``incident_name(incident, txn_no)`` names the incident of a fraud row.
+    ``incident_name(incident, txn_no)`` names the incident of a fraud row; ``epoch`` is
+    the world's (card and customer ids of epoch 2 on carry it).
     """
     n = len(cols)
     if n == 0:
@@ -85,6 +87,7 @@ def serialise(cols: Columns, anchor_ms: int, first_txn_no: int,
     labels: list[bytes] = []
     ids: list[str] = []
     dumps = orjson.dumps
+    card_tag, customer_tag = id_tag("c", epoch), id_tag("u", epoch)
     rows = zip(stamps, cols.card_no.tolist(), cols.slot.tolist(), cents,
                cols.merchant.tolist(), cols.category.tolist(), cols.channel.tolist(),
                np.round(cols.lat, 4).tolist(), np.round(cols.lon, 4).tolist(),
@@ -96,8 +99,8 @@ def serialise(cols: Columns, anchor_ms: int, first_txn_no: int,
         txns.append(dumps({
             "txn_id": txn_id,
             "event_time": ts + "Z",
-            "card_id": f"c-{card:06d}",
-            "customer_id": f"u-{slot:06d}",
+            "card_id": f"{card_tag}{card:06d}",
+            "customer_id": f"{customer_tag}{slot:06d}",
             "amount": f"{c // 100}.{c % 100:02d}",
             "currency": "USD",
             "merchant_id": f"m-{m:05d}",

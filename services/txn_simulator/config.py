@@ -250,6 +250,9 @@ class SimConfig:
     late_by_s: float = 0.0
     #: stop after this many transactions (None = never)
     max_events: int | None = None
+    #: the world's epoch (``streamwatch.world``): ids of epoch 2 on carry it, so two
+    #: worlds never share a card or customer id
+    epoch: int = 1
     legit: LegitParams = field(default_factory=LegitParams)
     scenarios: ScenarioConfig = field(default_factory=ScenarioConfig)
 

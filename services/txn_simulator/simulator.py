@@ -117,7 +117,7 @@ class TxnGenerator:
         legit = legit_columns(self.pop, self.rng, slots, times, self.config.legit)
         block = Columns.concat([legit, Columns.from_rows(due)]).sort_by_time()
         txns, labels, _ = serialise(block, self.config.anchor_ms, self.next_txn_no,
-                                    self._incident_name)
+                                    self._incident_name, self.config.epoch)
         self.next_txn_no += len(block)
         self._deliver(block.time_ms, txns, labels, t1)
 
@@ -174,10 +174,13 @@ class TxnSource:
     feeds = ("transactions", "labels")
 
     def __init__(self, config: SimConfig, *, first_txn_no: int = 1,
+                 held: dict[str, int] | None = None,
                  registry: CollectorRegistry | None = None, tick_s: float = 0.01,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self.generator = TxnGenerator(config, first_txn_no=first_txn_no)
+        # records of this world each feed already holds: a restart regenerates and skips them
+        self.held = dict.fromkeys(self.feeds, 0) if held is None else dict(held)
         self.tick_s = tick_s
         self._clock = clock
         self._incidents = None
@@ -191,17 +194,37 @@ class TxnSource:
             for scenario in SCENARIOS:
                 self._incidents.labels(scenario)
 
+    def catch_up(self, emit: Emit, stop: threading.Event, chunk: int = 50_000) -> int:
+        """Regenerate the records the feeds already hold; emit the labels of those whose
+        label was lost (a crash between the two feeds). Returns the transactions skipped."""
+        done, labelled = self.held["transactions"], self.held["labels"]
+        skipped = 0
+        while skipped < done and not stop.is_set():
+            n = min(chunk, done - skipped)
+            _, labels = self.generator.take(n)
+            if labelled < skipped + n:
+                emit("labels", labels[max(0, labelled - skipped):])
+            skipped += n
+        # incidents of the skipped records were counted by the run that emitted them
+        self._reported = dict(self.generator.incidents_by_scenario)
+        return skipped
+
     def run(self, emit: Emit, stop: threading.Event) -> None:
+        emitted = self.catch_up(emit, stop)
+        labelled = self.held["labels"]
+        if emitted:
+            log.info("skipped the transactions the feed already holds", extra={
+                "transactions": emitted, "next_txn_no": self.generator.next_txn_no})
         pacer = Pacer(self.config.rate, tick_s=self.tick_s, clock=self._clock)
         limit = self.config.max_events
-        emitted = 0
         while not stop.is_set():
             n = pacer.due()
             if limit is not None:
                 n = min(n, limit - emitted)
             if n > 0:
                 txns, labels = self.generator.take(n)
-                emit("labels", labels)
+                # labels already there from a start that crashed between the two feeds
+                emit("labels", labels[max(0, labelled - emitted):])
                 emit("transactions", txns)
                 emitted += n
                 self._update_metrics()

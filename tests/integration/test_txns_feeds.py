@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -70,16 +72,41 @@ def test_transactions_and_labels_join_one_to_one(tmp_path: Path) -> None:
     assert any(x["is_fraud"] for x in labels)
 
 
-def test_a_restart_continues_the_ids_after_the_log(tmp_path: Path) -> None:
+def _reference(data: Path, n: int) -> tuple[list[dict], list[dict]]:
+    """The first ``n`` records of the world recorded under ``data``, generated in one go."""
+    from streamwatch import world as worlds
+    from txn_simulator.cli import build_config
+    from txn_simulator.simulator import TxnGenerator
+
+    world = worlds.read(data, "txns")
+    assert world is not None
+    gen = TxnGenerator(build_config(world.params, epoch=world.epoch),
+                       first_txn_no=world.first_number)
+    txns, labels = gen.take(n)
+    return [orjson.loads(t) for t in txns], [orjson.loads(x) for x in labels]
+
+
+def _txns_cli(*argv: str, data: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "streamwatch.cli", "txns", *argv, "--data-dir", str(data),
+         "--http-port", str(free_port()), "--socket-port", str(free_port())],
+        capture_output=True, text=True, timeout=60)
+
+
+def test_a_restart_continues_the_same_world(tmp_path: Path) -> None:
+    """Two starts on one data directory give the records of one uninterrupted run: the seed
+    (drawn at the first start) and the start time come from the world record."""
     http, sock = free_port(), free_port()
     base = f"http://127.0.0.1:{http}"
-    first = _start(tmp_path, http, sock, 500)
+    argv = ["--rate", "1000", "--fraud-rate", "0.05", "--http-port", str(http),
+            "--socket-port", str(sock), "--data-dir", str(tmp_path / "data")]
+    first = ServiceProcess(["txns", *argv, "--max-events", "500"], tmp_path / "1.log").start()
     try:
         first.wait_http(f"{base}/readyz")
         _wait_latest(base, "transactions", 500)
     finally:
         assert first.stop() == 0, first.log()
-    second = _start(tmp_path, http, sock, 500)
+    second = ServiceProcess(["txns", *argv, "--max-events", "1000"], tmp_path / "2.log").start()
     try:
         second.wait_http(f"{base}/readyz")
         _wait_latest(base, "transactions", 1000)
@@ -88,8 +115,27 @@ def test_a_restart_continues_the_ids_after_the_log(tmp_path: Path) -> None:
         labels = _records(base, "labels", 1000)
     finally:
         assert second.stop() == 0, second.log()
-    ids = [t["txn_id"] for t in txns]
-    assert len(set(ids)) == 1000 and ids[500] == "t-000000501"
-    assert ids == [x["txn_id"] for x in labels]
-    incidents = {x["incident_id"] for x in labels[:500]} - {None}
-    assert not incidents & ({x["incident_id"] for x in labels[500:]} - {None})
+    ref_txns, ref_labels = _reference(tmp_path / "data", 1000)
+    assert txns == ref_txns
+    assert labels == ref_labels
+    assert txns[0]["card_id"].startswith("c-0")  # epoch 1: plain ids
+
+    # other world flags are refused, naming each flag and the way out
+    refused = _txns_cli("--rate", "500", "--fraud-rate", "0.05", data=tmp_path / "data")
+    assert refused.returncode == 2, refused.stderr
+    assert "--rate 1000 (this run: 500)" in refused.stderr
+    assert "--new-world" in refused.stderr
+
+    # --new-world: new ids (epoch 2) after the old records, which stay
+    third = ServiceProcess(["txns", *argv, "--max-events", "200", "--new-world"],
+                           tmp_path / "3.log").start()
+    try:
+        third.wait_http(f"{base}/readyz")
+        _wait_latest(base, "transactions", 1200)
+        later = _records(base, "transactions", 1200)
+    finally:
+        assert third.stop() == 0, third.log()
+    assert later[:1000] == txns
+    assert all(t["card_id"].startswith("c-e2-") for t in later[1000:])
+    assert all(t["customer_id"].startswith("u-e2-") for t in later[1000:])
+    assert later[1000]["txn_id"] == "t-000001001"

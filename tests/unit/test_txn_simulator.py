@@ -134,7 +134,7 @@ def test_cli_builds_the_config_from_flags_and_env(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("STREAMWATCH_FRAUD_RATE", "0.2")
     args = _parse(["--seed", "5", "--rate", "50", "--scenario-weights", "velocity=3,amount_spike=0",
                    "--start-time", "2026-11-20T10:00:00Z", "--disorder", "2s"])
-    config = cli.build_config(args, now_ms=0)
+    config = cli.build_config(cli.world_params(args))
     assert config.fraud_rate == 0.2 and config.seed == 5
     assert config.anchor_ms == int(parse_ts("2026-11-20T10:00:00Z").timestamp() * 1000)
     assert config.scenarios.weights["velocity"] == 3.0
@@ -148,7 +148,8 @@ def test_cli_builds_the_config_from_flags_and_env(monkeypatch: pytest.MonkeyPatc
 ])
 def test_cli_refuses_bad_combinations_with_the_fix(argv: list[str], needle: str) -> None:
     with pytest.raises(ValueError, match=needle):
-        cli.build_config(_parse([*argv, "--seed", "1"]), now_ms=0)
+        cli.build_config(cli.world_params(_parse(
+            [*argv, "--seed", "1", "--start-time", "2026-11-20T10:00:00Z"])))
 
 
 def test_cli_refuses_unknown_scenarios() -> None:
