@@ -74,6 +74,8 @@ _SPECS = (
     # fraud alerts and quality
     MetricSpec("streamwatch_fraud_alerts_total", "counter",
                "Fraud alerts read from the alerting service.", ("rule", "severity")),
+    MetricSpec("streamwatch_fraud_detection_delay_seconds", "histogram",
+               "Alert detected_at minus its event_time, per rule.", ("rule",)),
     MetricSpec("streamwatch_fraud_precision_ratio", "gauge",
                "Share of alerts that name a labelled fraud of their scenario "
                "(scenario=\"all\": any fraud).", ("scenario",)),
@@ -199,6 +201,10 @@ class ExporterCollector(Collector):
         for (rule, severity), n in sorted(snap.alerts.items()):
             alerts.add_metric([rule, severity], n)
         yield alerts
+        delay = _family("streamwatch_fraud_detection_delay_seconds")
+        for rule, hist in sorted(snap.detection_delay.items()):
+            delay.add_metric([rule], hist.cumulative(), hist.total)
+        yield delay
         figures = {
             "streamwatch_fraud_precision_ratio": "precision",
             "streamwatch_fraud_recall_ratio": "recall",

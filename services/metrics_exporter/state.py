@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from metrics_exporter.detection import DelayHistogram, delay_seconds
 from metrics_exporter.progress import FRAUD_FIELDS, ProgressSample
 from metrics_exporter.trends import SentimentRow, TrendRow, TrendStore
 from streamwatch.events import SEVERITIES
@@ -74,6 +75,8 @@ class Snapshot:
     rejected: dict[str, int]
     pollers: dict[str, PollerStatus]
     labels_read: int
+    #: rule -> detection delay of its alerts (``detection.py``)
+    detection_delay: dict[str, DelayHistogram] = field(default_factory=dict)
 
 
 class ExporterState:
@@ -86,6 +89,7 @@ class ExporterState:
         self._queries: dict[str, QueryStats] = {}
         self._trends = TrendStore(max_windows, max_rows_per_window)
         self._alerts: dict[tuple[str, str], int] = {}
+        self._delays: dict[str, DelayHistogram] = {}
         # ids of the alerts seen, oldest first, bounded like the tracker's alerts: the
         # poller pages by cursor, so a repeat comes only from a restart or an overlap
         self._alert_ids: OrderedDict[str, None] = OrderedDict()
@@ -180,6 +184,9 @@ class ExporterState:
                 if key not in self._alerts and len(self._alerts) >= MAX_ALERT_SERIES:
                     key = (OTHER_RULE, key[1])
                 self._alerts[key] = self._alerts.get(key, 0) + 1
+                delay = delay_seconds(alert)
+                if delay is not None:
+                    self._delays.setdefault(key[0], DelayHistogram()).observe(delay)
         if fresh:
             with self._quality_lock:
                 self._tracker.add_alerts(fresh)
@@ -248,4 +255,5 @@ class ExporterState:
                 rejected=dict(self._rejected),
                 pollers={n: PollerStatus(**vars(s)) for n, s in self._pollers.items()},
                 labels_read=self._labels_read,
+                detection_delay={r: h.copy() for r, h in self._delays.items()},
             )

@@ -13,13 +13,18 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 SEVERITIES = ("low", "medium", "high")
 SCENARIOS = ("card_testing", "velocity", "impossible_travel", "amount_spike", "account_takeover")
 CHANNELS = ("pos", "online", "atm")
+
+#: detection times before this come from a broken clock (Spark's -1 processing time)
+DETECTED_AT_MIN = datetime(2000, 1, 1, tzinfo=UTC)
+#: how far the detector's clock may trail the clock that stamped the event
+DETECTION_CLOCK_SKEW = timedelta(minutes=5)
 
 _TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
 
@@ -89,6 +94,16 @@ class _Checker:
             except ValueError as exc:
                 self.fail(name, str(exc))
         return v
+
+    def detection_after(self, event_time: datetime, detected_at: datetime) -> None:
+        """``detected_at`` is a wall-clock reading after the event: a detection time before
+        2000 (a clock that reads -1 or 0) or earlier than the event allows for is wrong."""
+        if detected_at < DETECTED_AT_MIN:
+            self.fail("detected_at", f"must be after {format_ts(DETECTED_AT_MIN)}: a "
+                      "detection time is the wall clock when the alert was raised")
+        elif detected_at < event_time - DETECTION_CLOCK_SKEW:
+            self.fail("detected_at", "must not be before event_time by more than "
+                      f"{DETECTION_CLOCK_SKEW.total_seconds():g} s (clock skew allowed)")
 
     def num(self, name: str, lo: float, hi: float) -> Any:
         v = self.doc.get(name)
@@ -247,8 +262,10 @@ class Alert:
             txn_ids = None
         elif len(txn_ids) > 10_000:
             c.fail("txn_ids", "must hold at most 10000 ids")
-        c.ts("event_time")
-        c.ts("detected_at")
+        event_time = c.ts("event_time")
+        detected_at = c.ts("detected_at")
+        if not c.errors:
+            c.detection_after(parse_ts(event_time), parse_ts(detected_at))
         c.str_("reason", max_len=2000)
         if (check_id and not c.errors and txn_ids
                 and aid != alert_id(rule, card, txn_ids[0])):

@@ -34,6 +34,6 @@ class WholeBucketProcessor(FraudProcessor):
             return
         stored = self.bucket.get()
         state = BucketState.new() if stored is None else BucketState.from_tables(*stored[1:])
-        alerts, _, state = self._detect(state, new, timerValues)
+        alerts, _, state = self._detect(state, new)
         self.bucket.update((self.buckets, *state.to_tables()))
         yield self._output(alerts, state)

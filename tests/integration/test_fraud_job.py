@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import orjson
 import pytest
 import yaml
 
+from streamwatch.events import parse_ts
 from streamwatch_processor.cli import job_args
 from streamwatch_processor.eval_cli import evaluate
 from streamwatch_processor.fraud.rules import default_rules_path
@@ -38,7 +40,6 @@ def simulate(out: Path, n: int, rate: float, seed: int) -> tuple[Path, Path, set
     # keep only incidents that began early enough to be complete in this finite run
     times = {d["txn_id"]: d["event_time"] for d in map(orjson.loads, txns)}
     end = max(times.values())
-    from streamwatch.events import parse_ts
 
     cutoff = parse_ts(end).timestamp() - SETTLE_S
     docs = [orjson.loads(x) for x in labels]
@@ -80,9 +81,19 @@ def run_available_now(spark: Any, argv: list[str]) -> list[Any]:
 def test_f1_per_scenario_on_simulator_data(spark: Any, tmp_path: Path) -> None:
     txns, labels, unsettled = simulate(tmp_path / "data", n=60_000, rate=8.0, seed=11)
     out = tmp_path / "alerts"
+    started = datetime.now(UTC)
     run_available_now(spark, [
         "--source", f"file:{txns}", "--sink", f"jsonl:{out}", "--trigger", "available-now",
         "--checkpoint", str(tmp_path / "ck"), "--buckets", "4"])
+    ended = datetime.now(UTC)
+    # every alert was detected during this run (the wall clock, not Spark's -1), after its
+    # event; the millisecond truncation of detected_at may put it just before `started`
+    alerts = [orjson.loads(x) for f in out.glob("*.jsonl") for x in f.read_bytes().splitlines()]
+    assert alerts
+    for alert in alerts:
+        detected = parse_ts(alert["detected_at"])
+        assert started - timedelta(milliseconds=1) <= detected <= ended, alert
+        assert parse_ts(alert["event_time"]) <= detected, alert
     report = evaluate(str(settled_alerts(out, unsettled, tmp_path / "settled.jsonl")),
                       str(labels))
     for scenario, figures in report["by_scenario"].items():

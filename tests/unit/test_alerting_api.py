@@ -187,3 +187,12 @@ def test_replay_requests(client: FlaskClient) -> None:
 def test_readiness_names_the_database(client: FlaskClient) -> None:
     r = client.get("/readyz")
     assert r.status_code == 200 and r.get_json()["database"].startswith("sqlite:")
+
+
+def test_a_detection_time_from_a_broken_clock_is_refused_naming_the_field(
+        client: FlaskClient) -> None:
+    bad = {**alert(4), "detected_at": "1969-12-31T23:59:59.999Z"}
+    r = client.post("/v1/alerts", json={"alerts": [alert(5), bad]})
+    assert r.status_code == 422
+    assert [(e["index"], e["field"]) for e in r.get_json()["errors"]] == [(1, "detected_at")]
+    assert client.get("/v1/alerts").get_json()["alerts"] == []

@@ -64,3 +64,23 @@ def test_timestamps_round_trip():
 def test_spark_ddl_matches_dataclass(spark, cls):
     names = [f.name for f in fields(cls) if f.name != "extra"]
     assert spark.createDataFrame([], cls.DDL).schema.fieldNames() == names
+
+
+@pytest.mark.parametrize("detected_at", [
+    "1969-12-31T23:59:59.999Z",           # Spark's processing time without a time mode (-1)
+    "1970-01-01T00:00:00.000Z",
+    "2026-11-20T10:09:03.119Z",           # 6 minutes before the event
+])
+def test_a_detection_time_before_the_event_or_from_a_broken_clock_is_refused(detected_at):
+    with pytest.raises(EventError) as err:
+        Alert.from_dict(make_alert(detected_at=detected_at))
+    assert [e["field"] for e in err.value.errors] == ["detected_at"]
+
+
+@pytest.mark.parametrize("detected_at", [
+    "2026-11-20T10:15:03.120Z",           # the event's own millisecond
+    "2026-11-20T10:12:03.120Z",           # 3 minutes before: the detector's clock trails
+    "2026-12-20T10:15:03.120Z",           # a replay of old events
+])
+def test_a_detection_time_at_or_after_the_event_is_accepted(detected_at):
+    assert Alert.from_dict(make_alert(detected_at=detected_at)).detected_at == detected_at

@@ -153,3 +153,30 @@ def test_alert_ids_and_quality_items_are_bounded() -> None:
     velocity = state.quality()["by_scenario"]["velocity"]
     # every alert and incident still counts once the live ones are bounded
     assert (velocity["alerts"], velocity["incidents"]) == (26, 30)
+
+
+def test_detection_delay_is_a_histogram_per_rule_from_each_new_alert() -> None:
+    state, registry = fresh()
+
+    def timed(i: int, rule: str, event: str, detected: str) -> dict[str, object]:
+        return {**alert(i, rule), "event_time": f"2026-11-20T10:{event}Z",
+                "detected_at": f"2026-11-20T10:{detected}Z"}
+
+    state.record_alerts([
+        timed(1, "velocity", "00:00.000", "00:00.800"),
+        timed(2, "velocity", "00:00.000", "00:02.500"),
+        timed(3, "velocity", "00:10.000", "00:09.000"),   # the detector's clock trails
+        timed(4, "card_testing", "00:00.000", "59:00.000"),
+        {**alert(5, "velocity"), "detected_at": "garbage"},
+    ])
+    state.record_alerts([timed(1, "velocity", "00:00.000", "00:00.800")])  # a re-read page
+    get = registry.get_sample_value
+    v = {"rule": "velocity"}
+    assert get("streamwatch_fraud_detection_delay_seconds_bucket", {**v, "le": "0.25"}) == 1
+    assert get("streamwatch_fraud_detection_delay_seconds_bucket", {**v, "le": "1.0"}) == 2
+    assert get("streamwatch_fraud_detection_delay_seconds_bucket", {**v, "le": "3.0"}) == 3
+    assert get("streamwatch_fraud_detection_delay_seconds_count", v) == 3
+    assert get("streamwatch_fraud_detection_delay_seconds_sum", v) == 0.8 + 2.5
+    c = {"rule": "card_testing"}
+    assert get("streamwatch_fraud_detection_delay_seconds_bucket", {**c, "le": "3600.0"}) == 1
+    assert get("streamwatch_fraud_detection_delay_seconds_sum", c) == 3540.0

@@ -43,6 +43,7 @@ Key concepts:
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -196,15 +197,17 @@ class FraudProcessor(StatefulProcessor):
             return
         bucket = int(key[0])
         meta, state = self._load(bucket)
-        alerts, delta, state = self._detect(state, new, timerValues)
+        alerts, delta, state = self._detect(state, new)
         self._save(bucket, meta, delta, state)
         yield self._output(alerts, state)
 
-    def _detect(self, state: BucketState, new: pd.DataFrame, timer_values: Any
+    def _detect(self, state: BucketState, new: pd.DataFrame
                 ) -> tuple[list[dict[str, Any]], StateDelta, BucketState]:
         rules, _ = self._current_rules()
+        # The wall clock, not ``timerValues``: without a processing-time mode (see the
+        # module docstring) Spark reports its processing time as -1.
         return detect_delta(state, new, rules, ttl_ms=self.ttl_ms,
-                            detected_at_ms=timer_values.getCurrentProcessingTimeInMs())
+                            detected_at_ms=time.time_ns() // 1_000_000)
 
     def _output(self, alerts: list[dict[str, Any]], state: BucketState) -> pd.DataFrame:
         rules, status = self._current_rules()
