@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, current_app
 from prometheus_client import CollectorRegistry
 
-from metrics_exporter import openapi
+from metrics_exporter import dashboard, openapi
 from metrics_exporter.collector import ExporterCollector
 from metrics_exporter.config import ExporterConfig
 from metrics_exporter.pollers import AlertsPoller, LabelsPoller, Poller
@@ -42,6 +42,8 @@ class Exporter:
             self.pollers.append(AlertsPoller(self.state, config.alerting_url, **timing))
         if config.labels_url:
             self.pollers.append(LabelsPoller(self.state, config.labels_url, **timing))
+        self.dashboard = dashboard.Dashboard(self.state, {"alerts": config.alerting_url,
+                                                "labels": config.labels_url})
 
     def start(self) -> None:
         for poller in self.pollers:
@@ -50,6 +52,8 @@ class Exporter:
     def stop(self) -> None:
         for poller in self.pollers:
             poller.stop()
+        # ends the dashboard's event streams, which would otherwise hold their threads
+        self.state.close()
 
 
 def _exporter() -> Exporter:
@@ -110,5 +114,7 @@ def create_app(config: ExporterConfig | None = None) -> Flask:
     exporter = Exporter(config or ExporterConfig())
     app = base_app("metrics-exporter", exporter.registry, openapi=openapi.build())
     app.extensions[EXTENSION] = exporter
+    app.extensions[dashboard.EXTENSION] = exporter.dashboard
     app.register_blueprint(api)
+    app.register_blueprint(dashboard.ui)
     return app

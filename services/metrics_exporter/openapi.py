@@ -61,6 +61,33 @@ def build() -> dict[str, Any]:
             "get": {"summary": "Live fraud precision/recall by scenario, alert counts by rule",
                     "responses": {"200": {"description": "quality report"}}},
         },
+        "/": {
+            "get": {"summary": "The live web dashboard (HTML)",
+                    "responses": {"200": {"description": "HTML page",
+                                          "content": {"text/html": {"schema": {
+                                              "type": "string"}}}}}},
+        },
+        "/ui/{asset}": {
+            "get": {"summary": "The dashboard's script and style sheet",
+                    "parameters": [{"name": "asset", "in": "path", "required": True,
+                                    "schema": {"type": "string",
+                                               "enum": ["dashboard.js", "dashboard.css"]}}],
+                    "responses": {"200": {"description": "the asset"}, "404": _ERROR}},
+        },
+        "/v1/dashboard": {
+            "get": {"summary": "Everything the dashboard shows, one JSON document: trends, "
+                               "sentiment, orders, fraud, health",
+                    "responses": {"200": {"description": "{\"version\": n, \"trends\": "
+                                                         "..., \"health\": ...}"}}},
+        },
+        "/v1/dashboard/stream": {
+            "get": {"summary": "Server-sent events: each dashboard section once, then again "
+                               "whenever it changes (event name = section)",
+                    "responses": {"200": {"description": "event stream",
+                                          "content": {"text/event-stream": {"schema": {
+                                              "type": "string"}}}},
+                                  "503": _ERROR}},
+        },
     }
     schemas = {"Error": {"type": "object", "required": ["error"], "properties": {
         "error": {"type": "string"}, "field": {"type": "string"}}}}

@@ -4,6 +4,10 @@ One lock guards everything and is held only for dictionary updates and copies,
 so HTTP handlers, the ``/metrics`` collector and the pollers never wait on each
 other for long. The quality report is computed by the pollers after each change
 and cached, because ``QualityTracker.report()`` walks every alert.
+
+Every change bumps ``version`` and wakes ``wait_for_change`` (a condition on
+the same lock): the web dashboard's event streams push what changed at once
+instead of polling.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import bisect
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +34,8 @@ MAX_ALERT_SERIES = 64
 OTHER_RULE = "other"
 POLLERS = ("alerts", "labels")
 ENDPOINTS = ("progress", "trends")
+# The dashboard lists the newest alerts as they arrive; older ones are in the alerting service.
+RECENT_ALERTS = 50
 
 
 @dataclass
@@ -79,6 +85,15 @@ class Snapshot:
     detection_delay: dict[str, DelayHistogram] = field(default_factory=dict)
 
 
+_ALERT_FIELDS = ("alert_id", "rule", "severity", "score", "card_id", "event_time",
+                 "detected_at", "reason")
+
+
+def _alert_summary(alert: Mapping[str, Any]) -> dict[str, Any]:
+    # what the dashboard lists of an alert; txn_ids can be long and are not shown
+    return {name: alert.get(name) for name in _ALERT_FIELDS}
+
+
 class ExporterState:
     def __init__(self, *, top_n: int, max_windows: int, max_rows_per_window: int,
                  max_queries: int, quality_max_incidents: int | None = None,
@@ -86,6 +101,9 @@ class ExporterState:
         self.top_n = top_n
         self.max_queries = max_queries
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._version = 0
+        self._closed = False
         self._queries: dict[str, QueryStats] = {}
         self._trends = TrendStore(max_windows, max_rows_per_window)
         self._alerts: dict[tuple[str, str], int] = {}
@@ -93,6 +111,7 @@ class ExporterState:
         # ids of the alerts seen, oldest first, bounded like the tracker's alerts: the
         # poller pages by cursor, so a repeat comes only from a restart or an overlap
         self._alert_ids: OrderedDict[str, None] = OrderedDict()
+        self._recent_alerts: deque[dict[str, Any]] = deque(maxlen=RECENT_ALERTS)
         self._max_alert_ids = quality_max_alerts
         self._progress_events = 0
         self._duplicates = 0
@@ -104,6 +123,29 @@ class ExporterState:
         self._tracker = QualityTracker(max_incidents=quality_max_incidents,
                                        max_alerts=quality_max_alerts)
         self._quality: dict[str, Any] | None = None
+
+    # -- change notification ------------------------------------------------
+    def _bump(self) -> None:
+        """Called with the lock held after every change."""
+        self._version += 1
+        self._changed.notify_all()
+
+    @property
+    def version(self) -> int:
+        with self._lock:
+            return self._version
+
+    def wait_for_change(self, since: int, timeout: float) -> int | None:
+        """The version once it differs from ``since`` (or at ``timeout``); None once closed."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._version != since or self._closed, timeout)
+            return None if self._closed else self._version
+
+    def close(self) -> None:
+        """Release every ``wait_for_change`` for good (the exporter is stopping)."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
 
     # -- progress -------------------------------------------------------------
     def record_progress(self, sample: ProgressSample) -> bool:
@@ -133,6 +175,7 @@ class ExporterState:
                     if value is not None:
                         stats.fraud[name] = value
             self._progress_events += 1
+            self._bump()
             return True
 
     def _evict_queries(self) -> None:
@@ -146,6 +189,7 @@ class ExporterState:
         with self._lock:
             self._trends.apply(trends, sentiment)
             self._trend_rows += len(trends) + len(sentiment)
+            self._bump()
 
     def trends(self, limit: int | None) -> dict[str, Any]:
         with self._lock:
@@ -166,6 +210,7 @@ class ExporterState:
             else:
                 status.errors += 1
                 status.last_error = error
+            self._bump()
 
     def record_alerts(self, alerts: Iterable[Mapping[str, Any]]) -> int:
         """Count new alerts by rule and severity and feed them to the quality tracker."""
@@ -179,6 +224,7 @@ class ExporterState:
                 if self._max_alert_ids and len(self._alert_ids) > self._max_alert_ids:
                     self._alert_ids.popitem(last=False)
                 fresh.append(alert)
+                self._recent_alerts.appendleft(_alert_summary(alert))
                 severity = str(alert.get("severity"))
                 key = (str(alert["rule"]), severity if severity in SEVERITIES else "unknown")
                 if key not in self._alerts and len(self._alerts) >= MAX_ALERT_SERIES:
@@ -187,6 +233,8 @@ class ExporterState:
                 delay = delay_seconds(alert)
                 if delay is not None:
                     self._delays.setdefault(key[0], DelayHistogram()).observe(delay)
+            if fresh:
+                self._bump()
         if fresh:
             with self._quality_lock:
                 self._tracker.add_alerts(fresh)
@@ -199,11 +247,13 @@ class ExporterState:
             self._refresh_quality()
         with self._lock:
             self._labels_read += len(labels)
+            self._bump()
 
     def _refresh_quality(self) -> None:
         report = self._tracker.report()
         with self._lock:
             self._quality = report
+            self._bump()
 
     def quality(self) -> dict[str, Any]:
         """The cached quality report, with the state of both pollers."""
@@ -219,6 +269,11 @@ class ExporterState:
                 report = self._tracker.report()
         return {**report, "alerts_by_rule": by_rule, "alerts_total": sum(by_rule.values()),
                 "labels_read": labels_read, "pollers": pollers}
+
+    def recent_alerts(self) -> list[dict[str, Any]]:
+        """The newest alerts first, at most ``RECENT_ALERTS``."""
+        with self._lock:
+            return list(self._recent_alerts)
 
     # -- reading --------------------------------------------------------------
     def progress(self) -> list[dict[str, Any]]:
