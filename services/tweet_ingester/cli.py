@@ -25,13 +25,14 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from streamwatch import flags
 from streamwatch.producer import add_producer_flags
 
 if TYPE_CHECKING:
     from streamwatch.sources import Emit, Source
+    from tweet_ingester.synthetic import SyntheticConfig
 
 HTTP_PORT = 7101
 SOCKET_PORT = 7201
@@ -123,6 +124,33 @@ class _ExitAtEnd:
             os.kill(os.getpid(), signal.SIGTERM)
 
 
+#: the flags that shape a synthetic world (``streamwatch.world``); a restart must repeat
+#: them or leave --seed unset to continue the recorded one
+SYNTHETIC_WORLD = {"--seed": "seed", "--rate": "rate", "--hashtags": "hashtags",
+                   "--duplicate-rate": "duplicate_rate",
+                   "--out-of-order-rate": "out_of_order_rate",
+                   "--max-lateness": "max_lateness", "--trend-every": "trend_every",
+                   "--trend-duration": "trend_duration", "--trend-share": "trend_share"}
+
+
+def synthetic_world(args: argparse.Namespace) -> dict[str, Any]:
+    return {"--source": "synthetic",
+            **{flag: getattr(args, name) for flag, name in SYNTHETIC_WORLD.items()}}
+
+
+def synthetic_config(args: argparse.Namespace, params: dict[str, Any] | None = None,
+                     epoch: int = 1) -> SyntheticConfig:
+    """The generator's settings from the flags, or from a world record's ``params``."""
+    from tweet_ingester.synthetic import SyntheticConfig
+
+    p = synthetic_world(args) if params is None else params
+    return SyntheticConfig(
+        rate=p["--rate"], tags=p["--hashtags"], trend_every_s=p["--trend-every"],
+        trend_duration_s=p["--trend-duration"], trend_share=p["--trend-share"],
+        duplicate_rate=p["--duplicate-rate"], out_of_order_rate=p["--out-of-order-rate"],
+        max_lateness_s=p["--max-lateness"], limit=args.max_events or 0, epoch=epoch)
+
+
 def _fail(message: str) -> int:
     print(f"streamwatch tweets: {message}", file=sys.stderr)
     return 2
@@ -131,7 +159,7 @@ def _fail(message: str) -> int:
 def main(args: argparse.Namespace) -> int:
     from prometheus_client import CollectorRegistry
 
-    from streamwatch.producer import run_producer
+    from streamwatch.producer import open_world, run_producer
 
     registry = CollectorRegistry()
     try:
@@ -140,18 +168,22 @@ def main(args: argparse.Namespace) -> int:
         return _fail(f"--source (env STREAMWATCH_SOURCE): {exc}")
     source: Source
     if spec == "synthetic":
-        from tweet_ingester.synthetic import SyntheticConfig, SyntheticSource
+        from tweet_ingester.synthetic import SyntheticSource
 
         try:
-            config = SyntheticConfig(
-                rate=args.rate, tags=args.hashtags, trend_every_s=args.trend_every,
-                trend_duration_s=args.trend_duration, trend_share=args.trend_share,
-                duplicate_rate=args.duplicate_rate, out_of_order_rate=args.out_of_order_rate,
-                max_lateness_s=args.max_lateness, limit=args.max_events or 0)
+            config = synthetic_config(args)
         except ValueError as exc:
             return _fail(f"{exc}. See `streamwatch tweets --help` for the valid ranges.")
-        seed = args.seed if args.seed is not None else secrets.randbelow(1 << 31)
-        source = SyntheticSource(config, seed)
+        try:
+            world, held = open_world("tweets", args, ("tweets",), synthetic_world(args),
+                                     defaults={"--seed": secrets.randbelow(1 << 31)})
+        except ValueError as exc:  # WorldError
+            return _fail(str(exc))
+        except OSError as exc:
+            return _fail(f"cannot read the feed log under {args.data_dir}: {exc}. "
+                         "Check --data-dir (env STREAMWATCH_DATA_DIR).")
+        config = synthetic_config(args, world.params, epoch=world.epoch)
+        source = SyntheticSource(config, world.params["--seed"], held=held["tweets"])
     elif spec.startswith("replay:"):
         from tweet_ingester.replay import ReplayConfig, ReplayFileError, ReplaySource, check_file
 

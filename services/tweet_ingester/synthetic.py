@@ -63,6 +63,9 @@ class SyntheticConfig:
     out_of_order_rate: float = 0.01
     max_lateness_s: float = 30.0
     limit: int = 0  # stop after this many tweets; 0 = run until stopped
+    #: the world's epoch (``streamwatch.world``): a new world of the same seed gets other
+    #: users, tags and tweet ids
+    epoch: int = 1
 
     def __post_init__(self) -> None:
         checks = {
@@ -78,6 +81,7 @@ class SyntheticConfig:
             "out_of_order_rate": 0 <= self.out_of_order_rate <= 1,
             "max_lateness_s": self.max_lateness_s >= 0,
             "limit": self.limit >= 0,
+            "epoch": self.epoch >= 1,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -164,7 +168,8 @@ class TweetGenerator:
         self.config = config
         self.seed = seed
         self._rng = random.Random(seed)
-        setup = random.Random(f"{seed}:setup")
+        setup = random.Random(f"{seed}:setup" if config.epoch == 1
+                              else f"{seed}:setup:e{config.epoch}")
         self.tags = build_tags(config.tags, setup)
         self._tag_cum = _zipf_cum(len(self.tags), config.zipf_exponent)
         self.schedule = TrendSchedule(seed, self.tags, config.trend_every_s,
@@ -285,12 +290,23 @@ class SyntheticSource:
 
     feeds = ("tweets",)
 
-    def __init__(self, config: SyntheticConfig, seed: int) -> None:
+    def __init__(self, config: SyntheticConfig, seed: int, *, held: int = 0) -> None:
         self.config = config
         self.generator = TweetGenerator(config, seed)
+        # tweets of this world the feed already holds: a restart regenerates and skips them
+        self.held = held
+
+    def catch_up(self, stop: threading.Event, chunk: int = 10_000) -> None:
+        gen = self.generator
+        while gen.count + gen.duplicates < self.held and not stop.is_set():
+            # created_at follows the clock, not the seed: the skipped tweets' times are moot
+            gen.next_payloads(min(chunk, self.held - gen.count - gen.duplicates), 0)
+        if self.held:
+            log.info("skipped the tweets the feed already holds", extra={"tweets": self.held})
 
     def run(self, emit: Emit, stop: threading.Event) -> None:
         cfg, gen = self.config, self.generator
+        self.catch_up(stop)
         pacer = Pacer(cfg.rate)
         announced = -1
         log.info("synthetic tweets started", extra={

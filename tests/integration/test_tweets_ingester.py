@@ -92,6 +92,37 @@ def test_synthetic_serves_the_seeded_sequence(tmp_path: Path, ports: tuple[int, 
     assert proc.stop() == 0
 
 
+def test_a_restart_continues_the_same_synthetic_world(
+        tmp_path: Path, ports: tuple[int, int], running: list[TweetsProcess]) -> None:
+    """No --seed: the first start draws one and records it; the second continues its
+    sequence, so the feed holds what one uninterrupted run would have emitted."""
+    from streamwatch import world as worlds
+
+    http, _ = ports
+    first = start(tmp_path, ports, "--rate", "1000", "--max-events", "300")
+    wait_until(lambda: latest(http) >= 300, first)
+    assert first.stop() == 0
+    second = start(tmp_path, ports, "--rate", "1000", "--max-events", "700")
+    running.append(second)
+    wait_until(lambda: latest(http) >= 700, second)
+    got = records(http, 0, 700)
+    world = worlds.read(tmp_path / "data", "tweets")
+    assert world is not None and world.epoch == 1
+    expected = [orjson.loads(p) for p in TweetGenerator(
+        SyntheticConfig(rate=1000), world.params["--seed"]).next_payloads(700, 0)]
+
+    def key(t: dict) -> tuple:
+        return t["id"], t["user"], t["lang"], t["text"]
+
+    assert [key(t) for t in got] == [key(t) for t in expected]
+    assert second.stop() == 0
+    running.clear()
+    refused = start(tmp_path, ports, "--rate", "50", wait=False)
+    assert refused.proc is not None and refused.proc.wait(timeout=60) == 2
+    assert "--rate 1000 (this run: 50)" in refused.log()
+    refused.stop()
+
+
 JSONL_LINES = [
     orjson.dumps({"id": str(100 + i), "created_at": f"2026-11-20T10:{i // 60:02d}:{i % 60:02d}Z",
                   "user": f"u{i}", "lang": "en", "text": f"tweet {i} #Spark"}).decode()

@@ -184,3 +184,24 @@ def test_source_stops_when_asked() -> None:
 def test_invalid_settings_are_named() -> None:
     with pytest.raises(ValueError, match=r"rate.*trend_share"):
         SyntheticConfig(rate=0, trend_share=2)
+
+
+def test_a_new_world_of_the_same_seed_has_other_ids_and_users() -> None:
+    first = [orjson.loads(p) for p in TweetGenerator(SyntheticConfig(), 7).next_payloads(200, 0)]
+    again = [orjson.loads(p) for p in TweetGenerator(SyntheticConfig(epoch=2), 7)
+             .next_payloads(200, 0)]
+    assert not {t["id"] for t in first} & {t["id"] for t in again}
+    assert {t["user"] for t in first} != {t["user"] for t in again}
+
+
+def test_a_resumed_source_skips_what_the_feed_holds() -> None:
+    whole = TweetGenerator(SyntheticConfig(), 7).next_payloads(500, 0)
+    source = SyntheticSource(SyntheticConfig(limit=500), 7, held=320)
+    source.catch_up(threading.Event())
+    rest = source.generator.next_payloads(180, 0)
+
+    def key(p: bytes) -> tuple:
+        t = orjson.loads(p)
+        return t["id"], t["user"], t["text"]
+
+    assert [key(p) for p in rest] == [key(p) for p in whole[320:]]
