@@ -97,12 +97,14 @@
     const max = Math.max(...rows.map((r) => r.value), 1);
     const chart = svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`,
       preserveAspectRatio: "xMinYMin meet", role: "img" });
-    chart.style.height = Math.min(250, H * 0.9 + 20) + "px";
+    chart.style.height = Math.min(205, H * 0.9 + 20) + "px";
     rows.forEach((r, i) => {
       const y = 3 + i * rowH;
       const w = Math.max(2, ((W - left - right) * r.value) / max);
-      chart.append(svg("text", { x: left - 6, y: y + 15, "text-anchor": "end", class: "label" },
-        r.label));
+      const label = svg("text", { x: left - 6, y: y + 15, "text-anchor": "end", class: "label" },
+        r.label.length > 16 ? r.label.slice(0, 15) + "…" : r.label);
+      label.append(svg("title", {}, r.label));
+      chart.append(label);
       chart.append(svg("rect", { x: left, y: y + 3, width: w, height: rowH - 7, rx: 2,
         fill: r.colour }));
       chart.append(svg("text", { x: left + w + 5, y: y + 15 }, r.note));
@@ -112,7 +114,7 @@
 
   // series: [{name, colour, values: [number|null]}], one value per x label
   function lineChart(labels, series, opts = {}) {
-    const W = 420, H = 230, L = 44, R = 10, T = 10, B = 24;
+    const W = 420, H = 205, L = 44, R = 18, T = 8, B = 22;
     const all = series.flatMap((s) => s.values).filter((v) => v !== null && v !== undefined);
     let lo = opts.min !== undefined ? opts.min : Math.min(0, ...all);
     let hi = opts.max !== undefined ? opts.max : niceMax(Math.max(...all, 0));
@@ -133,7 +135,8 @@
     const every = Math.max(1, Math.ceil(labels.length / 6));
     labels.forEach((label, i) => {
       if (i % every === 0 || i === labels.length - 1) {
-        chart.append(svg("text", { x: x(i), y: H - 6, "text-anchor": "middle" }, label));
+        const anchor = i === labels.length - 1 && i > 0 ? "end" : i === 0 ? "start" : "middle";
+        chart.append(svg("text", { x: x(i), y: H - 6, "text-anchor": anchor }, label));
       }
     });
     for (const s of series) {
