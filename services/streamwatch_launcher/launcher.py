@@ -142,9 +142,10 @@ class Launcher:
     def _watch(self) -> int:
         reader = StatusReader(self.endpoints)
         deadline = None if self.args.duration is None else time.monotonic() + self.args.duration
-        footer = (f"data: {self.data_dir}   logs: {self.data_dir / 'logs'}   "
-                  f"trends: {self.endpoints.exporter}/v1/trends   "
+        footer = (f"dashboard: {self.endpoints.exporter}/   data: {self.data_dir}   "
+                  f"logs: {self.data_dir / 'logs'}   "
                   f"alerts: {self.endpoints.alerting}/v1/alerts")
+        self._say(f"live dashboard: open {self.endpoints.exporter}/ in a browser")
         last_log = 0.0
         live = None if self.args.headless else Live(console=self.console, auto_refresh=False,
                                                     screen=False)
