@@ -31,7 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_flag(parser, "--txn-rate", type=positive_float, default=200.0,
              help="simulated card transactions per second")
     add_flag(parser, "--seed", type=int, default=None,
-             help="seed for both generators (random when unset)")
+             help="seed for both generators (unset: the one recorded under --data-dir by "
+             "an earlier run, else random)")
+    add_switch(parser, "--new-world",
+               help="the generators start a new world (new seed unless --seed, new ids) "
+               "instead of continuing the one recorded under --data-dir")
     add_flag(parser, "--tweets-port", type=port, default=7101, help="tweet-ingester HTTP port")
     add_flag(parser, "--tweets-socket-port", type=port, default=7201,
              help="tweet-ingester TCP line socket port")

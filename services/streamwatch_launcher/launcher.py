@@ -82,6 +82,8 @@ class Launcher:
     def _start_services(self, admin_token: str) -> None:
         a, d = self.args, str(self.data_dir)
         seed = [] if a.seed is None else ["--seed", str(a.seed)]
+        if a.new_world:
+            seed.append("--new-world")
         logs_dir = self.data_dir / "logs"
         common_env = {"STREAMWATCH_ADMIN_TOKEN": admin_token,
                       "STREAMWATCH_WEBHOOK_ALLOW_PRIVATE": "1"}
@@ -120,9 +122,27 @@ class Launcher:
             self.supervisor.start(self.spark)
 
     def _subscribe(self, url: str, admin_token: str) -> None:
-        r = requests.post(f"{self.endpoints.alerting}/v1/subscriptions",
-                          json={"url": url, "description": "streamwatch run --webhook"},
-                          headers={"Authorization": f"Bearer {admin_token}"}, timeout=10)
+        """Subscribe ``url``, or keep the subscription an earlier run on this data directory
+        made for it: a second one would deliver every alert to the receiver twice."""
+        api = f"{self.endpoints.alerting}/v1/subscriptions"
+        auth = {"Authorization": f"Bearer {admin_token}"}
+        r = requests.get(api, headers=auth, timeout=10)
+        if r.status_code != 200:
+            raise StartupError(f"could not list the webhook subscriptions: HTTP "
+                               f"{r.status_code} {r.text}")
+        existing = next((s for s in r.json()["subscriptions"] if s["url"] == url), None)
+        if existing is not None:
+            if not existing["enabled"]:
+                e = requests.post(f"{api}/{existing['id']}/enable", headers=auth, timeout=10)
+                if e.status_code != 200:
+                    raise StartupError(f"could not re-enable subscription {existing['id']}: "
+                                       f"HTTP {e.status_code} {e.text}")
+            self._say(f"webhook subscription {existing['id']} → {url} (kept from an earlier "
+                      f"run: its secret was shown then; POST {api}/{existing['id']}/"
+                      "rotate-secret issues a new one)")
+            return
+        r = requests.post(api, json={"url": url, "description": "streamwatch run --webhook"},
+                          headers=auth, timeout=10)
         if r.status_code != 201:
             raise StartupError(f"could not subscribe {url}: HTTP {r.status_code} {r.text}")
         sub = r.json()

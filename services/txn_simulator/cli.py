@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 from streamwatch import flags
-from streamwatch.events import SCENARIOS, parse_ts
+from streamwatch.events import DETECTION_CLOCK_SKEW, SCENARIOS, parse_ts
 from streamwatch.producer import add_producer_flags
 
 HTTP_PORT = 7102
@@ -52,12 +53,17 @@ def scenario_weights(text: str) -> dict[str, float]:
 
 
 def start_time(text: str) -> str:
-    """``now`` or an RFC 3339 timestamp."""
+    """``now`` or an RFC 3339 timestamp no later than the detection clock allows."""
     if text != "now":
         try:
-            parse_ts(text)
+            at = parse_ts(text)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
+        if at > datetime.now(UTC) + DETECTION_CLOCK_SKEW:
+            raise argparse.ArgumentTypeError(
+                f"{text} is in the future: alerts on its transactions would be detected "
+                "before they happened, which the alerting service refuses; give a past "
+                "time or now")
     return text
 
 

@@ -4,6 +4,7 @@ Dockerfile, `docker-compose config`, and the image dependency lock being current
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -99,3 +100,25 @@ def test_compose_refuses_to_start_without_an_admin_token() -> None:
                          capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
     assert res.returncode != 0
     assert "set STREAMWATCH_ADMIN_TOKEN" in res.stderr
+
+
+@pytest.mark.skipif(COMPOSE is None, reason="docker-compose not installed")
+def test_compose_producers_keep_their_world_on_named_volumes() -> None:
+    """``down``/``up`` keeps named volumes: a producer whose --data-dir lives on one finds
+    its world record and continues it (docs/architecture.md, "Producer worlds")."""
+    env = {**os.environ, "STREAMWATCH_ADMIN_TOKEN": "t" * 32}
+    res = subprocess.run([COMPOSE, "-f", str(ROOT / "docker-compose.yml"), "config"],
+                         capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    cfg = yaml.safe_load(res.stdout)
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for name, feed_volume in (("tweet-ingester", "tweets-data"), ("txn-simulator", "txns-data")):
+        svc = cfg["services"][name]
+        command = svc.get("command") or []
+        data_dir = (command[command.index("--data-dir") + 1] if "--data-dir" in command
+                    else re.search(r"--data-dir\", \"([^\"]+)\"", dockerfile).group(1))
+        mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in svc["volumes"]}
+        assert mounts.get(data_dir) == feed_volume, (name, svc["volumes"])
+        assert feed_volume in cfg["volumes"]
+        assert "--new-world" not in command and "STREAMWATCH_NEW_WORLD" not in (
+            svc.get("environment") or {}), f"{name} would start a new world on every start"

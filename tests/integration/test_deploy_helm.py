@@ -333,3 +333,20 @@ def test_plain_manifests_are_in_step_with_the_chart() -> None:
     res = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "k8s" / "generate.py"),
                           "--check"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
+
+
+@needs_helm
+def test_a_restarted_simulator_pod_keeps_its_world() -> None:
+    """The simulator's --data-dir, where its feeds and world record live, is a claim of the
+    StatefulSet's own: a rescheduled pod gets it back and continues the recorded world."""
+    sts = next(d for d in by_kind(render(), "StatefulSet")
+               if d["metadata"]["name"].endswith("txn-simulator"))
+    container = containers(sts)[0]
+    data_dir = next(a.split("=", 1)[1] for a in container["args"]
+                    if a.startswith("--data-dir="))
+    mount = next(m for m in container["volumeMounts"] if m["mountPath"] == data_dir)
+    claims = {t["metadata"]["name"] for t in sts["spec"]["volumeClaimTemplates"]}
+    assert mount["name"] in claims
+    pod_volumes = {v["name"] for v in sts["spec"]["template"]["spec"].get("volumes", [])}
+    assert mount["name"] not in pod_volumes, "the data dir must not be a pod-lived volume"
+    assert not any("--new-world" in a for a in container["args"])

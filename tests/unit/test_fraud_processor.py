@@ -222,3 +222,34 @@ def test_has_legacy_state_reads_the_newest_schema_file(tmp_path: Path) -> None:
     _schema_file(schema / "2_c", ["buckets_x", "meta", "log"])  # a name is not a prefix match
     assert has_legacy_state(str(tmp_path / "ck")) is False
     assert has_legacy_state("s3a://bucket/ck/alerts") is True  # unreadable: register it
+
+
+def test_alerts_carry_the_wall_clock_of_their_detection(
+        rules: RuleSet, batches: list[pd.DataFrame], tmp_path: Path,
+        worker_cache: WorkerCache) -> None:
+    """TwsTester runs without a processing-time mode, as the job does: Spark's processing
+    time is then -1, which once stamped every alert 1969-12-31T23:59:59.999Z."""
+    from datetime import UTC, datetime, timedelta
+
+    from streamwatch.events import parse_ts
+
+    tester = TwsTester(_processor(rules, tmp_path))
+    started = datetime.now(UTC) - timedelta(milliseconds=1)  # detected_at drops sub-ms
+    out = pd.concat([tester.testInPandas(BUCKET, part) for part in batches[:8]])
+    ended = datetime.now(UTC)
+    alerts = out[out["kind"] == "alert"]
+    assert len(alerts) > 0
+    for detected in alerts["detected_at"]:
+        assert started <= parse_ts(detected) <= ended
+
+
+def test_alerts_on_transactions_stamped_in_the_future_are_set_apart() -> None:
+    from streamwatch_processor.jobs.fraud import split_future
+
+    def row(event: str) -> dict[str, Any]:
+        return {"alert_id": event, "event_time": event, "detected_at": "2026-11-20T10:00:00.000Z"}
+
+    ok, future = split_future([row("2026-11-20T09:59:00.000Z"), row("2026-11-20T10:04:59.000Z"),
+                               row("2026-11-20T10:05:01.000Z"), row("2027-01-01T00:00:00.000Z")])
+    assert [r["alert_id"] for r in ok] == ["2026-11-20T09:59:00.000Z", "2026-11-20T10:04:59.000Z"]
+    assert len(future) == 2

@@ -155,3 +155,9 @@ def test_cli_refuses_bad_combinations_with_the_fix(argv: list[str], needle: str)
 def test_cli_refuses_unknown_scenarios() -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="card_testing"):
         cli.scenario_weights("phishing=1")
+
+
+def test_cli_refuses_a_start_time_in_the_future() -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="future"):
+        cli.start_time("2099-01-01T00:00:00Z")
+    assert cli.start_time("2026-11-20T10:00:00Z") == "2026-11-20T10:00:00Z"

@@ -161,6 +161,23 @@ def alert_rows(batch: DataFrame) -> list[dict[str, Any]]:
     return sorted(collect_rows(alerts), key=lambda r: r["alert_id"])
 
 
+def split_future(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Alerts whose transaction is stamped further ahead of the detector's clock than
+    ``DETECTION_CLOCK_SKEW``, apart from the rest.
+
+    The alerting service refuses such an alert (its ``detected_at`` cannot be right for
+    both clocks), and a refused batch would stop the query at every retry; so these are
+    kept in the dead-letter directory and logged instead (a producer's clock is wrong).
+    """
+    from streamwatch.events import DETECTION_CLOCK_SKEW, parse_ts
+
+    ok, future = [], []
+    for row in rows:
+        ahead = parse_ts(row["event_time"]) - parse_ts(row["detected_at"])
+        (future if ahead > DETECTION_CLOCK_SKEW else ok).append(row)
+    return ok, future
+
+
 def start_dead_letter_when_running(spark: SparkSession, args: argparse.Namespace,
                                    query: StreamingQuery) -> None:
     """Start the source's dead-letter query once the fraud query has planned its first batch."""
@@ -193,18 +210,26 @@ def _poll(watcher: RulesWatcher, lock: threading.Lock, every_s: float,
 
 def start(spark: Any, args: argparse.Namespace) -> list[StreamingQuery]:
     from streamwatch_processor.fraud import buckets
-    from streamwatch_processor.jobs import apply_trigger, checkpoint_dir
-    from streamwatch_processor.sinks import parse_sink
+    from streamwatch_processor.jobs import apply_trigger, checkpoint_dir, dead_letter_dir
+    from streamwatch_processor.sinks import JsonlSink, parse_sink
 
     _validate(args)
     args.buckets = buckets.resolve(str(args.checkpoint), args.buckets)
     watcher = start_rules_watcher(args)
     sink = parse_sink(args.sink).open("alerts", label="alerts")
+    future_sink = JsonlSink(Path(dead_letter_dir(args)) / "alerts-from-the-future", "alerts")
     lock = threading.Lock()
     recorded = threading.Event()
 
     def write(batch: DataFrame, batch_id: int) -> None:
-        rows = alert_rows(batch)  # runs the stateful operator: a wrong bucket count fails here
+        # alert_rows runs the stateful operator: a wrong bucket count fails here
+        rows, future = split_future(alert_rows(batch))
+        if future:
+            future_sink.write(batch_id, future)
+            log.error("alerts on transactions stamped in the future kept out of the sink; "
+                      "check the producer's clock", extra={
+                          "alerts": len(future), "batch_id": batch_id,
+                          "dead_letter": str(future_sink.path_for(batch_id))})
         if rows:
             sink.write(batch_id, rows)
         if not recorded.is_set():
