@@ -232,3 +232,23 @@ def test_the_page_survives_an_exporter_restart(stack: Stack, browser: Chromium) 
     # the failed stream connections while it was down are the only problems
     assert all("dashboard/stream" in p or "ERR_CONNECTION_REFUSED" in p
                for p in page.problems()), page.problems()
+
+
+def test_a_page_turned_away_from_the_stream_polls_instead(stack: Stack,
+                                                          browser: Chromium) -> None:
+    from metrics_exporter.dashboard import MAX_STREAMS
+
+    held = [requests.get(stack.exporter + "/v1/dashboard/stream", stream=True, timeout=10)
+            for _ in range(MAX_STREAMS)]
+    try:
+        assert all(r.status_code == 200 for r in held)
+        page = browser.open(stack.exporter + "/")
+        page.wait_for("window.streamwatch.transport === 'polling'")
+        post(stack.exporter, "/v1/trends", trends(datetime.now(UTC), {"polled": 7}, 0.2))
+        page.wait_for("document.getElementById('trends-body').textContent.includes('#polled')")
+        assert "polling" in text_of(page, "connection")
+        # the refused stream is the one problem the page reports
+        assert all("dashboard/stream" in p for p in page.problems()), page.problems()
+    finally:
+        for response in held:
+            response.close()
