@@ -4,7 +4,8 @@ Sources (each a :class:`streamwatch.sources.Source` emitting to ``tweets``):
 
 - :mod:`tweet_ingester.synthetic` — seedable generator with a long-tail hashtag
   distribution, scheduled trending bursts and multilingual, mixed-sentiment text;
-- :mod:`tweet_ingester.replay` — JSONL or CSV files, paced by ``created_at``;
+- :mod:`tweet_ingester.replay` — tweet datasets as published (CSV, Sentiment140,
+  X API v1.1/v2 JSON), paced by ``created_at``;
 - :mod:`tweet_ingester.xapi` — the X API v2 filtered stream.
 
 ``streamwatch tweets`` (:mod:`tweet_ingester.cli`) puts one of them behind the

@@ -3,7 +3,10 @@
 Sources (--source):
   synthetic      seedable generator: long-tail hashtags, scheduled trending
                  bursts, six languages, positive/neutral/negative wording
-  replay:FILE    JSONL or CSV tweets (.gz too), paced by created_at x --speed
+  replay:FILE    tweets as the public datasets publish them (.gz too), paced by
+                 created_at x --speed: CSV with a header (Twitter US Airline
+                 Sentiment ...), headerless Sentiment140, X API v1.1 / v2 JSON
+                 lines or a saved v2 response; --map names anything else
   x-api          the X API v2 filtered stream; the bearer token is read from
                  STREAMWATCH_X_BEARER_TOKEN only, never from a flag
 
@@ -13,6 +16,23 @@ live on --socket-port, one JSON tweet per line.
 Examples:
   streamwatch tweets --seed 7 --rate 500
   streamwatch tweets --source replay:data/tweets.jsonl --speed 0 --exit-at-end
+
+Replay, one example per shape (every one read as downloaded, no flags needed):
+  streamwatch tweets --source replay:Tweets.csv            # US Airline Sentiment
+  streamwatch tweets --source replay:training.1600000.processed.noemoticon.csv
+                                   # Sentiment140: no header, Latin-1, CR lines
+  streamwatch tweets --source replay:statuses.jsonl        # X API v1.1, one a line
+  streamwatch tweets --source replay:stream.jsonl          # X API v2 {"data","includes"}
+  streamwatch tweets --source replay:search-response.json  # a saved v2 response
+  streamwatch tweets --source replay:ids.csv               # only tweet_id,text: the
+                                   # time comes from the snowflake id
+Anything else, named explicitly:
+  streamwatch tweets --source replay:export.csv --encoding cp1252 \\
+      --map created_at=posted,user=who,text=message,id=ref --time-format '%d/%m/%Y %H:%M'
+  streamwatch tweets --source replay:plain.csv --map id=1,created_at=2,text=4
+                                   # no header: column numbers from 1
+  streamwatch tweets --source replay:scrape.jsonl --map id=tweetId,user=author.handle
+                                   # JSON: keys, dotted for nested ones
   STREAMWATCH_X_BEARER_TOKEN=... streamwatch tweets --source x-api --x-rules '#spark; #kafka'
 """
 
@@ -90,6 +110,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     flags.add_switch(parser, "--rebase-time",
                      help="replay: shift created_at so the first tweet is 'now' "
                      "(windows then look live)")
+    flags.add_flag(parser, "--map", default="", metavar="FIELD=COLUMN,...",
+                   help="replay: where the tweet fields are, for files whose names are not "
+                   "recognised: created_at=COL,text=COL,id=COL,user=COL,lang=COL; COL is "
+                   "a CSV header name, a column number from 1 (file without a header) or "
+                   "a JSON key (dotted for nested ones); unnamed fields are detected")
+    flags.add_flag(parser, "--time-format", default=None, metavar="STRPTIME",
+                   help="replay: the time column's format, e.g. '%%d/%%m/%%Y %%H:%%M' "
+                   "(Python strptime; no zone = UTC); unset = RFC 3339, X API, "
+                   "Sentiment140 and Airline Sentiment dates and epoch seconds/ms")
+    flags.add_flag(parser, "--encoding", default="auto",
+                   help="replay: the file's encoding, e.g. cp1252; auto = UTF-8, with "
+                   "any line that is not UTF-8 read as Latin-1 (and counted)")
     flags.add_switch(parser, "--exit-at-end",
                      help="exit once the source is exhausted (replay: end of file; "
                      "synthetic: --max-events reached) instead of serving on")
@@ -185,16 +217,36 @@ def main(args: argparse.Namespace) -> int:
         config = synthetic_config(args, world.params, epoch=world.epoch)
         source = SyntheticSource(config, world.params["--seed"], held=held["tweets"])
     elif spec.startswith("replay:"):
-        from tweet_ingester.replay import ReplayConfig, ReplayFileError, ReplaySource, check_file
+        from tweet_ingester.replay import (
+            ReplayConfig,
+            ReplayFileError,
+            ReplaySource,
+            check_encoding,
+            check_file,
+            parse_column_map,
+        )
 
         path = Path(spec.removeprefix("replay:")).expanduser()
         try:
-            check_file(path)
+            column_map = parse_column_map(args.map)
+        except ValueError as exc:
+            return _fail(f"--map (env STREAMWATCH_MAP): {exc}. "
+                         "Form: --map created_at=COL,text=COL,id=COL,user=COL")
+        try:
+            encoding = check_encoding(args.encoding)
+        except ValueError as exc:
+            return _fail(f"--encoding (env STREAMWATCH_ENCODING): {exc}")
+        if args.time_format is not None and "%" not in args.time_format:
+            return _fail(f"--time-format {args.time_format!r} has no strptime directive; "
+                         "e.g. '%d/%m/%Y %H:%M:%S'")
+        try:
+            check_file(path, column_map, args.time_format, encoding)
         except ReplayFileError as exc:
-            return _fail(f"--source replay: {exc}. Give an existing JSONL or CSV file, "
-                         "e.g. --source replay:tweets.jsonl")
-        source = ReplaySource(ReplayConfig(path, speed=args.speed, rebase_time=args.rebase_time),
-                              registry=registry)
+            return _fail(f"--source replay: {exc}. See `streamwatch tweets --help` for the "
+                         "shapes read as they are and for --map")
+        source = ReplaySource(ReplayConfig(
+            path, speed=args.speed, rebase_time=args.rebase_time, column_map=column_map,
+            time_format=args.time_format, encoding=encoding), registry=registry)
     else:
         from tweet_ingester.xapi import (
             TOKEN_ENV,

@@ -7,6 +7,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -16,6 +17,7 @@ import requests
 from streamwatch.events import Tweet
 from tests.integration.fake_xapi import Episode, FakeXApi, tweet_message
 from tests.procs import ServiceProcess, free_port
+from tests.tweet_shapes import Src, snowflake, write_sentiment140
 from tweet_ingester.synthetic import SyntheticConfig, TweetGenerator
 
 pytestmark = pytest.mark.slow
@@ -192,3 +194,70 @@ def test_x_api_source_through_the_process(tmp_path: Path, ports: tuple[int, int]
         assert token not in proc.log()
     finally:
         fake.stop()
+
+
+def _replayed(tmp_path: Path, ports: tuple[int, int], running: list[TweetsProcess],
+              path: Path, *flags: str, expect: int) -> tuple[list[dict], list[dict]]:
+    """Replay ``path`` through the process; the feed's records and the log's JSON lines."""
+    http, _ = ports
+    proc = start(tmp_path, ports, "--source", f"replay:{path}", "--speed", "0", *flags)
+    running.append(proc)
+    wait_until(lambda: "replay finished" in proc.log(), proc)
+    wait_until(lambda: latest(http) >= expect, proc)  # records show once group-committed
+    assert latest(http) == expect
+    logged = [orjson.loads(raw) for raw in proc.log().splitlines() if raw.startswith("{")]
+    return records(http, 0, expect), logged
+
+
+def test_replay_sentiment140_as_downloaded(tmp_path: Path, ports: tuple[int, int],
+                                           running: list[TweetsProcess]) -> None:
+    """Headerless, Latin-1, CR line endings, zone-name dates: no flag needed."""
+    when = datetime(2026, 11, 20, 10, 15, 3, tzinfo=UTC)
+    src = [Src(snowflake(when + timedelta(seconds=i)), when + timedelta(seconds=i), f"u{i}",
+               "en", f"Très bien #Café {i}") for i in range(20)]
+    path = tmp_path / "training.1600000.processed.noemoticon.csv"
+    expected = write_sentiment140(path, src)
+    raw = path.read_bytes().split(b"\r")
+    raw.insert(7, b'"0","1","Mon May 11 03:17:40 UTC 2009","NO_QUERY","x"')  # line 8: short
+    path.write_bytes(b"\r".join(raw))
+    got, logged = _replayed(tmp_path, ports, running, path, expect=20)
+    assert got == expected
+    skipped = [d for d in logged if d.get("msg") == "malformed line skipped"]
+    assert [(d["line"], d["reason"]) for d in skipped] == [
+        (8, "(line): has 5 fields, the first row has 6")]
+    started = next(d for d in logged if d.get("msg") == "replay started")
+    assert started["layout"] == "sentiment140"
+    finished = next(d for d in logged if d.get("msg") == "replay finished")
+    assert (finished["records"], finished["malformed"], finished["latin1_lines"]) == (20, 1, 20)
+
+
+def test_replay_with_map_time_format_and_encoding(tmp_path: Path, ports: tuple[int, int],
+                                                  running: list[TweetsProcess]) -> None:
+    path = tmp_path / "export.csv"
+    lines = ["posted,who,message,ref"] + [
+        f"20/11/2026 10:{i:02d},u{i},\u20ac{i} #deal,{500 + i}" for i in range(10)]
+    path.write_bytes("\n".join(lines).encode("cp1252") + b"\n")
+    got, _ = _replayed(tmp_path, ports, running, path, "--encoding", "cp1252",
+                       "--map", "created_at=posted,user=who,text=message,id=ref",
+                       "--time-format", "%d/%m/%Y %H:%M", expect=10)
+    assert got == [{"id": str(500 + i), "created_at": f"2026-11-20T10:{i:02d}:00.000Z",
+                    "user": f"u{i}", "lang": "und", "text": f"\u20ac{i} #deal"}
+                   for i in range(10)]
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--map", "txt=message"], "--map (env STREAMWATCH_MAP): 'txt' is not a tweet field"),
+    (["--map", "text=nope"], "--map text=nope: the CSV header"),
+    (["--encoding", "utf-16"], "iconv -f utf-16"),
+    ([], "has no column for id, text. Accepted names"),
+])
+def test_replay_refuses_what_it_cannot_read_with_the_fix(
+        tmp_path: Path, ports: tuple[int, int], flags: list[str], message: str) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text("posted,who,message,ref\n20/11/2026 10:00,u,hi,1\n")
+    proc = start(tmp_path, ports, "--source", f"replay:{path}", *flags, wait=False)
+    try:
+        assert proc.proc is not None and proc.proc.wait(timeout=60) == 2
+        assert message in proc.log()
+    finally:
+        proc.stop()
