@@ -93,7 +93,9 @@ CHART_STATUSES = ("purchased", "shipped", "delivered")
 
 def orders_by_minute(rows: list[dict[str, Any]] | None) -> dict[str, Any] | None:
     """Per-minute rows ``{minute_start, minute_end, status, orders, units, ...}`` as
-    ``{"minutes": [{minute_start, minute_end, <status>: {orders, units}}], oldest first}``.
+    ``{"minutes": [{minute_start, minute_end, <status>: {orders, units, since_purchase_s}}]}``,
+    oldest minute first; ``since_purchase_s`` is the time-to-ship (-deliver) percentiles
+    ``{p50, p90, p99, n}`` of shipped (delivered) rows, or None.
 
     Rows broken down by ``category`` or ``region`` are left out: the chart shows the
     per-minute totals.
@@ -106,7 +108,8 @@ def orders_by_minute(rows: list[dict[str, Any]] | None) -> dict[str, Any] | None
             continue
         minute = minutes.setdefault(row["minute_start"], {
             "minute_start": row["minute_start"], "minute_end": row["minute_end"]})
-        minute[row["status"]] = {"orders": row["orders"], "units": row["units"]}
+        minute[row["status"]] = {"orders": row["orders"], "units": row["units"],
+                                 "since_purchase_s": row.get("since_purchase_s")}
     if not minutes:
         return None
     return {"statuses": list(CHART_STATUSES),

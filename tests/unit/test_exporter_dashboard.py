@@ -125,7 +125,9 @@ def test_orders_rows_become_per_minute_series() -> None:
                 "minute_end": f"2026-11-20T10:{minute + 1:02d}:00.000Z",
                 "status": status, "orders": orders, "units": 2 * orders, **extra}
 
-    rows = [row(1, "shipped", 3), row(0, "purchased", 7), row(1, "purchased", 4),
+    delays = {"p50": 20.0, "p90": 41.5, "p99": 58.0, "n": 3}
+    rows = [row(1, "shipped", 3, since_purchase_s=delays), row(0, "purchased", 7),
+            row(1, "purchased", 4),
             row(0, "purchased", 99, category="books"), row(0, "cancelled", 1),
             row(1, "delivered", 2, region=None)]
     doc = dashboard.orders_by_minute(rows)
@@ -133,9 +135,12 @@ def test_orders_rows_become_per_minute_series() -> None:
     assert doc["statuses"] == ["purchased", "shipped", "delivered"]
     assert [m["minute_start"][11:16] for m in doc["minutes"]] == ["10:00", "10:01"]
     first, second = doc["minutes"]
-    assert first["purchased"] == {"orders": 7, "units": 14}  # the category row is left out
-    assert first["cancelled"] == {"orders": 1, "units": 2}
+    # the category row is a breakdown, left out of the totals
+    assert first["purchased"] == {"orders": 7, "units": 14, "since_purchase_s": None}
+    assert first["cancelled"]["orders"] == 1 and first["cancelled"]["units"] == 2
     assert second["shipped"]["orders"] == 3 and second["delivered"]["orders"] == 2
+    assert second["shipped"]["since_purchase_s"] == delays
+    assert first["purchased"]["since_purchase_s"] is None
     assert dashboard.orders_by_minute([]) is None
     assert dashboard.orders_by_minute([row(0, "shipped", 1, region="eu")]) is None
 

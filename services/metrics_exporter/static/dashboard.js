@@ -58,6 +58,12 @@
     return isNaN(d) ? String(iso) : d.toISOString().slice(11, 19);
   }
 
+  function duration(seconds) {
+    if (seconds < 120) return fmt1.format(seconds) + " s";
+    if (seconds < 7200) return fmt1.format(seconds / 60) + " min";
+    return fmt1.format(seconds / 3600) + " h";
+  }
+
   function age(seconds) {
     if (seconds === null || seconds === undefined) return "never";
     const s = Math.max(0, seconds);
@@ -122,7 +128,10 @@
     const x = (i) => L + (labels.length < 2 ? (W - L - R) / 2 : (i * (W - L - R)) / (labels.length - 1));
     const y = (v) => T + ((hi - v) * (H - T - B)) / (hi - lo);
     const chart = svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img" });
-    const ticks = 4;
+    // 4 or 5 gridlines, whichever puts them on round values (250 -> 50s, not 62.5s)
+    const round = (step) => [1, 2, 2.5, 5, 10].includes(
+      Number((step / Math.pow(10, Math.floor(Math.log10(step)))).toFixed(6)));
+    const ticks = [4, 5, 3].find((t) => round((hi - lo) / t)) || 4;
     for (let k = 0; k <= ticks; k++) {
       const v = lo + ((hi - lo) * k) / ticks;
       chart.append(svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "grid" }));
@@ -208,10 +217,18 @@
         values: doc.minutes.map((m) => (m[status] ? m[status].orders : 0)),
       }));
       const last = doc.minutes[doc.minutes.length - 1];
-      const summary = doc.statuses
-        .map((s) => `${s} ${fmt.format(last[s] ? last[s].orders : 0)}`).join(" · ");
-      setPanel("orders", true, lineChart(labels, series), seriesLegend(series),
-        el("p", { class: "legend" }, `minute ${hhmm(last.minute_start)} UTC: ${summary}`));
+      const counted = [...doc.statuses, "cancelled", "returned"].filter((s) => last[s]);
+      const summary = counted.map((s) => `${s} ${fmt.format(last[s].orders)}`).join(" · ");
+      const delays = [["shipped", "to ship"], ["delivered", "to deliver"]]
+        .filter(([s]) => last[s] && last[s].since_purchase_s)
+        .map(([s, what]) => `${what} p50 ${duration(last[s].since_purchase_s.p50)}, ` +
+          `p99 ${duration(last[s].since_purchase_s.p99)}`);
+      const notes = [el("p", { class: "legend" },
+        `minute ${hhmm(last.minute_start)} UTC: ${summary || "no orders"}`)];
+      if (delays.length) {
+        notes.push(el("p", { class: "legend" }, `time since purchase: ${delays.join(" · ")}`));
+      }
+      setPanel("orders", true, lineChart(labels, series), seriesLegend(series), ...notes);
     },
 
     fraud(doc) {
