@@ -80,7 +80,8 @@ def test_compose_config() -> None:
             # docker-compose 1.29 prints "host_ip:published:target/proto".
             host_ip, _, target = str(port).split("/")[0].split(":")
             assert host_ip == "127.0.0.1", f"{name} publishes {port} beyond loopback"
-            assert int(target) in {3000, 9090, 8080, 4040}, f"{name}: {port} is not a UI"
+            # 7104: the exporter's web dashboard
+            assert int(target) in {3000, 9090, 8080, 4040, 7104}, f"{name}: {port} is not a UI"
     for job in ("processor-hashtags", "processor-fraud"):
         assert "checkpoints:/checkpoints:rw" in services[job]["volumes"]
         assert "spark://spark-master:7077" in services[job]["command"]
