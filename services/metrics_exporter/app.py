@@ -18,7 +18,14 @@ from metrics_exporter.progress import parse_progress
 from metrics_exporter.state import ExporterState
 from metrics_exporter.trends import parse_trends
 from metrics_exporter.validation import ValidationError
-from streamwatch.httpkit import ApiError, base_app, json_body, json_response, query_int
+from streamwatch.httpkit import (
+    ApiError,
+    base_app,
+    json_body,
+    json_response,
+    query_int,
+    require_bearer,
+)
 
 EXTENSION = "metrics_exporter"
 
@@ -66,6 +73,7 @@ api = Blueprint("exporter_api", __name__)
 @api.post("/v1/progress")
 def post_progress() -> Response:
     exporter = _exporter()
+    require_bearer(exporter.config.ingest_token, "ingest token")
     try:
         sample = parse_progress(json_body(exporter.config.max_body_bytes))
     except ValidationError as exc:
@@ -87,6 +95,7 @@ def get_progress() -> Response:
 @api.post("/v1/trends")
 def post_trends() -> Response:
     exporter = _exporter()
+    require_bearer(exporter.config.ingest_token, "ingest token")
     try:
         trends, sentiment = parse_trends(json_body(exporter.config.max_body_bytes))
     except ValidationError as exc:
@@ -110,8 +119,8 @@ def get_quality() -> Response:
     return json_response(_exporter().state.quality())
 
 
-def create_app(config: ExporterConfig | None = None) -> Flask:
-    exporter = Exporter(config or ExporterConfig())
+def create_app(config: ExporterConfig) -> Flask:
+    exporter = Exporter(config)
     app = base_app("metrics-exporter", exporter.registry, openapi=openapi.build())
     app.extensions[EXTENSION] = exporter
     app.extensions[dashboard.EXTENSION] = exporter.dashboard

@@ -21,6 +21,10 @@ def example(name: str) -> dict[str, Any]:
     return json.loads(path.read_text("utf-8"))
 
 
+_INGEST = [{"ingest": []}]
+_WRITE_ERRORS = {code: _ERROR for code in ("400", "401", "413", "415")}
+
+
 def _json(schema: dict[str, Any], example_doc: Any | None = None) -> dict[str, Any]:
     media: dict[str, Any] = {"schema": schema}
     if example_doc is not None:
@@ -34,9 +38,10 @@ def build() -> dict[str, Any]:
         "/v1/progress": {
             "post": {
                 "summary": "Record one StreamingQueryProgress (PySpark `event.progress.json`)",
+                "security": _INGEST,
                 "requestBody": {"required": True, **_json(obj, example("progress"))},
                 "responses": {"202": {"description": "accepted (or a repeated event ignored)"},
-                              "400": _ERROR, "413": _ERROR},
+                              **_WRITE_ERRORS},
             },
             "get": {"summary": "Latest figures per streaming query",
                     "responses": {"200": {"description": "{\"queries\": [...]}"}}},
@@ -44,9 +49,9 @@ def build() -> dict[str, Any]:
         "/v1/trends": {
             "post": {
                 "summary": "Record top-N hashtag rows and window sentiment",
+                "security": _INGEST,
                 "requestBody": {"required": True, **_json(obj, example("trends"))},
-                "responses": {"202": {"description": "accepted"}, "400": _ERROR,
-                              "413": _ERROR},
+                "responses": {"202": {"description": "accepted"}, **_WRITE_ERRORS},
             },
             "get": {
                 "summary": "Current trends, newest window first",
@@ -91,4 +96,8 @@ def build() -> dict[str, Any]:
     }
     schemas = {"Error": {"type": "object", "required": ["error"], "properties": {
         "error": {"type": "string"}, "field": {"type": "string"}}}}
-    return openapi_document("streamwatch metrics-exporter", "1", paths, schemas)
+    doc = openapi_document("streamwatch metrics-exporter", "1", paths, schemas)
+    doc["components"]["securitySchemes"] = {"ingest": {
+        "type": "http", "scheme": "bearer",
+        "description": "STREAMWATCH_INGEST_TOKEN: the POST routes; reads are open"}}
+    return doc
