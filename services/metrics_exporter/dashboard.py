@@ -11,9 +11,12 @@ Key concepts:
 - **Server-sent events.** ``GET /v1/dashboard/stream`` sends every section
   once, then each section again whenever its JSON changes. The stream waits on
   the state's change condition, so a change is on the wire as soon as the
-  exporter has it; without changes it still re-reads once a second (a section
-  whose source does not signal changes is then at most a second late) and
-  sends a comment every ``HEARTBEAT`` seconds so a vanished client is noticed.
+  exporter has it; without changes it sends a comment every ``HEARTBEAT``
+  seconds so a vanished client is noticed.
+- **Built once per change.** The state says which area a change touched
+  (``changed_since``); only the sections that area feeds (``FED_BY``) are
+  rebuilt, once, and every open stream sends the same bytes. The orders
+  section (the largest) is rebuilt only when orders change.
 - **One thread per stream.** The exporter is one process on werkzeug's
   threaded server (its state is in memory, so it cannot be split over
   workers); each open stream holds one thread. ``MAX_STREAMS`` bounds them: a
@@ -37,7 +40,6 @@ Usage::
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -46,16 +48,15 @@ import orjson
 from flask import Blueprint, Response, current_app
 
 from metrics_exporter.state import ExporterState
-from streamwatch.httpkit import ApiError, json_response
+from streamwatch.httpkit import ApiError
 
 #: the order of the sections on the wire and in the document
 SECTIONS = ("trends", "sentiment", "orders", "fraud", "health")
 #: concurrent event streams; each holds a server thread for as long as the page is open
 MAX_STREAMS = 16
-#: longest pause between two writes to a stream (a comment when nothing changed)
+#: longest pause between two writes to a stream (a comment when nothing changed), so a
+#: vanished client is noticed and its thread freed
 HEARTBEAT = 15.0
-#: longest wait for a change signal before the sections are re-read anyway
-REREAD = 1.0
 #: browsers reconnect this many milliseconds after a stream drops
 RETRY_MS = 1000
 #: windows of overall sentiment shown (the state keeps ``--max-windows``)
@@ -134,8 +135,16 @@ def _health(state: ExporterState, quality: dict[str, Any],
     return {"queries": queries, "pollers": pollers}
 
 
+#: the sections each area of the exporter's state feeds; a change to an area not listed
+#: here (``ANY``: a change held elsewhere, such as the orders store) rebuilds them all
+FED_BY: dict[str, tuple[str, ...]] = {
+    "trends": ("trends", "sentiment"), "progress": ("health",), "pollers": ("health",),
+    "alerts": ("fraud",), "quality": ("fraud",), "labels": ("fraud",)}
+
+
 class Dashboard:
-    """Builds the document of one exporter and counts its open streams."""
+    """Builds the sections of one exporter, each once per change however many pages
+    watch, and counts the open streams."""
 
     def __init__(self, state: ExporterState, upstreams: dict[str, str | None],
                  orders: OrdersSource | None = None) -> None:
@@ -143,48 +152,63 @@ class Dashboard:
         self.upstreams = upstreams
         self.orders = orders
         self._streams = threading.BoundedSemaphore(MAX_STREAMS)
+        self._lock = threading.Lock()
+        self._encoded: dict[str, bytes] = {}
+        self._built_at: int | None = None  # the state version the encoded sections show
 
-    def sections(self) -> dict[str, Any]:
-        quality = self.state.quality()
-        return {
-            "trends": _trends(self.state),
-            "sentiment": _sentiment(self.state),
-            "orders": orders_by_minute(self.orders()) if self.orders is not None else None,
-            "fraud": _fraud(self.state, quality),
-            "health": _health(self.state, quality, self.upstreams),
-        }
+    def _build(self, name: str) -> Any:
+        if name == "trends":
+            return _trends(self.state)
+        if name == "sentiment":
+            return _sentiment(self.state)
+        if name == "orders":
+            return orders_by_minute(self.orders()) if self.orders is not None else None
+        if name == "fraud":
+            return _fraud(self.state, self.state.quality())
+        return _health(self.state, self.state.quality(), self.upstreams)
 
-    def document(self) -> dict[str, Any]:
-        version = self.state.version
-        return {"version": version, **self.sections()}
+    def encoded(self) -> tuple[int, dict[str, bytes]]:
+        """The state version and every section as JSON, rebuilding only the sections
+        whose areas changed since the last build."""
+        with self._lock:
+            # read before building: a change during the build is rebuilt next time
+            version = self.state.version
+            if self._built_at is None:
+                dirty: set[str] = set(SECTIONS)
+            else:
+                areas = self.state.changed_since(self._built_at)
+                dirty = {name for area in areas for name in FED_BY.get(area, SECTIONS)}
+            for name in dirty:
+                self._encoded[name] = orjson.dumps(self._build(name))
+            self._built_at = version
+            return version, dict(self._encoded)
+
+    def document(self) -> bytes:
+        version, encoded = self.encoded()
+        parts = [b'"version":%d' % version]
+        parts += [b'"%s":%s' % (name.encode(), encoded[name]) for name in SECTIONS]
+        return b"{" + b",".join(parts) + b"}"
 
     def events(self) -> Iterator[bytes]:
         """The event stream of one client; ends when the state is closed."""
         yield f"retry: {RETRY_MS}\n\n".encode()
         sent: dict[str, bytes] = {}
-        version: int | None = self.state.version
-        last_write = time.monotonic()
-        while version is not None:
+        while True:
+            version, encoded = self.encoded()
             out = []
-            for name, value in self.sections().items():
-                data = orjson.dumps(value)
-                if sent.get(name) != data:
-                    sent[name] = data
+            for name in SECTIONS:
+                if sent.get(name) != encoded[name]:
+                    sent[name] = encoded[name]
                     out.append(b"id: %d\nevent: %s\ndata: %s\n\n"
-                               % (version, name.encode(), data))
-            if out:
-                yield b"".join(out)
-                last_write = time.monotonic()
-            elif time.monotonic() - last_write >= HEARTBEAT:
-                yield b": keep-alive\n\n"
-                last_write = time.monotonic()
-            version = self.state.wait_for_change(version, REREAD)
+                               % (version, name.encode(), encoded[name]))
+            yield b"".join(out) if out else b": keep-alive\n\n"
+            if self.state.wait_for_change(version, HEARTBEAT) is None:
+                return
 
     def stream(self) -> Response:
         if not self._streams.acquire(blocking=False):
             raise ApiError(503, f"more than {MAX_STREAMS} dashboard streams are open; "
                            "poll GET /v1/dashboard instead")
-
         response = Response(self.events(), mimetype="text/event-stream",
                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         # the server closes the response when the client goes or the stream ends, also
@@ -222,7 +246,7 @@ def asset(asset: str) -> Response:
 
 @ui.get("/v1/dashboard")
 def document() -> Response:
-    return json_response(_dashboard().document())
+    return Response(_dashboard().document(), mimetype="application/json")
 
 
 @ui.get("/v1/dashboard/stream")

@@ -5,9 +5,10 @@ so HTTP handlers, the ``/metrics`` collector and the pollers never wait on each
 other for long. The quality report is computed by the pollers after each change
 and cached, because ``QualityTracker.report()`` walks every alert.
 
-Every change bumps ``version`` and wakes ``wait_for_change`` (a condition on
-the same lock): the web dashboard's event streams push what changed at once
-instead of polling.
+Every change bumps ``version``, notes which area of the state it touched
+(``changed_since``) and wakes ``wait_for_change`` (a condition on the same
+lock): the web dashboard's event streams push what changed at once instead of
+polling, and rebuild only the sections fed by the areas that changed.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ POLLERS = ("alerts", "labels")
 ENDPOINTS = ("progress", "trends")
 # The dashboard lists the newest alerts as they arrive; older ones are in the alerting service.
 RECENT_ALERTS = 50
+#: what a change touched (``changed_since``); ANY: not said (a change held elsewhere)
+AREAS = ("progress", "trends", "alerts", "quality", "labels", "pollers")
+ANY = "*"
 
 
 @dataclass
@@ -103,6 +107,7 @@ class ExporterState:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._version = 0
+        self._area_versions: dict[str, int] = {}
         self._closed = False
         self._queries: dict[str, QueryStats] = {}
         self._trends = TrendStore(max_windows, max_rows_per_window)
@@ -125,10 +130,17 @@ class ExporterState:
         self._quality: dict[str, Any] | None = None
 
     # -- change notification ------------------------------------------------
-    def _bump(self) -> None:
-        """Called with the lock held after every change."""
+    def _bump(self, *areas: str) -> None:
+        """Called with the lock held after every change to ``areas`` (none: any area)."""
         self._version += 1
+        for area in areas or (ANY,):
+            self._area_versions[area] = self._version
         self._changed.notify_all()
+
+    def changed_since(self, version: int) -> set[str]:
+        """Areas changed after ``version``; ``ANY`` among them when a change did not say."""
+        with self._lock:
+            return {area for area, v in self._area_versions.items() if v > version}
 
     @property
     def version(self) -> int:
@@ -175,7 +187,7 @@ class ExporterState:
                     if value is not None:
                         stats.fraud[name] = value
             self._progress_events += 1
-            self._bump()
+            self._bump("progress")
             return True
 
     def _evict_queries(self) -> None:
@@ -189,7 +201,7 @@ class ExporterState:
         with self._lock:
             self._trends.apply(trends, sentiment)
             self._trend_rows += len(trends) + len(sentiment)
-            self._bump()
+            self._bump("trends")
 
     def trends(self, limit: int | None) -> dict[str, Any]:
         with self._lock:
@@ -210,7 +222,7 @@ class ExporterState:
             else:
                 status.errors += 1
                 status.last_error = error
-            self._bump()
+            self._bump("pollers")
 
     def record_alerts(self, alerts: Iterable[Mapping[str, Any]]) -> int:
         """Count new alerts by rule and severity and feed them to the quality tracker."""
@@ -234,7 +246,7 @@ class ExporterState:
                 if delay is not None:
                     self._delays.setdefault(key[0], DelayHistogram()).observe(delay)
             if fresh:
-                self._bump()
+                self._bump("alerts")
         if fresh:
             with self._quality_lock:
                 self._tracker.add_alerts(fresh)
@@ -247,13 +259,13 @@ class ExporterState:
             self._refresh_quality()
         with self._lock:
             self._labels_read += len(labels)
-            self._bump()
+            self._bump("labels")
 
     def _refresh_quality(self) -> None:
         report = self._tracker.report()
         with self._lock:
             self._quality = report
-            self._bump()
+            self._bump("quality")
 
     def quality(self) -> dict[str, Any]:
         """The cached quality report, with the state of both pollers."""

@@ -167,6 +167,31 @@ def test_stream_sends_every_section_then_only_what_changed(app: Flask) -> None:
         next(events)
 
 
+def test_each_change_rebuilds_only_its_sections_once_for_every_stream() -> None:
+    state = ExporterState(top_n=3, max_windows=3, max_rows_per_window=10, max_queries=3)
+    reads: list[int] = []
+
+    def orders() -> list[dict[str, Any]]:
+        reads.append(1)
+        return []
+
+    board = dashboard.Dashboard(state, {}, orders=orders)
+    streams = [board.events() for _ in range(3)]
+    for events in streams:
+        next(events)  # retry
+        assert [name for name, _ in parse_events(next(events))] == list(dashboard.SECTIONS)
+    assert len(reads) == 1  # one build for three streams
+
+    state.record_trends(*parse_trends(trend_body(3, {"flink": 2}, 0.1)))
+    state.record_poll("alerts")
+    for events in streams:
+        assert [name for name, _ in parse_events(next(events))] == [
+            "trends", "sentiment", "health"]
+    assert len(reads) == 1  # orders did not change: not read again
+    assert state.changed_since(0) >= {"trends", "pollers"}
+    state.close()
+
+
 def test_a_waiting_stream_wakes_on_a_change_from_another_thread() -> None:
     state = ExporterState(top_n=3, max_windows=3, max_rows_per_window=10, max_queries=3)
     since = state.version
