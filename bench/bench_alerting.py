@@ -57,6 +57,7 @@ from alerting_service.receiver import Receiver
 from alerting_service.store.schema import MIGRATIONS
 from bench.common import (
     command_line,
+    ingest_headers,
     percentiles,
     ratio,
     record,
@@ -141,7 +142,8 @@ def bench_ingest(base: str, n: int, threads: int = 4, batch: int = 100) -> dict[
     def post(b: list[dict[str, Any]]) -> None:
         session = getattr(local, "session", None) or requests.Session()
         local.session = session
-        session.post(base + "/v1/alerts", json={"alerts": b}, timeout=30).raise_for_status()
+        session.post(base + "/v1/alerts", json={"alerts": b}, timeout=30,
+                     headers=ingest_headers()).raise_for_status()
         done.append((time.perf_counter(), len(b)))
 
     started = time.perf_counter()
@@ -202,7 +204,7 @@ def bench_delivery(base: str, n: int) -> dict[str, Any]:
         with requests.Session() as s:
             for i in range(0, n, 500):
                 s.post(base + "/v1/alerts", json={"alerts": alerts[i:i + 500]},
-                       timeout=60).raise_for_status()
+                       timeout=60, headers=ingest_headers()).raise_for_status()
         got = rx.wait_for(lambda reqs: len(reqs) >= n, timeout=max(60, n / 50))
         elapsed = got[-1].at - started
         unsubscribe(base, sid)
@@ -271,7 +273,8 @@ def bench_latency(base: str, seconds: float, rate: float = 100.0) -> dict[str, A
                 if delay > 0:
                     time.sleep(delay)
                 sent[a["alert_id"]] = time.time()
-                s.post(base + "/v1/alerts", json={"alerts": [a]}, timeout=30).raise_for_status()
+                s.post(base + "/v1/alerts", json={"alerts": [a]}, timeout=30,
+                       headers=ingest_headers()).raise_for_status()
         got = rx.wait_for(lambda reqs: len(reqs) >= n, timeout=60)
         unsubscribe(base, sid)
     first = min(sent.values())

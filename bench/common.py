@@ -339,6 +339,18 @@ def print_figures(doc: Mapping[str, Any]) -> None:
 # -- processes ----------------------------------------------------------------
 
 
+#: The token the alerting service and the exporter require on writes, for every
+#: service a benchmark or a test starts (all on loopback); the processor reads it
+#: from the environment it inherits.
+INGEST_TOKEN = os.environ.setdefault("STREAMWATCH_INGEST_TOKEN",
+                                     "streamwatch-local-ingest-token")
+
+
+def ingest_headers() -> dict[str, str]:
+    """What a benchmark or test sends with its own POSTs to the services."""
+    return {"Authorization": f"Bearer {INGEST_TOKEN}"}
+
+
 def bench_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """Environment for child processes: this interpreter for PySpark workers."""
     env = dict(os.environ)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from bench.common import Service
+from bench.common import INGEST_TOKEN, Service, ingest_headers
 from bench.ports import free_port
 
-__all__ = ["ServiceProcess", "free_port"]
+__all__ = ["INGEST_TOKEN", "ServiceProcess", "free_port", "ingest_headers"]
 
 
 class ServiceProcess(Service):

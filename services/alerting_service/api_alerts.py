@@ -1,19 +1,56 @@
-"""``/v1/alerts``: batch ingest (idempotent on ``alert_id``) and cursor queries."""
+"""``/v1/alerts``: batch ingest (idempotent on ``alert_id``) and cursor queries.
+
+Ingest needs ``Authorization: Bearer <ingest token>``; reading is open (alerts
+carry card ids and transaction ids, never card numbers or amounts). An alert is
+the contract's fields and nothing else, at most ``MAX_ALERT_BYTES`` as stored,
+and a page of ``GET`` answers holds at most ``MAX_PAGE_BYTES`` of alerts (always
+at least one), so neither a stored alert nor a listing can grow without bound.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import fields
 from typing import Any
 
 import orjson
 from flask import Blueprint, Response, request
 
+from alerting_service.openapi import RULE_PATTERN
 from alerting_service.runtime import Runtime, decode_cursor, encode_cursor, now_ms
-from streamwatch.events import SEVERITIES, Alert, EventError, parse_ts
-from streamwatch.httpkit import ApiError, json_body, json_response, query_int
+from streamwatch.events import SEVERITIES, Alert, EventError
+from streamwatch.httpkit import (
+    ApiError,
+    json_body,
+    json_response,
+    parse_bounded_ts,
+    query_int,
+    query_time_ms,
+    require_bearer,
+)
 
 bp = Blueprint("alerts", __name__)
 
 MAX_LIMIT = 1000
+MAX_ALERT_BYTES = 256 << 10
+MAX_PAGE_BYTES = 1 << 20
+_RULE = re.compile(RULE_PATTERN)
+ALERT_FIELDS = frozenset(f.name for f in fields(Alert)) - {"extra"}
+
+
+def _precheck(doc: Any) -> list[dict[str, str]]:
+    """What the contract checker does not refuse: unknown fields, times out of range."""
+    if not isinstance(doc, dict):
+        return []
+    errors = [{"field": str(k)[:64], "error": "is not a field of an alert"}
+              for k in sorted(set(doc) - ALERT_FIELDS, key=str)]
+    for name in ("event_time", "detected_at"):
+        if isinstance(doc.get(name), str):
+            try:
+                parse_bounded_ts(doc[name])
+            except ValueError as exc:
+                errors.append({"field": name, "error": str(exc)})
+    return errors
 
 
 def parse_batch(body: Any, max_batch: int) -> list[Alert]:
@@ -28,10 +65,19 @@ def parse_batch(body: Any, max_batch: int) -> list[Alert]:
     alerts: list[Alert] = []
     errors: list[dict[str, Any]] = []
     for index, doc in enumerate(docs):
-        try:
-            alerts.append(Alert.from_dict(doc))
-        except EventError as exc:
-            errors.extend({"index": index, **err} for err in exc.errors)
+        found = _precheck(doc)
+        if not found:
+            try:
+                alert = Alert.from_dict(doc)
+            except EventError as exc:
+                found = exc.errors
+            else:
+                if len(orjson.dumps(alert.to_dict())) > MAX_ALERT_BYTES:
+                    found = [{"field": "txn_ids", "error": f"the alert is larger than "
+                              f"{MAX_ALERT_BYTES} bytes; send fewer or shorter txn_ids"}]
+                else:
+                    alerts.append(alert)
+        errors.extend({"index": index, **err} for err in found)
     if errors:
         bad = len({e["index"] for e in errors})
         raise ApiError(422, f"{bad} of {len(docs)} alerts are invalid; nothing was stored",
@@ -42,6 +88,7 @@ def parse_batch(body: Any, max_batch: int) -> list[Alert]:
 @bp.post("/v1/alerts")
 def post_alerts() -> Response:
     rt = Runtime.of()
+    require_bearer(rt.config.ingest_token, "ingest token")
     alerts = parse_batch(json_body(rt.config.max_body_bytes), rt.config.max_batch)
     result = rt.store.ingest(alerts, now_ms())
     rt.metrics.alerts_received.inc(len(alerts))
@@ -52,16 +99,6 @@ def post_alerts() -> Response:
     return json_response({"accepted": result.accepted, "duplicates": result.duplicates})
 
 
-def _time_param(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return int(parse_ts(raw).timestamp() * 1000)
-    except ValueError as exc:
-        raise ApiError(400, f"query parameter '{name}': {exc}", name) from None
-
-
 @bp.get("/v1/alerts")
 def get_alerts() -> Response:
     rt = Runtime.of()
@@ -69,12 +106,19 @@ def get_alerts() -> Response:
     if severity is not None and severity not in SEVERITIES:
         raise ApiError(400, f"query parameter 'severity' must be one of {list(SEVERITIES)}",
                        "severity")
+    rule = request.args.get("rule")
+    if rule is not None and not _RULE.fullmatch(rule):
+        raise ApiError(400, f"query parameter 'rule' must match {RULE_PATTERN}", "rule")
+    card_id = request.args.get("card_id")
+    if card_id is not None and len(card_id) > 128:
+        raise ApiError(400, "query parameter 'card_id' must be at most 128 characters",
+                       "card_id")
     limit = query_int("limit", default=100, minimum=1, maximum=MAX_LIMIT)
     rows = rt.store.query_alerts(
-        rule=request.args.get("rule") or None, severity=severity,
-        card_id=request.args.get("card_id") or None,
-        since_ms=_time_param("since"), until_ms=_time_param("until"),
-        after_seq=decode_cursor("a", request.args.get("cursor")), limit=limit or 100)
+        rule=rule, severity=severity, card_id=card_id,
+        since_ms=query_time_ms("since"), until_ms=query_time_ms("until"),
+        after_seq=decode_cursor("a", request.args.get("cursor")), limit=limit or 100,
+        max_bytes=MAX_PAGE_BYTES)
     cursor = encode_cursor("a", rows[-1].seq if rows else None)
     # The stored bodies are already JSON: splice them instead of parsing and re-encoding.
     doc = (b'{"alerts":[' + b",".join(r.body.encode() for r in rows) + b'],"next_cursor":'

@@ -7,7 +7,6 @@ and in the answer that rotates it.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import re
 from typing import Any
@@ -16,10 +15,17 @@ from flask import Blueprint, Response, request
 
 from alerting_service.runtime import Runtime, decode_cursor, encode_cursor, now_ms
 from alerting_service.signing import new_secret
-from alerting_service.ssrf import UnsafeUrl, check_url, parse_url
+from alerting_service.ssrf import UnsafeUrl, check_url, normalise_url, parse_url
 from alerting_service.store.models import MESSAGE_STATES, Subscription
-from streamwatch.events import SEVERITIES, parse_ts
-from streamwatch.httpkit import ApiError, json_body, json_response, query_int
+from streamwatch.events import SEVERITIES
+from streamwatch.httpkit import (
+    ApiError,
+    json_body,
+    json_response,
+    parse_bounded_ts,
+    query_int,
+    require_bearer,
+)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("subscriptions", __name__)
@@ -33,13 +39,7 @@ MAX_BODY = 64 << 10
 
 @bp.before_request
 def require_admin() -> None:
-    token = Runtime.of().config.admin_token
-    header = request.headers.get("Authorization", "")
-    scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-            given.strip().encode(), token.encode()):
-        raise ApiError(401, "a valid 'Authorization: Bearer <admin token>' header is required",
-                       "Authorization")
+    require_bearer(Runtime.of().config.admin_token, "admin token")
 
 
 @bp.after_request
@@ -79,6 +79,9 @@ def validate_subscription(body: Any) -> dict[str, Any]:
     if not errors:
         cfg = Runtime.of().config
         try:
+            # Stored normalised (IDNA host, percent-encoded path), so what is checked
+            # here is exactly what every delivery can send.
+            url = normalise_url(url)
             check_url(url, allow_private=cfg.allow_private, allowed_hosts=cfg.allowed_hosts)
         except UnsafeUrl as exc:
             errors.append({"field": "url", "error": str(exc)})
@@ -199,7 +202,7 @@ def replay(sub_id: str) -> Response:
         if not isinstance(since, str):
             raise ApiError(422, "must be an RFC 3339 timestamp", "since")
         try:
-            since_ms = int(parse_ts(since).timestamp() * 1000)
+            since_ms = int(parse_bounded_ts(since).timestamp() * 1000)
         except ValueError as exc:
             raise ApiError(422, str(exc), "since") from None
         count = rt.store.replay_since(sub, since_ms, now)

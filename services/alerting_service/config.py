@@ -2,7 +2,8 @@
 
 ``add_arguments`` declares every flag (each has a ``STREAMWATCH_<FLAG>`` twin);
 ``AlertingConfig.from_args`` turns the parsed namespace into a frozen config and
-refuses insecure values: the admin token is required and must be long enough.
+refuses insecure values: the admin and ingest tokens are required, long enough
+and different from each other.
 ``AlertingConfig.from_env`` builds the same config from the environment alone,
 for ``gunicorn`` (see ``wsgi.py``).
 """
@@ -25,13 +26,19 @@ from streamwatch.flags import (
     port,
     positive_int,
 )
+from streamwatch.httpkit import MIN_TOKEN_LENGTH, token_problem
 
 DEFAULT_PORT = 7103
-MIN_TOKEN_LENGTH = 16
 
 
 class ConfigError(ValueError):
     """A setting is missing or unsafe; the message says which env var to set."""
+
+
+def check_token(token: str, name: str, flag: str) -> None:
+    problem = token_problem(token, name, flag)
+    if problem:
+        raise ConfigError(problem)
 
 
 
@@ -58,6 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     api = parser.add_argument_group("API")
     add_flag(api, "--admin-token", default=None,
              help=f"bearer token for /v1/subscriptions (at least {MIN_TOKEN_LENGTH} characters)")
+    add_flag(api, "--ingest-token", default=None,
+             help=f"bearer token for POST /v1/alerts (at least {MIN_TOKEN_LENGTH} characters; "
+                  "the processor sends it)")
     add_flag(api, "--max-body-size", default=4 << 20, type=byte_size,
              help="largest accepted request body in bytes (e.g. 4MiB)")
     add_flag(api, "--max-batch", default=1000, type=positive_int,
@@ -93,6 +103,7 @@ class AlertingConfig:
     db_path: Path | None = None
     database_url: str | None = None
     admin_token: str = ""
+    ingest_token: str = ""
     max_body_bytes: int = 4 << 20
     max_batch: int = 1000
     retry_schedule: tuple[float, ...] = parse_schedule(DEFAULT_SCHEDULE)
@@ -107,11 +118,13 @@ class AlertingConfig:
     log_level: str = "info"
 
     def __post_init__(self) -> None:
-        if len(self.admin_token) < MIN_TOKEN_LENGTH:
+        for name, flag in (("admin", "--admin-token"), ("ingest", "--ingest-token")):
+            check_token(getattr(self, f"{name}_token"), name, flag)
+        if self.admin_token == self.ingest_token:
             raise ConfigError(
-                f"the admin token is missing or shorter than {MIN_TOKEN_LENGTH} characters; "
-                f"set {env_name('--admin-token')} (e.g. to the output of "
-                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+                f"{env_name('--admin-token')} and {env_name('--ingest-token')} are the same; "
+                "give them different values (whoever can post alerts must not manage "
+                "webhooks)")
         if not self.retry_schedule:
             raise ConfigError("the retry schedule needs at least one delay")
 
@@ -133,7 +146,8 @@ class AlertingConfig:
         return cls(
             host=args.host, port=args.port, data_dir=Path(args.data_dir),
             db_path=Path(args.db) if args.db else None, database_url=args.database_url or None,
-            admin_token=args.admin_token or "", max_body_bytes=args.max_body_size,
+            admin_token=args.admin_token or "", ingest_token=args.ingest_token or "",
+            max_body_bytes=args.max_body_size,
             max_batch=args.max_batch, retry_schedule=args.retry_schedule,
             retry_jitter=args.retry_jitter, delivery_workers=args.delivery_workers,
             attempt_timeout=args.attempt_timeout,

@@ -158,15 +158,28 @@ class DeliveryService:
     # -- one attempt --------------------------------------------------------------
 
     def attempt(self, claimed: Claimed) -> AttemptResult:
-        """Check the URL again (DNS may have changed), sign and send."""
+        """Check the URL again (DNS may have changed), sign and send.
+
+        Never raises: whatever goes wrong becomes a failed attempt, so the message
+        follows the retry, dead-letter and disable policy instead of staying leased
+        and pending forever.
+        """
+        started = time.perf_counter()
         try:
             target = check_url(claimed.url, allow_private=self.allow_private,
                                allowed_hosts=self.allowed_hosts)
         except UnsafeUrl as exc:
             return AttemptResult(None, 0.0, f"refused by the SSRF guard: {exc}")
-        body = webhook_body(claimed)
-        headers = webhook_headers(claimed.secrets, claimed.message_id, int(self.clock()), body)
-        return self._connections().post(target, body, headers, self.attempt_timeout)
+        try:
+            body = webhook_body(claimed)
+            headers = webhook_headers(claimed.secrets, claimed.message_id, int(self.clock()),
+                                      body)
+            return self._connections().post(target, body, headers, self.attempt_timeout)
+        except Exception as exc:
+            # recorded and logged by deliver() like any failed attempt, without a
+            # traceback: the usual cause is a URL stored before it was normalised
+            return AttemptResult(None, (time.perf_counter() - started) * 1000,
+                                 f"{type(exc).__name__}: {exc}"[:500])
 
     def _connections(self) -> Connections:
         conns = getattr(self._local, "connections", None)

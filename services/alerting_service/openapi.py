@@ -22,6 +22,7 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
 
 
 _ERR = _json(_ref("Error"), "error")
+RULE_PATTERN = "^[a-z][a-z0-9_]{0,63}$"
 _NULL_STR = {"type": "string", "nullable": True}
 _TS = {"type": "string", "example": "2026-11-20T10:15:03.120Z"}
 
@@ -34,7 +35,7 @@ SCHEMAS: dict[str, Any] = {
         "detected_at", "reason"], "properties": {
         "alert_id": {"type": "string", "pattern": "^[0-9a-f]{64}$",
                      "description": "sha256 hex of rule|card_id|first txn_id"},
-        "rule": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$"},
+        "rule": {"type": "string", "pattern": RULE_PATTERN},
         "severity": {"type": "string", "enum": list(SEVERITIES)},
         "score": {"type": "number", "minimum": 0, "maximum": 1},
         "card_id": {"type": "string", "minLength": 1, "maxLength": 128},
@@ -109,10 +110,14 @@ def _q(name: str, description: str, schema: dict[str, Any] | None = None) -> dic
 
 _LIMIT = _q("limit", "page size", {"type": "integer", "minimum": 1, "maximum": 1000,
                                    "default": 100})
-_CURSOR = _q("cursor", "next_cursor of the previous page")
+_CURSOR = _q("cursor", "next_cursor of the previous page",
+             {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"})
+_TIME = {"type": "string", "format": "date-time",
+         "description": "RFC 3339, between 2000-01-01 and 2100-01-01"}
 _SUB_ID = {"name": "sub_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _SECURED = {"security": [{"admin": []}]}
 _AUTH_ERRORS = {"401": _ERR, "404": _ERR}
+_WRITE_ERRORS = {"400": _ERR, "401": _ERR, "413": _ERR, "415": _ERR, "422": _ERR}
 
 
 def _sub_op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -127,24 +132,25 @@ def _body(schema_name: str) -> dict[str, Any]:
 PATHS: dict[str, Any] = {
     "/v1/alerts": {
         "post": {"summary": "Ingest a batch of alerts (idempotent on alert_id)",
-                 "tags": ["alerts"], "requestBody": _body("AlertBatch"),
-                 "responses": {"200": _json(_ref("IngestResult")), "400": _ERR,
-                               "413": _ERR, "422": _ERR}},
+                 "tags": ["alerts"], "security": [{"ingest": []}],
+                 "requestBody": _body("AlertBatch"),
+                 "responses": {"200": _json(_ref("IngestResult")), **_WRITE_ERRORS}},
         "get": {"summary": "Query stored alerts in ingest order", "tags": ["alerts"],
                 "parameters": [
-                    _q("rule", "only this rule"),
+                    _q("rule", "only this rule", {"type": "string", "pattern": RULE_PATTERN}),
                     _q("severity", "only this severity",
                        {"type": "string", "enum": list(SEVERITIES)}),
-                    _q("card_id", "only this card"),
-                    _q("since", "event_time >= this RFC 3339 time"),
-                    _q("until", "event_time < this RFC 3339 time"), _LIMIT, _CURSOR],
+                    _q("card_id", "only this card",
+                       {"type": "string", "minLength": 1, "maxLength": 128}),
+                    _q("since", "event_time >= this time", _TIME),
+                    _q("until", "event_time < this time", _TIME), _LIMIT, _CURSOR],
                 "responses": {"200": _json(_ref("AlertPage")), "400": _ERR}},
     },
     "/v1/subscriptions": {
         "post": {"summary": "Create a webhook subscription", "tags": ["subscriptions"],
                  **_SECURED, "requestBody": _body("NewSubscription"),
                  "responses": {"201": _json(_ref("SubscriptionWithSecret"), "created"),
-                               "400": _ERR, "401": _ERR, "413": _ERR, "422": _ERR}},
+                               **_WRITE_ERRORS}},
         "get": {"summary": "List subscriptions (without secrets)", "tags": ["subscriptions"],
                 **_SECURED, "responses": {"200": _json(_ref("SubscriptionList")),
                                           "401": _ERR}},
@@ -176,13 +182,17 @@ PATHS: dict[str, Any] = {
     },
     "/v1/subscriptions/{sub_id}/replay": {
         "post": _sub_op("Re-send one message or every alert since a time", {
-            "202": _json(_ref("ReplayResult"), "queued"), "400": _ERR, "409": _ERR,
-            "413": _ERR, "422": _ERR}, requestBody=_body("Replay")),
+            "202": _json(_ref("ReplayResult"), "queued"), "409": _ERR, **_WRITE_ERRORS},
+            requestBody=_body("Replay")),
     },
 }
 
 
 def build_openapi(version: str) -> dict[str, Any]:
     doc = openapi_document("Streamwatch alerting", version, PATHS, SCHEMAS)
-    doc["components"]["securitySchemes"] = {"admin": {"type": "http", "scheme": "bearer"}}
+    doc["components"]["securitySchemes"] = {
+        "admin": {"type": "http", "scheme": "bearer",
+                  "description": "STREAMWATCH_ADMIN_TOKEN: every /v1/subscriptions route"},
+        "ingest": {"type": "http", "scheme": "bearer",
+                   "description": "STREAMWATCH_INGEST_TOKEN: POST /v1/alerts"}}
     return doc

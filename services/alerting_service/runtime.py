@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import time
 from dataclasses import dataclass
 
@@ -16,6 +17,9 @@ from alerting_service.store import SqlStore
 from streamwatch.httpkit import ApiError
 
 EXTENSION = "alerting"
+# Positions are database sequence numbers: 64-bit signed at most.
+_POSITION = re.compile(r"[0-9]{1,19}")
+_MAX_POSITION = 2**63 - 1
 
 
 @dataclass
@@ -42,14 +46,18 @@ def encode_cursor(kind: str, position: int | None) -> str | None:
 
 
 def decode_cursor(kind: str, text: str | None) -> int:
-    if not text:
+    if text is None:
         return 0
     try:
+        if len(text) > 64:
+            raise ValueError("too long")
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
         prefix, _, number = raw.partition(":")
-        value = int(number)
-        if prefix != kind or value < 0:
+        if prefix != kind or not _POSITION.fullmatch(number):
             raise ValueError(prefix)
+        value = int(number)
+        if value > _MAX_POSITION:
+            raise ValueError(number)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise ApiError(400, "query parameter 'cursor' is not a cursor returned by this "
                        "listing", "cursor") from None

@@ -114,6 +114,11 @@ class Connections:
                     continue
                 return AttemptResult(None, (time.perf_counter() - started) * 1000,
                                      f"{type(exc).__name__}: {exc}"[:500])
+            except Exception:
+                # e.g. UnicodeEncodeError for a path http.client cannot encode: the
+                # connection is in an unknown state, and the caller records the failure
+                self._drop(target)
+                raise
             if resp.will_close or not resp.isclosed():
                 # the receiver closes, or sent more body than we read: start afresh next time
                 self._drop(target)

@@ -9,6 +9,15 @@ again before every delivery, and the delivery connects to exactly the address
 that was checked, so a DNS answer that changes in between (rebinding) cannot
 slip through.
 
+An IPv4-mapped IPv6 address is judged as the IPv4 address it is; a 6to4, Teredo
+or NAT64 address that tunnels to a non-public IPv4 address (``[2002:7f00:1::]``
+wraps 127.0.0.1) is refused outright.
+
+``normalise_url`` turns a URL into the one form a delivery can send as is: an
+ASCII (IDNA) host and a percent-encoded path and query. Subscriptions store that
+form, so a URL that ``http.client`` could not encode is refused at creation
+instead of failing at every delivery.
+
 ``allow_private`` (``STREAMWATCH_WEBHOOK_ALLOW_PRIVATE=1``) admits loopback,
 private and link-local addresses for local runs and tests; metadata endpoints,
 multicast, unspecified and reserved addresses stay refused even then.
@@ -20,7 +29,7 @@ import ipaddress
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -32,6 +41,10 @@ METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
 MAX_URL_LENGTH = 2048
 
 Resolver = Callable[[str, int], Sequence[str]]
+# RFC 3986 characters allowed unescaped in a path / a query; '%' keeps existing escapes.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+_QUERY_SAFE = _PATH_SAFE + "?"
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 class UnsafeUrl(ValueError):
@@ -54,10 +67,28 @@ class Target:
         return f"{self.scheme}://{self.host}:{self.port}"
 
 
+def tunnelled_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address a 6to4, Teredo (client) or NAT64 address carries, if any."""
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def classify(ip: IPAddress) -> str | None:
     """Why ``ip`` is not a public unicast address, or None when it is one."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return classify(ip.ipv4_mapped)
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return classify(ip.ipv4_mapped)
+        inner = tunnelled_ipv4(ip)
+        # A tunnel to an internal IPv4 address has no webhook use, and which host a
+        # relay or gateway would reach is not ours to predict: refused even when
+        # private addresses are allowed.
+        if inner is not None and classify(inner) is not None:
+            return "tunnelled"
     if ip in METADATA_ADDRESSES:
         return "metadata"
     checks = (
@@ -103,6 +134,8 @@ def parse_url(url: str) -> tuple[str, str, int, str]:
         port = parts.port
     except ValueError as exc:
         raise UnsafeUrl(f"is not a valid URL: {exc}") from None
+    if port == 0:
+        raise UnsafeUrl("must not use port 0")
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise UnsafeUrl("must use http or https")
@@ -117,6 +150,32 @@ def parse_url(url: str) -> tuple[str, str, int, str]:
     if parts.query:
         path += "?" + parts.query
     return scheme, host, port or (443 if scheme == "https" else 80), path
+
+
+def normalise_url(url: str) -> str:
+    """``url`` with an IDNA host and a percent-encoded path and query, or UnsafeUrl."""
+    parse_url(url)
+    parts = urlsplit(url)
+    host = (parts.hostname or "").rstrip(".")
+    try:
+        ipaddress.ip_address(host)
+        literal = True
+    except ValueError:
+        literal = False
+    if not literal:
+        try:
+            host = host.encode("idna").decode("ascii").lower()
+        except UnicodeError as exc:
+            raise UnsafeUrl(f"host {host[:100]!r} is not a valid domain name: {exc}") from None
+    elif ":" in host:
+        host = f"[{host}]"
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    path = quote(parts.path, safe=_PATH_SAFE) or "/"
+    query = quote(parts.query, safe=_QUERY_SAFE)
+    out = urlunsplit((parts.scheme.lower(), netloc, path, query, ""))
+    if len(out) > MAX_URL_LENGTH:
+        raise UnsafeUrl(f"must be at most {MAX_URL_LENGTH} characters once percent-encoded")
+    return out
 
 
 def host_allowed(host: str, allowed_hosts: Sequence[str]) -> bool:

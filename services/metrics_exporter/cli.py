@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     flags.add_flag(parser, "--quality-max-alerts", default=50_000, type=flags.positive_int,
                    help="alerts kept for the quality report and duplicate checks; older ones "
                    "are retired with their figures final (bounds memory)")
+    flags.add_flag(parser, "--ingest-token", default=None,
+                   help="bearer token the processor sends with POST /v1/progress and "
+                   "/v1/trends (at least 16 characters)")
     flags.add_flag(parser, "--max-body", default=1 << 20, type=flags.byte_size,
                    metavar="SIZE", help="largest POST body accepted")
     flags.add_flag(parser, "--log-level", default="info",
@@ -56,19 +59,23 @@ def main(args: argparse.Namespace) -> int:
     import logging
 
     from metrics_exporter.app import EXTENSION, create_app
-    from metrics_exporter.config import ExporterConfig
+    from metrics_exporter.config import ConfigError, ExporterConfig
     from streamwatch import logs
     from streamwatch.httpkit import Server, port_in_use_message, run_until_signalled
 
     logs.setup("metrics-exporter", args.log_level)
-    config = ExporterConfig(
-        host=args.host, port=args.port, alerting_url=args.alerting_url,
-        labels_url=args.labels_url, poll_interval=args.poll_interval,
-        max_backoff=args.max_backoff, request_timeout=args.request_timeout,
-        top_n=args.top_n, max_windows=args.max_windows, max_queries=args.max_queries,
-        max_body_bytes=args.max_body, quality_max_incidents=args.quality_max_incidents,
-        quality_max_alerts=args.quality_max_alerts,
-    )
+    try:
+        config = ExporterConfig(
+            host=args.host, port=args.port, alerting_url=args.alerting_url,
+            labels_url=args.labels_url, poll_interval=args.poll_interval,
+            max_backoff=args.max_backoff, request_timeout=args.request_timeout,
+            top_n=args.top_n, max_windows=args.max_windows, max_queries=args.max_queries,
+            max_body_bytes=args.max_body, quality_max_incidents=args.quality_max_incidents,
+            quality_max_alerts=args.quality_max_alerts, ingest_token=args.ingest_token or "",
+        )
+    except ConfigError as exc:
+        print(f"streamwatch exporter: {exc}", file=sys.stderr)
+        return 2
     app = create_app(config)
     exporter = app.extensions[EXTENSION]
     try:

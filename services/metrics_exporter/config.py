@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from streamwatch.httpkit import token_problem
+
+
+class ConfigError(ValueError):
+    """A setting is missing or unsafe; the message says which env var to set."""
+
 
 @dataclass(frozen=True)
 class ExporterConfig:
@@ -22,6 +28,13 @@ class ExporterConfig:
     max_rows_per_window: int = 100
     max_queries: int = 20
     max_body_bytes: int = 1 << 20
+    # Bearer token the processor sends with POST /v1/progress and /v1/trends.
+    ingest_token: str = ""
     # Memory bounds of the quality report (fraud incidents and alerts kept live).
     quality_max_incidents: int = 20_000
     quality_max_alerts: int = 50_000
+
+    def __post_init__(self) -> None:
+        problem = token_problem(self.ingest_token, "ingest", "--ingest-token")
+        if problem:
+            raise ConfigError(problem)

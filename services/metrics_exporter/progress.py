@@ -100,10 +100,10 @@ def _watermark_delay(doc: dict[str, Any], timestamp: float) -> float | None:
     if event_time is None:
         return None
     for name in event_time:
-        require_ts(event_time, name, f"eventTime.{name}")
+        require_ts(event_time, name, f"eventTime.{name}", bounded=False)
     if "watermark" not in event_time:
         return None
-    watermark = require_ts(event_time, "watermark", "eventTime.watermark")
+    watermark = require_ts(event_time, "watermark", "eventTime.watermark", bounded=False)
     if watermark <= _EPOCH:
         return None
     # A watermark ahead of the trigger time means event times from the future;

@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from streamwatch.events import parse_ts
+from streamwatch.httpkit import EARLIEST, LATEST, TimeOutOfRange, parse_bounded_ts
 
 
 class ValidationError(ValueError):
@@ -59,10 +60,19 @@ def optional_number(doc: dict[str, Any], key: str, path: str, *, minimum: float 
     return float(value)
 
 
-def require_ts(doc: dict[str, Any], key: str, path: str) -> float:
+def require_ts(doc: dict[str, Any], key: str, path: str, *, bounded: bool = True) -> float:
+    """A timestamp field as epoch seconds; ``bounded`` keeps it within 2000..2100.
+
+    Times that place data (a trend window, a progress report) are bounded: a window
+    dated 9999 would otherwise stay the newest until a restart. Event times copied
+    from the data (``eventTime``, and Spark's epoch watermark) are not.
+    """
     value = doc.get(key)
     try:
-        return parse_ts(value).timestamp()
-    except (ValueError, TypeError):
+        return (parse_bounded_ts(value) if bounded else parse_ts(value)).timestamp()
+    except TimeOutOfRange:
+        raise ValidationError(path, f"must lie between {EARLIEST.date()} and "
+                              f"{LATEST.date()}") from None
+    except (ValueError, OverflowError, TypeError):
         raise ValidationError(path, "must be an RFC 3339 timestamp like "
                               "2026-11-20T10:15:03.120Z") from None

@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
             "embedded default: every service + processor + live view"),
     "tweets": ("tweet_ingester.cli", "tweet-ingester: synthetic, replay or X API tweets"),
     "txns": ("txn_simulator.cli", "txn-simulator: card transactions with labelled fraud"),
+    "orders": ("order_simulator.cli",
+               "order-simulator: e-commerce orders purchased, shipped, delivered, ..."),
     "process": ("streamwatch_processor.cli", "Spark processor jobs: hashtags, fraud, wordcount"),
     "alerting": ("alerting_service.cli", "alerting: alert store and signed webhooks"),
     "exporter": ("metrics_exporter.cli", "metrics-exporter: progress, trends and alerts"),

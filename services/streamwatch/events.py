@@ -286,3 +286,80 @@ class Alert:
             "event_time": self.event_time, "detected_at": self.detected_at,
             "reason": self.reason, **self.extra,
         }
+
+
+ORDER_STATUSES = ("purchased", "shipped", "delivered", "cancelled", "returned")
+#: statuses an order's purchase precedes; their rows carry the time since purchase
+AFTER_PURCHASE = ORDER_STATUSES[1:]
+MAX_ORDER_ITEMS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class OrderItem:
+    sku: str
+    category: str
+    quantity: int
+    unit_price: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """One step of an order's life: purchased, then shipped and delivered (or cancelled,
+    or returned after delivery). Every event of an order lists the order's items."""
+
+    event_id: str
+    order_id: str
+    status: str
+    event_time: str
+    region: str
+    items: tuple[OrderItem, ...]
+
+    DDL: ClassVar[str] = (
+        "event_id STRING, order_id STRING, status STRING, event_time STRING, region STRING, "
+        "items ARRAY<STRUCT<sku: STRING, category: STRING, quantity: INT, unit_price: STRING>>"
+    )
+
+    @classmethod
+    def from_dict(cls, doc: Any) -> OrderEvent:
+        c = _Checker(doc)
+        for name in ("event_id", "order_id", "region"):
+            c.str_(name, max_len=128)
+        c.str_("status", choices=ORDER_STATUSES)
+        c.ts("event_time")
+        items = c.doc.get("items")
+        parsed: list[OrderItem] = []
+        if not isinstance(items, list) or not items:
+            c.fail("items", "must be a non-empty list of items")
+        elif len(items) > MAX_ORDER_ITEMS:
+            c.fail("items", f"must hold at most {MAX_ORDER_ITEMS} items")
+        else:
+            for i, item in enumerate(items):
+                parsed.extend(_order_item(c, item, f"items[{i}]"))
+        c.done()
+        return cls(event_id=doc["event_id"], order_id=doc["order_id"], status=doc["status"],
+                   event_time=doc["event_time"], region=doc["region"], items=tuple(parsed))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event_id": self.event_id, "order_id": self.order_id, "status": self.status,
+                "event_time": self.event_time, "region": self.region,
+                "items": [asdict(i) for i in self.items]}
+
+
+def _order_item(c: _Checker, item: Any, path: str) -> list[OrderItem]:
+    if not isinstance(item, dict):
+        c.fail(path, "must be an object {sku, category, quantity, unit_price}")
+        return []
+    before = len(c.errors)
+    for name in ("sku", "category"):
+        v = item.get(name)
+        if not isinstance(v, str) or not v or len(v) > 128:
+            c.fail(f"{path}.{name}", "must be a non-empty string of at most 128 characters")
+    quantity = item.get("quantity")
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+        c.fail(f"{path}.quantity", "must be an integer >= 1")
+    price = item.get("unit_price")
+    if not isinstance(price, str) or not re.fullmatch(r"\d{1,12}(\.\d{1,4})?", price):
+        c.fail(f"{path}.unit_price", "must be a decimal string >= 0 such as 12.99")
+    if len(c.errors) > before:
+        return []
+    return [OrderItem(item["sku"], item["category"], quantity, price)]

@@ -10,11 +10,14 @@ in one process do not collide), ``/openapi.json`` and JSON errors.
 from __future__ import annotations
 
 import errno
+import hmac
 import logging
+import re
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -28,7 +31,17 @@ from prometheus_client import (
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from streamwatch.events import parse_ts
+from streamwatch.flags import env_name
+
 log = logging.getLogger(__name__)
+
+#: Timestamps outside this range are mistakes (a clock at 0, a typo'd year), not data.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+MIN_TOKEN_LENGTH = 16
+_DIGITS = re.compile(r"-?[0-9]{1,18}")
+_READ_CHUNK = 64 << 10
 
 
 class ApiError(Exception):
@@ -41,12 +54,14 @@ class ApiError(Exception):
         field: str | None = None,
         *,
         details: list[dict[str, Any]] | None = None,
+        close: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.field = field
         self.details = details
+        self.close = close  # the request was not read to its end: drop the connection
 
     def body(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"error": self.message}
@@ -65,17 +80,18 @@ def json_response(doc: Any, status: int = 200, headers: dict[str, str] | None = 
 
 def query_int(name: str, *, required: bool = False, default: int | None = None,
               minimum: int | None = None, maximum: int | None = None) -> int | None:
-    """Read an integer query parameter or raise a 400 naming it."""
+    """Read an integer query parameter (plain digits) or raise a 400 naming it."""
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         if required:
             raise ApiError(400, f"query parameter '{name}' is required", name)
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, f"query parameter '{name}' must be an integer, got {raw!r}",
-                       name) from None
+    # int() also takes '1_0', ' 10', '+10' and non-ASCII digits; a client sending
+    # those has a bug worth hearing about.
+    if not _DIGITS.fullmatch(raw):
+        raise ApiError(400, f"query parameter '{name}' must be an integer written in "
+                       f"plain digits, got {raw[:40]!r}", name)
+    value = int(raw)
     if minimum is not None and value < minimum:
         raise ApiError(400, f"query parameter '{name}' must be >= {minimum}", name)
     if maximum is not None and value > maximum:
@@ -83,13 +99,90 @@ def query_int(name: str, *, required: bool = False, default: int | None = None,
     return value
 
 
-def json_body(max_bytes: int | None = None) -> Any:
-    """Parse the request body as JSON or raise a 400 (413 if too large)."""
-    if max_bytes is not None and (request.content_length or 0) > max_bytes:
-        raise ApiError(413, f"request body is larger than {max_bytes} bytes", "body")
-    data = request.get_data(cache=False)
-    if max_bytes is not None and len(data) > max_bytes:
-        raise ApiError(413, f"request body is larger than {max_bytes} bytes", "body")
+class TimeOutOfRange(ValueError):
+    """A well-formed timestamp outside ``EARLIEST`` .. ``LATEST``."""
+
+
+def parse_bounded_ts(text: Any) -> datetime:
+    """``parse_ts`` limited to ``EARLIEST`` .. ``LATEST``; ValueError otherwise."""
+    try:
+        dt = parse_ts(text)
+    except OverflowError:
+        # 9999-12-31T23:59:59-01:00 is past datetime's range once moved to UTC
+        dt = None
+    if dt is None or not EARLIEST <= dt < LATEST:
+        raise TimeOutOfRange(f"{text!r} is outside {EARLIEST.date()} .. {LATEST.date()}")
+    return dt
+
+
+def query_time_ms(name: str) -> int | None:
+    """An RFC 3339 query parameter as epoch milliseconds, or a 400 naming it."""
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    try:
+        return int(parse_bounded_ts(raw).timestamp() * 1000)
+    except ValueError as exc:
+        raise ApiError(400, f"query parameter '{name}': {exc}", name) from None
+
+
+def token_problem(token: str, name: str, flag: str) -> str | None:
+    """Why ``token`` may not guard an API (missing or guessable), naming its env var."""
+    if len(token) >= MIN_TOKEN_LENGTH:
+        return None
+    return (f"the {name} token is missing or shorter than {MIN_TOKEN_LENGTH} characters; "
+            f"set {env_name(flag)} (e.g. to the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+
+
+def require_bearer(token: str, label: str) -> None:
+    """Raise a 401 unless the request carries ``Authorization: Bearer <token>``.
+
+    Compared in constant time, so the answer's timing does not reveal how much of
+    a guess was right.
+    """
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode(), token.encode()):
+        raise ApiError(401, f"a valid 'Authorization: Bearer <{label}>' header is required",
+                       "Authorization")
+
+
+def read_body(max_bytes: int) -> bytes:
+    """The request body, refused with a 413 as soon as it passes ``max_bytes``.
+
+    Read in chunks so a chunked (or lying) upload is cut off at the limit instead
+    of being buffered whole first; the connection is then closed, since the rest
+    of the body was never read.
+    """
+    if (request.content_length or 0) > max_bytes:
+        _too_large(max_bytes)
+    stream = request.stream
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        chunk = stream.read(min(_READ_CHUNK, max_bytes + 1 - size))
+        if not chunk:
+            return b"".join(parts)
+        size += len(chunk)
+        if size > max_bytes:
+            _too_large(max_bytes)
+        parts.append(chunk)
+
+
+def _too_large(max_bytes: int) -> None:
+    raise ApiError(413, f"request body is larger than {max_bytes} bytes", "body",
+                   close=True)
+
+
+def json_body(max_bytes: int) -> Any:
+    """Parse an ``application/json`` request body or raise 415, 413 or 400."""
+    if request.mimetype != "application/json":
+        # Also what keeps a web page from posting here: a cross-site form can only
+        # send text/plain, form or multipart bodies without a CORS preflight.
+        raise ApiError(415, "request body must be sent with 'Content-Type: "
+                       f"application/json', got {request.mimetype or 'none'!r}", "Content-Type")
+    data = read_body(max_bytes)
     if not data:
         raise ApiError(400, "request body must be a JSON document", "body")
     try:
@@ -111,6 +204,28 @@ def base_app(
     # *_created series double every counter and mean nothing to Prometheus users
     disable_created_metrics()
 
+    declared = declared_query_parameters(openapi)
+
+    @app.before_request
+    def strict_query() -> None:
+        # The OpenAPI document is the contract: a parameter it does not declare is a
+        # client's typo (``?severty=high``) that would otherwise silently widen a query.
+        rule = request.url_rule
+        method = "get" if request.method == "HEAD" else request.method.lower()
+        allowed = None if rule is None else declared.get((openapi_path(rule), method))
+        if allowed is None:
+            return
+        for key, values in request.args.lists():
+            if key not in allowed:
+                known = ", ".join(sorted(allowed)) or "none"
+                raise ApiError(400, f"unknown query parameter {key[:40]!r} (known: {known})",
+                               key[:40])
+            if len(values) > 1:
+                raise ApiError(400, f"query parameter '{key}' is given more than once", key)
+            if values[0] == "":
+                raise ApiError(400, f"query parameter '{key}' is empty; leave it out instead",
+                               key)
+
     @app.get("/healthz")
     def healthz() -> Response:
         return json_response({"status": "ok", "service": name})
@@ -130,7 +245,8 @@ def base_app(
 
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError) -> Response:
-        return json_response(exc.body(), exc.status)
+        return json_response(exc.body(), exc.status,
+                             {"Connection": "close"} if exc.close else None)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
@@ -168,17 +284,31 @@ def openapi_document(title: str, version: str, paths: dict[str, Any],
     return doc
 
 
+def openapi_path(rule: Any) -> str:
+    """A werkzeug ``Rule`` in OpenAPI path syntax (``/v1/feeds/{feed}``)."""
+    path = rule.rule
+    for arg in rule.arguments:
+        for conv in ("", "string:", "int:", "path:"):
+            path = path.replace(f"<{conv}{arg}>", "{" + arg + "}")
+    return path
+
+
 def route_paths(app: Flask) -> set[str]:
     """Routes of ``app`` in OpenAPI path syntax (``/v1/feeds/{feed}``)."""
-    out = set()
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static":
-            continue
-        path = rule.rule
-        for arg in rule.arguments:
-            for conv in ("", "string:", "int:", "path:"):
-                path = path.replace(f"<{conv}{arg}>", "{" + arg + "}")
-        out.add(path)
+    return {openapi_path(rule) for rule in app.url_map.iter_rules()
+            if rule.endpoint != "static"}
+
+
+def declared_query_parameters(doc: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
+    """``(path, method) -> names of its query parameters`` from an OpenAPI document."""
+    out: dict[tuple[str, str], set[str]] = {}
+    for path, item in doc.get("paths", {}).items():
+        shared = item.get("parameters", [])
+        for method, op in item.items():
+            if method == "parameters" or not isinstance(op, dict):
+                continue
+            out[(path, method)] = {p["name"] for p in [*shared, *op.get("parameters", [])]
+                                   if p.get("in") == "query"}
     return out
 
 

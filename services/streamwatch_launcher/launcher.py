@@ -79,14 +79,16 @@ class Launcher:
                                    f"services without the Spark jobs)") from None
 
     # -- start ------------------------------------------------------------------------------
-    def _start_services(self, admin_token: str) -> None:
+    def _start_services(self, admin_token: str, ingest_token: str) -> None:
         a, d = self.args, str(self.data_dir)
         seed = [] if a.seed is None else ["--seed", str(a.seed)]
         if a.new_world:
             seed.append("--new-world")
         logs_dir = self.data_dir / "logs"
+        # the processor posts alerts, progress and trends with the ingest token
+        ingest_env = {"STREAMWATCH_INGEST_TOKEN": ingest_token}
         common_env = {"STREAMWATCH_ADMIN_TOKEN": admin_token,
-                      "STREAMWATCH_WEBHOOK_ALLOW_PRIVATE": "1"}
+                      "STREAMWATCH_WEBHOOK_ALLOW_PRIVATE": "1", **ingest_env}
         children = [
             Child("tweet-ingester", streamwatch_argv(
                 "tweets", "--rate", str(a.tweet_rate), *seed, "--http-port", str(a.tweets_port),
@@ -103,7 +105,8 @@ class Launcher:
                 "exporter", "--port", str(a.exporter_port),
                 "--alerting-url", self.endpoints.alerting,
                 "--labels-url", f"{self.endpoints.txns}/v1/feeds/labels"),
-                logs_dir / "metrics-exporter.log", f"{self.endpoints.exporter}/readyz"),
+                logs_dir / "metrics-exporter.log", f"{self.endpoints.exporter}/readyz",
+                env=ingest_env),
         ]
         for child in children:
             self._say(f"starting {child.name} …")
@@ -118,7 +121,7 @@ class Launcher:
                 "--exporter-url", self.endpoints.exporter,
                 "--trend-window", a.trend_window, "--trend-slide", a.trend_slide,
                 "--trend-watermark", a.trend_watermark,
-            ], logs_dir / "spark.log")
+            ], logs_dir / "spark.log", env=ingest_env)
             self.supervisor.start(self.spark)
 
     def _subscribe(self, url: str, admin_token: str) -> None:
@@ -210,6 +213,9 @@ class Launcher:
         if not admin_token:
             admin_token = secrets.token_urlsafe(24)
             _reveal("admin token for the alerting API (generated, shown once)", admin_token)
+        # Only the processor needs the ingest token, and it gets it from here; a
+        # generated one is not shown (export STREAMWATCH_INGEST_TOKEN to post by hand).
+        ingest_token = os.environ.get("STREAMWATCH_INGEST_TOKEN") or secrets.token_urlsafe(24)
 
         def on_signal(signum: int, _frame: object) -> None:
             self.stop_event.set()
@@ -217,7 +223,7 @@ class Launcher:
         for s in (signal.SIGTERM, signal.SIGINT):
             signal.signal(s, on_signal)
         try:
-            self._start_services(admin_token)
+            self._start_services(admin_token, ingest_token)
             if self.args.webhook:
                 self._subscribe(self.args.webhook, admin_token)
             return self._watch()

@@ -7,6 +7,7 @@ Key concepts:
   background thread POSTs it to ``{exporter_url}/v1/progress`` with short
   timeouts. An exporter that is down or slow therefore never slows or fails
   a query: when the queue is full the event is dropped and counted.
+- Each POST carries the ingest token (``STREAMWATCH_INGEST_TOKEN``).
 - ``stats()`` reports ``posted``, ``failed`` and ``dropped`` counts.
 
 Usage::
@@ -83,7 +84,10 @@ class ProgressForwarder(StreamingQueryListener):
     def _run(self) -> None:
         import requests
 
+        from streamwatch_processor.sinks import ingest_headers
+
         session = requests.Session()
+        headers = {"Content-Type": "application/json", **ingest_headers()}
         failing = False
         while True:
             body = self._queue.get()
@@ -91,7 +95,7 @@ class ProgressForwarder(StreamingQueryListener):
                 break
             try:
                 resp = session.post(self.url, data=body.encode(), timeout=self.timeout,
-                                    headers={"Content-Type": "application/json"})
+                                    headers=headers)
                 ok = resp.status_code < 300
             except requests.RequestException:
                 ok = False

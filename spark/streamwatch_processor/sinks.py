@@ -11,6 +11,8 @@ Key concepts:
   errors and 5xx with capped exponential backoff. Receivers dedupe (alerts by
   ``alert_id``, trends by window + hashtag), so a retried chunk or a replayed
   batch is harmless. A 4xx is a bug in what we send: it fails the batch.
+  Every POST carries ``Authorization: Bearer $STREAMWATCH_INGEST_TOKEN`` (the
+  alerting service and the exporter refuse writes without it).
 - ``console`` prints one JSON object per line on stdout.
 
 Usage::
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Row = Mapping[str, Any]
+INGEST_TOKEN_ENV = "STREAMWATCH_INGEST_TOKEN"
 SINK_HELP = "use http:URL (e.g. http:http://127.0.0.1:7103/v1/alerts), jsonl:DIR or console"
 
 
@@ -58,6 +61,12 @@ class BatchSink(Protocol):
     def write(self, batch_id: int, rows: Sequence[Row]) -> None: ...
 
     def __call__(self, df: DataFrame, batch_id: int) -> None: ...
+
+
+def ingest_headers() -> dict[str, str]:
+    """The bearer header of the services' write endpoints, from the environment."""
+    token = os.environ.get(INGEST_TOKEN_ENV, "")
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 def _dumps(row: Row) -> bytes:
@@ -132,7 +141,8 @@ class HttpSink(_DataFrameSink):
         self.max_attempts = max(1, max_attempts)
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
-        self.headers = {"Content-Type": "application/json", **(headers or {})}
+        self.headers = {"Content-Type": "application/json", **ingest_headers(),
+                        **(headers or {})}
         self._session: Any = None
 
     def post(self, doc: Mapping[str, Any]) -> Any:
@@ -153,9 +163,11 @@ class HttpSink(_DataFrameSink):
                 if resp.status_code < 400:
                     return resp
                 if resp.status_code < 500:
+                    hint = (f" (set {INGEST_TOKEN_ENV} to the receiver's ingest token)"
+                            if resp.status_code == 401 else "")
                     raise SinkError(
                         f"POST {self.url} was refused with HTTP {resp.status_code}: "
-                        f"{resp.text[:300]}"
+                        f"{resp.text[:300]}{hint}"
                     )
                 problem = f"HTTP {resp.status_code}"
             if attempt == self.max_attempts:

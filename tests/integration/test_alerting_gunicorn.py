@@ -17,7 +17,7 @@ from standardwebhooks.webhooks import Webhook
 
 from alerting_service.receiver import Receiver
 from tests.factories import alert_body
-from tests.procs import ServiceProcess, free_port
+from tests.procs import ServiceProcess, free_port, ingest_headers
 
 TOKEN = "gunicorn-admin-token-" + "g" * 20
 ALERTS = 120
@@ -55,10 +55,12 @@ def test_two_gunicorn_workers_store_and_deliver_each_alert_once(tmp_path: Path) 
             for i in range(0, ALERTS, 10):
                 # A new connection each time, so the master spreads them over both workers.
                 r = requests.post(f"{base}/v1/alerts", json={"alerts": alerts[i:i + 10]},
-                                  timeout=10, headers={"Connection": "close"})
+                                  timeout=10,
+                                  headers={"Connection": "close", **ingest_headers()})
                 assert r.status_code == 200, r.text
             # The same batch again (a processor retry) stores nothing new.
-            r = requests.post(f"{base}/v1/alerts", json={"alerts": alerts[:10]}, timeout=10)
+            r = requests.post(f"{base}/v1/alerts", json={"alerts": alerts[:10]}, timeout=10,
+                              headers=ingest_headers())
             assert r.status_code == 200, r.text
             got = rx.wait_for(lambda reqs: len(reqs) >= ALERTS, timeout=60)
             stored = requests.get(f"{base}/v1/alerts?limit=1000", timeout=10).json()["alerts"]

@@ -19,7 +19,7 @@ from standardwebhooks.webhooks import Webhook
 
 from alerting_service.receiver import Receiver
 from tests.factories import alert_body
-from tests.procs import ServiceProcess, free_port
+from tests.procs import ServiceProcess, free_port, ingest_headers
 
 TOKEN = "recovery-admin-token-" + "r" * 20
 ENV = {"STREAMWATCH_ADMIN_TOKEN": TOKEN, "STREAMWATCH_WEBHOOK_ALLOW_PRIVATE": "1"}
@@ -74,7 +74,8 @@ def test_kill_9_mid_delivery_loses_nothing(tmp_path: Path) -> None:
                    and time.monotonic() < deadline):
                 time.sleep(0.01)
             try:
-                r = requests.post(f"{base}/v1/alerts", json={"alerts": batch}, timeout=10)
+                r = requests.post(f"{base}/v1/alerts", json={"alerts": batch}, timeout=10,
+                                  headers=ingest_headers())
                 r.raise_for_status()
                 acknowledged.update(a["alert_id"] for a in batch)
             except requests.RequestException:
@@ -86,7 +87,8 @@ def test_kill_9_mid_delivery_loses_nothing(tmp_path: Path) -> None:
         proc = start(tmp_path, port, "second")
         try:
             for batch in unacknowledged:  # idempotent: re-sending is always safe
-                r = requests.post(f"{base}/v1/alerts", json={"alerts": batch}, timeout=10)
+                r = requests.post(f"{base}/v1/alerts", json={"alerts": batch}, timeout=10,
+                                  headers=ingest_headers())
                 assert r.status_code == 200, r.text
             stored = requests.get(f"{base}/v1/alerts?limit=1000", timeout=10).json()["alerts"]
             assert {a["alert_id"] for a in stored} == {a["alert_id"] for a in alerts}
@@ -118,7 +120,7 @@ def test_sigterm_finishes_in_flight_deliveries(tmp_path: Path) -> None:
     with Receiver(slow) as rx:
         subscribe(base, rx.url)
         requests.post(f"{base}/v1/alerts", json={"alerts": [alert(1)]},
-                      timeout=10).raise_for_status()
+                      timeout=10, headers=ingest_headers()).raise_for_status()
         assert arrived.wait(15)
         assert proc.stop() == 0  # SIGTERM while the receiver is still answering
         assert len(rx.snapshot()) == 1

@@ -26,7 +26,7 @@ from alerting_service.receiver import Receiver
 from alerting_service.store import SqlStore, open_store
 from alerting_service.store.models import AttemptResult, Decision
 from streamwatch.events import Alert, alert_id, parse_ts
-from tests.procs import ServiceProcess, free_port
+from tests.procs import ServiceProcess, free_port, ingest_headers
 
 PG_BIN = Path(os.environ.get("STREAMWATCH_PG_BIN", "/usr/lib/postgresql/15/bin"))
 TOKEN = "store-test-admin-token-" + "x" * 16
@@ -230,7 +230,7 @@ def test_two_replicas_share_one_postgresql(postgres_url: str, tmp_path: Path) ->
             def post(job: tuple[int, list[dict[str, object]]]) -> dict[str, list[str]]:
                 replica, batch = job
                 resp = requests.post(bases[replica] + "/v1/alerts", json={"alerts": batch},
-                                     timeout=10)
+                                     timeout=10, headers=ingest_headers())
                 assert resp.status_code == 200, resp.text
                 return resp.json()
 

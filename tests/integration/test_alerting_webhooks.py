@@ -20,7 +20,7 @@ from standardwebhooks.webhooks import Webhook
 
 from alerting_service.receiver import Received, Receiver
 from tests.factories import alert_body
-from tests.procs import ServiceProcess, free_port
+from tests.procs import ServiceProcess, free_port, ingest_headers
 
 TOKEN = "integration-admin-token-" + "k" * 20
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -42,7 +42,8 @@ class Service:
         return r.json()["id"], r.json()["secret"]
 
     def ingest(self, alerts: list[dict[str, Any]]) -> dict[str, list[str]]:
-        r = requests.post(f"{self.base}/v1/alerts", json={"alerts": alerts}, timeout=10)
+        r = requests.post(f"{self.base}/v1/alerts", json={"alerts": alerts}, timeout=10,
+                          headers=ingest_headers())
         assert r.status_code == 200, r.text
         return r.json()
 

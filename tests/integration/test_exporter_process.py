@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from metrics_exporter.openapi import example
-from tests.procs import ServiceProcess, free_port
+from tests.procs import ServiceProcess, free_port, ingest_headers
 
 PROMTOOL = shutil.which("promtool")
 PROMETHEUS = shutil.which("prometheus")
@@ -66,14 +66,17 @@ def post_realistic_traffic(base: str) -> None:
             doc.update(name=query, batchId=batch, numInputRows=100 * batch,
                        timestamp=f"2026-11-23T09:15:{batch * 2:02d}.000Z")
             doc["durationMs"]["triggerExecution"] = 400 * batch
-            resp = requests.post(base + "/v1/progress", json=doc, timeout=5)
+            resp = requests.post(base + "/v1/progress", json=doc, timeout=5,
+                                 headers=ingest_headers())
             assert resp.status_code == 202, resp.text
     resp = requests.post(base + "/v1/progress", json=json.loads(FRAUD_PROGRESS.read_text()),
-                         timeout=5)
+                         timeout=5, headers=ingest_headers())
     assert resp.status_code == 202, resp.text
-    resp = requests.post(base + "/v1/trends", json=example("trends"), timeout=5)
+    resp = requests.post(base + "/v1/trends", json=example("trends"), timeout=5,
+                         headers=ingest_headers())
     assert resp.status_code == 202, resp.text
-    bad = requests.post(base + "/v1/trends", json={"trends": [{"hashtag": "x"}]}, timeout=5)
+    bad = requests.post(base + "/v1/trends", json={"trends": [{"hashtag": "x"}]}, timeout=5,
+                        headers=ingest_headers())
     assert bad.status_code == 400 and bad.json()["field"] == "trends[0].window_start"
 
 

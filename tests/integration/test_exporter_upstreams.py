@@ -23,6 +23,7 @@ from streamwatch.httpkit import Server
 from streamwatch.quality import QualityTracker
 from tests.factories import alert_body
 from tests.integration.test_exporter_process import start_exporter
+from tests.procs import INGEST_TOKEN, ingest_headers
 
 alerting_app = pytest.importorskip("alerting_service.app", reason="alerting service absent")
 alerting_config = pytest.importorskip("alerting_service.config")
@@ -54,7 +55,7 @@ def gauge(base: str, name: str, **labels: str) -> float | None:
 def test_live_quality_from_real_upstreams(tmp_path: Path) -> None:
     alerting = alerting_app.create_app(alerting_config.AlertingConfig(
         data_dir=tmp_path, db_path=tmp_path / "alerting.db",
-        admin_token=secrets.token_urlsafe(32)))
+        admin_token=secrets.token_urlsafe(32), ingest_token=INGEST_TOKEN))
     labels_log = feedlog.FeedLog.open(tmp_path / "feeds", "labels")
     registry = CollectorRegistry()
     feeds = feedserver.create_app(feedserver.FeedAppConfig(
@@ -76,7 +77,8 @@ def test_live_quality_from_real_upstreams(tmp_path: Path) -> None:
                   make_alert("card_testing", "c-2", ["t-4"]),
                   make_alert("velocity", "c-3", ["t-9"])]
         labels_log.append_many([orjson.dumps(label) for label in labels])
-        resp = requests.post(alerting_url + "/v1/alerts", json={"alerts": alerts}, timeout=5)
+        resp = requests.post(alerting_url + "/v1/alerts", json={"alerts": alerts}, timeout=5,
+                             headers=ingest_headers())
         assert resp.status_code == 200, resp.text
         expected = QualityTracker()
         expected.add_labels(labels)

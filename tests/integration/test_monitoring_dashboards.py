@@ -111,7 +111,8 @@ def alerting_names(tmp: Path) -> set[str]:
     except ImportError:
         return ALERTING_FALLBACK
     app = create_app(AlertingConfig(data_dir=tmp, db_path=tmp / "alerting.db",
-                                    admin_token=secrets.token_urlsafe(32)))
+                                    admin_token=secrets.token_urlsafe(32),
+                                    ingest_token=secrets.token_urlsafe(32)))
     return registry_names(app.config["REGISTRY"])
 
 

@@ -6,10 +6,12 @@ webhook sending is covered by tests/integration/test_alerting_webhooks.py.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -18,8 +20,10 @@ from prometheus_client import CollectorRegistry
 from alerting_service.app import create_app
 from alerting_service.config import AlertingConfig, ConfigError
 from alerting_service.runtime import Runtime
+from alerting_service.signing import new_secret
 from streamwatch.httpkit import route_paths
 from tests.factories import alert_body
+from tests.procs import INGEST_TOKEN, ingest_headers
 
 TOKEN = "unit-test-admin-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -34,15 +38,18 @@ def alert(i: int, rule: str = "velocity", severity: str = "high") -> dict[str, A
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
     application = create_app(AlertingConfig(
-        data_dir=tmp_path, admin_token=TOKEN, allow_private=True, max_body_bytes=64 << 10,
-        max_batch=50))
+        data_dir=tmp_path, admin_token=TOKEN, ingest_token=INGEST_TOKEN, allow_private=True,
+        max_body_bytes=64 << 10, max_batch=50))
     yield application
     Runtime.of(application).store.close()
 
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+    c = app.test_client()
+    # ingest header on every request; the admin routes' own header replaces it
+    c.environ_base["HTTP_AUTHORIZATION"] = ingest_headers()["Authorization"]
+    return c
 
 
 def registry(app: Flask) -> CollectorRegistry:
@@ -196,3 +203,143 @@ def test_a_detection_time_from_a_broken_clock_is_refused_naming_the_field(
     assert r.status_code == 422
     assert [(e["index"], e["field"]) for e in r.get_json()["errors"]] == [(1, "detected_at")]
     assert client.get("/v1/alerts").get_json()["alerts"] == []
+
+
+# -- hardening (issue 18): each test below failed before the fix ------------------------
+
+def test_config_needs_a_separate_ingest_token(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="STREAMWATCH_INGEST_TOKEN"):
+        AlertingConfig(data_dir=tmp_path, admin_token=TOKEN)
+    with pytest.raises(ConfigError, match="different values"):
+        AlertingConfig(data_dir=tmp_path, admin_token=TOKEN, ingest_token=TOKEN)
+
+
+def test_ingest_needs_the_ingest_token_and_json(app: Flask) -> None:
+    anonymous = app.test_client()
+    body = orjson.dumps({"alerts": [alert(1)]})
+    for headers in ({}, AUTH, {"Authorization": f"Bearer {INGEST_TOKEN}x"},
+                    {"Authorization": INGEST_TOKEN}):
+        r = anonymous.post("/v1/alerts", data=body, headers=headers,
+                           content_type="application/json")
+        assert r.status_code == 401 and r.get_json()["field"] == "Authorization", headers
+    # what a cross-site form can send: refused even with the token
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+        r = anonymous.post("/v1/alerts", data=body, headers=ingest_headers(),
+                           content_type=content_type)
+        assert r.status_code == 415 and r.get_json()["field"] == "Content-Type"
+    assert anonymous.get("/v1/alerts").get_json()["alerts"] == []  # reads stay open
+    r = anonymous.post("/v1/alerts", data=body, headers=ingest_headers(),
+                       content_type="application/json; charset=utf-8")
+    assert r.status_code == 200
+
+
+def test_unknown_alert_fields_are_refused(client: FlaskClient) -> None:
+    r = client.post("/v1/alerts", json={"alerts": [{**alert(1), "padding": "x" * 1000}]})
+    assert r.status_code == 422
+    assert [(e["index"], e["field"]) for e in r.get_json()["errors"]] == [(0, "padding")]
+    assert client.get("/v1/alerts").get_json()["alerts"] == []
+
+
+def test_alert_listing_is_bounded_in_bytes(app: Flask, client: FlaskClient,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from alerting_service import api_alerts
+
+    # ten alerts of ~8 KiB each against a 20 KiB page: pages of two or three alerts
+    monkeypatch.setattr(api_alerts, "MAX_PAGE_BYTES", 20 << 10)
+    batch = [alert_body("velocity", f"c-{i}", [f"t-{i}-{'x' * 8000}"],
+                        event_time="2026-11-20T10:00:00.000Z",
+                        detected_at="2026-11-20T10:01:00.000Z", reason="r")
+             for i in range(10)]
+    for half in (batch[:5], batch[5:]):  # the fixture's body limit is 64 KiB
+        assert client.post("/v1/alerts", json={"alerts": half}).status_code == 200
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = client.get("/v1/alerts", query_string={"limit": 1000, **(
+            {"cursor": cursor} if cursor else {})})
+        doc = page.get_json()
+        if not doc["alerts"]:
+            break
+        assert len(page.data) <= (20 << 10) + 1024
+        seen.extend(doc["alerts"])
+        cursor = doc["next_cursor"]
+    assert seen == batch  # nothing lost or repeated across the byte-bounded pages
+
+
+@pytest.mark.parametrize("query", [
+    "until=9999-12-31T23:59:59-01:00", "since=0001-01-01T00:00:00%2B01:00",
+    "since=1970-01-01T00:00:00Z", "until=2100-01-01T00:00:00Z"])
+def test_out_of_range_times_are_400_naming_the_field(client: FlaskClient, query: str) -> None:
+    r = client.get(f"/v1/alerts?{query}")
+    assert r.status_code == 400 and r.get_json()["field"] == query.split("=")[0]
+
+
+def test_out_of_range_alert_times_are_422_naming_the_field(client: FlaskClient) -> None:
+    bad = {**alert(1), "event_time": "9999-12-31T23:59:59-01:00"}
+    r = client.post("/v1/alerts", json={"alerts": [bad]})
+    assert r.status_code == 422
+    assert [e["field"] for e in r.get_json()["errors"]] == ["event_time"]
+
+
+@pytest.mark.parametrize("cursor", [
+    f"a:{2**63}", f"a:{10**30}", "a:1_0", "a: 1", "a:+1", "a:-1", "m:1"])
+def test_impossible_cursors_are_400(client: FlaskClient, cursor: str) -> None:
+    text = base64.urlsafe_b64encode(cursor.encode()).decode().rstrip("=")
+    r = client.get(f"/v1/alerts?cursor={text}")
+    assert r.status_code == 400 and r.get_json()["field"] == "cursor"
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ("severty=high", "severty"), ("limit=", "limit"), ("rule=", "rule"),
+    ("limit=1_0", "limit"), ("limit=%2B5", "limit"), ("limit=1&limit=2", "limit"),
+    ("limit=%D9%A1", "limit"), ("rule=Not-A-Rule", "rule")])
+def test_query_parsing_is_strict(client: FlaskClient, query: str, field: str) -> None:
+    r = client.get(f"/v1/alerts?{query}")
+    assert r.status_code == 400 and r.get_json()["field"] == field
+
+
+def test_subscription_urls_are_normalised_or_refused(client: FlaskClient) -> None:
+    r = client.post("/v1/subscriptions", headers=AUTH,
+                    json={"url": "http://127.0.0.1:9/é?q=ü"})
+    assert r.status_code == 201
+    assert r.get_json()["url"] == "http://127.0.0.1:9/%C3%A9?q=%C3%BC"
+    for url in ("http://127.0.0.1:0/", "http://[2002:7f00:1::]/x"):
+        r = client.post("/v1/subscriptions", headers=AUTH, json={"url": url})
+        assert r.status_code == 422 and r.get_json()["field"] == "url", url
+
+
+def test_replay_since_out_of_range_is_422(client: FlaskClient) -> None:
+    sid = client.post("/v1/subscriptions", headers=AUTH,
+                      json={"url": "http://127.0.0.1:9/h"}).get_json()["id"]
+    r = client.post(f"/v1/subscriptions/{sid}/replay", headers=AUTH,
+                    json={"since": "9999-12-31T23:59:59-01:00"})
+    assert r.status_code == 422 and r.get_json()["field"] == "since"
+
+
+def test_a_url_that_cannot_be_sent_follows_the_failure_policy(tmp_path: Path) -> None:
+    """A URL stored before normalisation (or anything else raising while sending) is a
+    recorded failed attempt: retried on the schedule, then dead, the subscription off."""
+    app = create_app(AlertingConfig(
+        data_dir=tmp_path, admin_token=TOKEN, ingest_token=INGEST_TOKEN, allow_private=True,
+        retry_schedule=(0.0, 0.0), retry_jitter=0.0))
+    rt = Runtime.of(app)
+    try:
+        sub = rt.store.create_subscription(url="http://127.0.0.1:9/é", rules=None,
+                                           min_severity=None, description=None,
+                                           secret=new_secret(), now_ms=1000)
+        r = app.test_client().post("/v1/alerts", json={"alerts": [alert(1)]},
+                                   headers=ingest_headers())
+        assert r.status_code == 200
+        outcomes = []
+        for n in range(2):
+            (claimed,) = rt.store.claim_due(f"w{n}", 10**13, 1, lease_ms=1000)
+            outcomes.append(rt.delivery.deliver(claimed))
+        assert outcomes == ["retrying", "dead"]
+        assert rt.store.claim_due("w9", 10**13, 1, lease_ms=1000) == []
+        attempts = rt.store.list_attempts(sub.id).items
+        assert [a["attempt"] for a in attempts] == [1, 2]
+        assert all("UnicodeEncodeError" in a["error"] for a in attempts), attempts
+        after = rt.store.get_subscription(sub.id)
+        assert after is not None and not after.enabled
+    finally:
+        rt.store.close()

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from alerting_service.ssrf import UnsafeUrl, check_url, classify
+from alerting_service.ssrf import UnsafeUrl, check_url, classify, normalise_url
 
 
 @pytest.mark.parametrize(("address", "kind"), [
@@ -30,6 +30,11 @@ from alerting_service.ssrf import UnsafeUrl, check_url, classify
     ("100.64.0.1", "non-global"),
     ("::ffff:127.0.0.1", "loopback"),
     ("::ffff:169.254.169.254", "metadata"),
+    ("2002:7f00:1::", "tunnelled"),  # 6to4 of 127.0.0.1
+    ("2002:a9fe:a9fe::1", "tunnelled"),  # 6to4 of 169.254.169.254
+    ("2001:0:4136:e378:8000:63bf:80ff:fffe", "tunnelled"),  # Teredo, client 127.0.0.1
+    ("64:ff9b::a00:1", "tunnelled"),  # NAT64 of 10.0.0.1
+    ("2002:5db8:d70e::1", None),  # 6to4 of a public address
 ])
 def test_classify(address: str, kind: str | None) -> None:
     assert classify(ipaddress.ip_address(address)) == kind
@@ -58,6 +63,7 @@ def test_public_url_passes_and_pins_the_checked_address() -> None:
     ("http://exa mple.com/", "whitespace"),
     ("http://example.com:99999/", "valid URL"),
     ("", "non-empty"),
+    ("http://example.com:0/", "port 0"),
 ])
 def test_malformed_urls(url: str, message: str) -> None:
     with pytest.raises(UnsafeUrl, match=message):
@@ -100,3 +106,27 @@ def test_allowed_hosts() -> None:
     check_url("http://a.b.partner.net/", allow_private=False, allowed_hosts=allowed, resolver=ok)
     with pytest.raises(UnsafeUrl, match="allowed webhook hosts"):
         check_url("http://evil.com/", allow_private=False, allowed_hosts=allowed, resolver=ok)
+
+
+def test_tunnelled_internal_addresses_are_refused_even_when_private_is_allowed() -> None:
+    for url in ("http://[2002:7f00:1::]/x", "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/"):
+        with pytest.raises(UnsafeUrl, match="tunnelled"):
+            check_url(url, allow_private=True)
+
+
+@pytest.mark.parametrize(("url", "normal"), [
+    ("http://host.example/é", "http://host.example/%C3%A9"),
+    ("HTTPS://Bücher.Example:8443/a/ü?x=é&y=%20",
+     "https://xn--bcher-kva.example:8443/a/%C3%BC?x=%C3%A9&y=%20"),
+    ("http://[::1]:8080/p", "http://[::1]:8080/p"),
+    ("http://example.com", "http://example.com/"),
+])
+def test_urls_are_normalised_to_what_a_request_can_send(url: str, normal: str) -> None:
+    assert normalise_url(url) == normal
+    normal.encode("ascii")  # what http.client needs for the request line and Host
+    assert normalise_url(normal) == normal
+
+
+def test_a_host_that_is_no_domain_name_is_refused() -> None:
+    with pytest.raises(UnsafeUrl, match="not a valid domain name"):
+        normalise_url("http://" + "a" * 64 + ".example/")

@@ -6,6 +6,7 @@ from streamwatch.events import (
     Alert,
     EventError,
     Label,
+    OrderEvent,
     Transaction,
     Tweet,
     alert_id,
@@ -60,7 +61,7 @@ def test_timestamps_round_trip():
 
 
 @pytest.mark.spark
-@pytest.mark.parametrize("cls", [Tweet, Transaction, Label, Alert])
+@pytest.mark.parametrize("cls", [Tweet, Transaction, Label, Alert, OrderEvent])
 def test_spark_ddl_matches_dataclass(spark, cls):
     names = [f.name for f in fields(cls) if f.name != "extra"]
     assert spark.createDataFrame([], cls.DDL).schema.fieldNames() == names

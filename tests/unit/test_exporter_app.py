@@ -6,25 +6,28 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from metrics_exporter.app import EXTENSION, create_app
-from metrics_exporter.config import ExporterConfig
+from metrics_exporter.config import ConfigError, ExporterConfig
 from metrics_exporter.openapi import example
 from streamwatch.httpkit import route_paths
+from tests.procs import INGEST_TOKEN, ingest_headers
 
 
 @pytest.fixture
 def app() -> Flask:
-    return create_app(ExporterConfig(top_n=2, max_queries=2))
+    return create_app(ExporterConfig(top_n=2, max_queries=2, ingest_token=INGEST_TOKEN))
 
 
 @pytest.fixture
 def client(app: Flask) -> Iterator[FlaskClient]:
     with app.test_client() as c:
+        c.environ_base["HTTP_AUTHORIZATION"] = ingest_headers()["Authorization"]
         yield c
 
 
@@ -85,8 +88,8 @@ def test_malformed_progress_is_400_and_stores_nothing(client: FlaskClient) -> No
 
 
 def test_oversized_body_is_413() -> None:
-    app = create_app(ExporterConfig(max_body_bytes=64))
-    resp = app.test_client().post("/v1/progress", json=progress(1))
+    app = create_app(ExporterConfig(max_body_bytes=64, ingest_token=INGEST_TOKEN))
+    resp = app.test_client().post("/v1/progress", json=progress(1), headers=ingest_headers())
     assert resp.status_code == 413 and resp.json["field"] == "body"
 
 
@@ -145,8 +148,58 @@ def test_openapi_lists_exactly_the_routes(app: Flask) -> None:
 
 
 def test_pollers_only_for_configured_upstreams() -> None:
-    assert create_app(ExporterConfig()).extensions[EXTENSION].pollers == []
-    exporter = create_app(ExporterConfig(alerting_url="http://127.0.0.1:9",
+    assert create_app(ExporterConfig(ingest_token=INGEST_TOKEN)).extensions[EXTENSION].pollers == []
+    exporter = create_app(ExporterConfig(ingest_token=INGEST_TOKEN,
+                                         alerting_url="http://127.0.0.1:9",
                                          labels_url="http://127.0.0.1:9/v1/feeds/labels")
                           ).extensions[EXTENSION]
     assert sorted(p.name for p in exporter.pollers) == ["alerts", "labels"]
+
+
+# -- hardening (issue 18): each test below failed before the fix ------------------------
+
+def test_config_needs_an_ingest_token() -> None:
+    with pytest.raises(ConfigError, match="STREAMWATCH_INGEST_TOKEN"):
+        ExporterConfig()
+    with pytest.raises(ConfigError, match="STREAMWATCH_INGEST_TOKEN"):
+        ExporterConfig(ingest_token="short")
+
+
+@pytest.mark.parametrize("path", ["/v1/progress", "/v1/trends"])
+def test_writes_need_the_ingest_token_and_json(app: Flask, path: str) -> None:
+    anonymous = app.test_client()
+    body = copy.deepcopy(example(path.rsplit("/", 1)[1]))
+    for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"}):
+        resp = anonymous.post(path, json=body, headers=headers)
+        assert resp.status_code == 401 and resp.json["field"] == "Authorization"
+    for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+        resp = anonymous.post(path, data=orjson.dumps(body), content_type=content_type,
+                              headers=ingest_headers())
+        assert resp.status_code == 415 and resp.json["field"] == "Content-Type"
+    assert anonymous.get("/v1/trends").json == {"windows": [], "sentiment": []}
+    assert anonymous.get("/v1/progress").json == {"queries": []}
+    assert anonymous.post(path, json=body, headers=ingest_headers()).status_code == 202
+
+
+def test_windows_dated_far_ahead_are_refused(client: FlaskClient) -> None:
+    far = {"window_start": "9999-12-31T23:00:00Z", "window_end": "9999-12-31T23:05:00Z",
+           "hashtag": "takeover", "count": 1, "rank": 1, "sentiment": None}
+    resp = client.post("/v1/trends", json={"trends": [far]})
+    assert resp.status_code == 400 and resp.json["field"] == "trends[0].window_start"
+    overflow = {**far, "window_start": "9999-12-31T23:59:59-01:00"}
+    resp = client.post("/v1/trends", json={"trends": [overflow]})
+    assert resp.status_code == 400 and resp.json["field"] == "trends[0].window_start"
+    assert client.get("/v1/trends").json == {"windows": [], "sentiment": []}
+
+
+def test_progress_times_are_bounded_but_the_epoch_watermark_is_not(
+        client: FlaskClient) -> None:
+    resp = client.post("/v1/progress", json=progress(1, timestamp="1970-01-01T00:00:00Z"))
+    assert resp.status_code == 400 and resp.json["field"] == "timestamp"
+    first = progress(2, eventTime={"watermark": "1970-01-01T00:00:00.000Z"})
+    assert client.post("/v1/progress", json=first).status_code == 202
+
+
+@pytest.mark.parametrize("query", ["limit=1_0", "limit=", "limt=1", "limit=%2B1"])
+def test_trend_queries_are_strict(client: FlaskClient, query: str) -> None:
+    assert client.get(f"/v1/trends?{query}").status_code == 400

@@ -20,17 +20,20 @@ from metrics_exporter.openapi import example
 from metrics_exporter.state import RECENT_ALERTS, ExporterState
 from metrics_exporter.trends import parse_trends
 from tests.factories import alert_body
+from tests.procs import INGEST_TOKEN, ingest_headers
 
 
 @pytest.fixture
 def app() -> Flask:
-    return create_app(ExporterConfig(alerting_url="http://127.0.0.1:9/",
+    return create_app(ExporterConfig(ingest_token=INGEST_TOKEN,
+                                     alerting_url="http://127.0.0.1:9/",
                                      labels_url="http://127.0.0.1:9/v1/feeds/labels"))
 
 
 @pytest.fixture
 def client(app: Flask) -> Iterator[FlaskClient]:
     with app.test_client() as c:
+        c.environ_base["HTTP_AUTHORIZATION"] = ingest_headers()["Authorization"]
         yield c
 
 

@@ -83,3 +83,41 @@ def test_http_sink_fails_fast_on_4xx_and_after_retries_on_refused() -> None:
     refused = HttpSink(f"http://127.0.0.1:{free_port()}/x", "k", max_attempts=2, backoff_s=0.01)
     with pytest.raises(SinkError, match="failed 2 times"):
         refused.write(0, [{}])
+
+
+def test_http_sink_and_progress_forwarder_send_the_ingest_token(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Against the real receivers, which refuse writes without the token."""
+    from alerting_service.app import create_app as alerting_app
+    from alerting_service.config import AlertingConfig
+    from alerting_service.runtime import Runtime
+    from metrics_exporter.app import EXTENSION
+    from metrics_exporter.app import create_app as exporter_app
+    from metrics_exporter.config import ExporterConfig
+    from metrics_exporter.openapi import example
+    from streamwatch_processor.listener import ProgressForwarder
+    from tests.factories import alert_body
+
+    token = "sink-test-ingest-token-0123"
+    monkeypatch.setenv("STREAMWATCH_INGEST_TOKEN", token)
+    alerting = alerting_app(AlertingConfig(data_dir=tmp_path, admin_token="a" * 32,
+                                           ingest_token=token))
+    exporter = exporter_app(ExporterConfig(ingest_token=token))
+    servers = [Server(app, "127.0.0.1", 0).start() for app in (alerting, exporter)]
+    try:
+        alert = alert_body("velocity", "c-1", ["t-1"])
+        HttpSink(f"http://127.0.0.1:{servers[0].port}/v1/alerts", "alerts").write(0, [alert])
+        assert Runtime.of(alerting).store.count_alerts() == 1
+        forwarder = ProgressForwarder(f"http://127.0.0.1:{servers[1].port}")
+        forwarder._offer(orjson.dumps(example("progress")).decode())
+        forwarder.close(timeout=10)
+        assert forwarder.stats()["posted"] == 1
+        assert exporter.extensions[EXTENSION].state.progress()
+        monkeypatch.delenv("STREAMWATCH_INGEST_TOKEN")
+        with pytest.raises(SinkError, match=r"HTTP 401.*STREAMWATCH_INGEST_TOKEN"):
+            HttpSink(f"http://127.0.0.1:{servers[0].port}/v1/alerts", "alerts").write(
+                1, [alert])
+    finally:
+        for server in servers:
+            server.stop()
+        Runtime.of(alerting).store.close()

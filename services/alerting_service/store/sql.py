@@ -40,6 +40,8 @@ Decide = Callable[[Claimed, AttemptResult, int], Decision]
 
 _SUB_COLUMNS = ("id, url, rules, min_severity, description, enabled, disabled_reason, "
                 "created_ms, consecutive_failures, previous_secret_until_ms")
+# rows read per query of a listing bounded in bytes (stored alerts are at most 256 KiB)
+_BYTES_STEP_ROWS = 32
 
 
 def message_id(subscription_id: str, alert_id: str) -> str:
@@ -146,24 +148,39 @@ class SqlStore:
     def query_alerts(self, *, rule: str | None = None, severity: str | None = None,
                      card_id: str | None = None, since_ms: int | None = None,
                      until_ms: int | None = None, after_seq: int = 0,
-                     limit: int = 100) -> list[StoredAlert]:
-        where, params = ["seq > ?"], [after_seq]
+                     limit: int = 100, max_bytes: int | None = None) -> list[StoredAlert]:
+        """Alerts after ``after_seq`` in ingest order: at most ``limit`` rows and, past
+        the first row, at most ``max_bytes`` of bodies."""
+        where, filters = ["seq > ?"], []
         for column, value in (("rule", rule), ("severity", severity), ("card_id", card_id)):
             if value is not None:
                 where.append(f"{column} = ?")
-                params.append(value)
+                filters.append(value)
         if since_ms is not None:
             where.append("event_time_ms >= ?")
-            params.append(since_ms)
+            filters.append(since_ms)
         if until_ms is not None:
             where.append("event_time_ms < ?")
-            params.append(until_ms)
-        params.append(limit)
+            filters.append(until_ms)
+        sql = f"SELECT seq, body FROM alerts WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"
+        # Read in small steps when the page is bounded in bytes, so a run of large
+        # alerts is never all in memory at once just to be cut off.
+        step = limit if max_bytes is None else min(limit, _BYTES_STEP_ROWS)
+        out: list[StoredAlert] = []
+        size = 0
         with self._read() as tx:
-            rows = tx.fetchall(
-                f"SELECT seq, body FROM alerts WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?",
-                params)
-        return [StoredAlert(int(r[0]), r[1]) for r in rows]
+            while len(out) < limit:
+                want = min(step, limit - len(out))
+                rows = tx.fetchall(sql, [after_seq, *filters, want])
+                for seq, body in rows:
+                    size += len(body.encode())
+                    if out and max_bytes is not None and size > max_bytes:
+                        return out
+                    out.append(StoredAlert(int(seq), body))
+                if len(rows) < want:
+                    break
+                after_seq = out[-1].seq
+        return out
 
     def count_alerts(self) -> int:
         with self._read() as tx:
