@@ -57,6 +57,16 @@ app.kubernetes.io/part-of: streamwatch
 {{- default (include "streamwatch.componentName" (dict "root" . "component" "admin")) .Values.auth.existingSecret }}
 {{- end }}
 
+{{- /* The ingest token: the alerting service and the exporter require it on writes, the
+       processor sends it. */}}
+{{- define "streamwatch.ingestTokenEnv" -}}
+- name: STREAMWATCH_INGEST_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "streamwatch.adminSecretName" . }}
+      key: {{ .Values.auth.ingestSecretKey }}
+{{- end }}
+
 {{- define "streamwatch.serviceAccountName" -}}
 {{- include "streamwatch.componentName" (dict "root" . "component" "spark") }}
 {{- end }}
@@ -116,6 +126,12 @@ true
 
 {{/* Refuse value combinations the schema cannot explain well. */}}
 {{- define "streamwatch.validate" -}}
+{{- if eq .Values.auth.secretKey .Values.auth.ingestSecretKey }}
+{{- fail "auth.secretKey and auth.ingestSecretKey must differ: the admin and ingest tokens are two keys of one Secret." }}
+{{- end }}
+{{- if and .Values.auth.adminToken (eq .Values.auth.adminToken .Values.auth.ingestToken) }}
+{{- fail "auth.adminToken and auth.ingestToken must differ: whoever can post alerts must not manage webhooks." }}
+{{- end }}
 {{- if and .Values.alerting.enabled (gt (int .Values.alerting.replicas) 1) (not .Values.alerting.database.existingSecret) }}
 {{- fail (printf "alerting.replicas=%d needs a shared PostgreSQL: SQLite on a ReadWriteOnce claim cannot be shared between replicas. Create a Secret with the URL (kubectl create secret generic streamwatch-db --from-literal=url=postgresql://...) and set alerting.database.existingSecret=streamwatch-db, or set alerting.replicas=1." (int .Values.alerting.replicas)) }}
 {{- end }}
