@@ -84,7 +84,7 @@ class ProgressForwarder(StreamingQueryListener):
     def _run(self) -> None:
         import requests
 
-        from streamwatch_processor.sinks import ingest_headers
+        from streamwatch_processor.sinks import INGEST_TOKEN_ENV, ingest_headers
 
         session = requests.Session()
         headers = {"Content-Type": "application/json", **ingest_headers()}
@@ -93,18 +93,24 @@ class ProgressForwarder(StreamingQueryListener):
             body = self._queue.get()
             if body is _STOP:
                 break
+            problem = None
             try:
                 resp = session.post(self.url, data=body.encode(), timeout=self.timeout,
                                     headers=headers)
-                ok = resp.status_code < 300
-            except requests.RequestException:
-                ok = False
+                if resp.status_code >= 300:
+                    problem = f"HTTP {resp.status_code}"
+                    if resp.status_code == 401:
+                        problem += f" (set {INGEST_TOKEN_ENV} to the exporter's ingest token)"
+            except requests.RequestException as exc:
+                problem = type(exc).__name__
+            ok = problem is None
             self._count("posted" if ok else "failed")
             if ok == failing:  # log transitions only, not every failed event
                 failing = not ok
                 log.log(logging.WARNING if failing else logging.INFO,
-                        "exporter unreachable, progress events dropped until it returns"
-                        if failing else "exporter reachable again", extra={"url": self.url})
+                        "exporter refused or unreachable, progress events dropped until it "
+                        "takes them" if failing else "exporter takes progress events again",
+                        extra={"url": self.url, "error": problem})
         session.close()
 
     def close(self, timeout: float = 2.0) -> None:
