@@ -17,6 +17,9 @@ os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 # Test inputs are small: two shuffle partitions (one per core) halve the tasks per batch,
 # in this process and in every job process a test starts.
 os.environ.setdefault("STREAMWATCH_SHUFFLE_PARTITIONS", "2")
+# Every service a test starts requires the ingest token on writes, and the processor
+# sends it from its environment: bench.common puts one there for the whole session.
+import bench.common  # noqa: F401
 
 
 @pytest.fixture(scope="session")
