@@ -33,9 +33,7 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import random
-import secrets
 import tempfile
 import threading
 import time
@@ -49,6 +47,7 @@ from bench.chromium import Chromium, Page
 from bench.common import (
     Service,
     command_line,
+    ingest_headers,
     percentiles,
     ratio,
     record,
@@ -156,14 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     n_pages = args.pages or (1 if args.quick else 2)
     random.seed(15)
     started_at, t0 = utc_now(), time.monotonic()
-    token = os.environ.get("STREAMWATCH_INGEST_TOKEN") or secrets.token_urlsafe(32)
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = ingest_headers()
     with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as tmp:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         exporter = Service(["--port", str(port), "--log-level", "warning"],
-                           Path(tmp) / "exporter.log", module="metrics_exporter",
-                           env={"STREAMWATCH_INGEST_TOKEN": token})
+                           Path(tmp) / "exporter.log", module="metrics_exporter")
         exporter.start()
         background = Background(base, args.background_rate, headers)
         try:
