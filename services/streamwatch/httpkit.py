@@ -186,9 +186,28 @@ def json_body(max_bytes: int) -> Any:
     if not data:
         raise ApiError(400, "request body must be a JSON document", "body")
     try:
-        return orjson.loads(data)
+        doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise ApiError(400, f"request body is not valid JSON: {exc}", "body") from None
+    # PostgreSQL text cannot hold NUL: refused here rather than failing in the store
+    if b"\\u0000" in data and _holds_nul(doc):
+        raise ApiError(400, "request body must not contain NUL characters (\\u0000)", "body")
+    return doc
+
+
+def _holds_nul(doc: Any) -> bool:
+    stack = [doc]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def base_app(
@@ -215,7 +234,13 @@ def base_app(
         allowed = None if rule is None else declared.get((openapi_path(rule), method))
         if allowed is None:
             return
+        for name, value in (request.view_args or {}).items():
+            if isinstance(value, str) and "\x00" in value:
+                raise ApiError(400, f"path parameter '{name}' must not contain NUL", name)
         for key, values in request.args.lists():
+            if "\x00" in key or any("\x00" in v for v in values):
+                raise ApiError(400, "query parameters must not contain NUL characters",
+                               key.replace("\x00", "")[:40])
             if key not in allowed:
                 known = ", ".join(sorted(allowed)) or "none"
                 raise ApiError(400, f"unknown query parameter {key[:40]!r} (known: {known})",

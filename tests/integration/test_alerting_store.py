@@ -252,3 +252,27 @@ def test_two_replicas_share_one_postgresql(postgres_url: str, tmp_path: Path) ->
     finally:
         for proc in procs:
             proc.stop()
+
+
+def test_nul_characters_are_a_400_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    """PostgreSQL text cannot hold NUL: each of these was a 500 with a traceback."""
+    from alerting_service.app import create_app
+    from alerting_service.config import AlertingConfig
+    from alerting_service.runtime import Runtime
+    from tests.factories import alert_body
+
+    app = create_app(AlertingConfig(data_dir=tmp_path, database_url=postgres_url,
+                                    admin_token=TOKEN, ingest_token="i" * 32))
+    client = app.test_client()
+    try:
+        bad = alert_body("velocity", "c\x001", ["t-1"])  # card_id is a column
+        r = client.post("/v1/alerts", json={"alerts": [bad]},
+                        headers={"Authorization": "Bearer " + "i" * 32})
+        assert r.status_code == 400 and r.get_json()["field"] == "body"
+        r = client.get("/v1/alerts?card_id=c%001")
+        assert r.status_code == 400 and r.get_json()["field"] == "card_id"
+        r = client.get("/v1/subscriptions/sub%00x", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert r.status_code == 400
+        assert client.get("/v1/alerts").get_json()["alerts"] == []
+    finally:
+        Runtime.of(app).store.close()

@@ -118,3 +118,19 @@ def test_times_outside_2000_to_2100_are_refused(text: str) -> None:
 def test_times_inside_the_range_parse() -> None:
     assert parse_bounded_ts("2000-01-01T00:00:00Z").year == 2000
     assert parse_bounded_ts("2099-12-31T23:59:59.999+00:00").year == 2099
+
+
+def test_nul_characters_are_refused_before_any_store_sees_them(server: Server) -> None:
+    """PostgreSQL cannot store NUL in text: it would fail as a 500 deep in the store."""
+    import requests
+
+    base = f"http://127.0.0.1:{server.port}"
+    for body in (b'["a\\u0000b"]', b'{"k\\u0000": 1}', b'[[[{"x": ["\\u0000"]}]]]'):
+        r = requests.post(f"{base}/echo", data=body, timeout=10,
+                          headers={"Content-Type": "application/json"})
+        assert r.status_code == 400 and r.json()["field"] == "body", body
+    r = requests.post(f"{base}/echo", data=b'["a\\\\u0000b"]', timeout=10,
+                      headers={"Content-Type": "application/json"})
+    assert r.status_code == 200 and r.json() == {"got": ["a\\u0000b"]}  # an escaped backslash
+    r = requests.get(f"{base}/n?n=1%00", timeout=10)
+    assert r.status_code == 400 and r.json()["field"] == "n"
