@@ -2,8 +2,8 @@
 
 Key concepts:
 
-- **One document, five sections.** ``build_document`` reads the exporter's
-  state into ``trends`` (newest window's top hashtags with sentiment),
+- **One document, five sections.** ``Dashboard`` reads the exporter's state
+  into ``trends`` (newest window's top hashtags with sentiment),
   ``sentiment`` (overall sentiment per window, oldest first), ``orders``
   (purchased / shipped / delivered per minute), ``fraud`` (alerts as they
   arrive, live precision/recall) and ``health`` (Spark queries' progress, the
@@ -70,7 +70,8 @@ ASSETS = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
        "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
-#: ``orders`` section source: set by the orders feature; None shows "no order data yet"
+#: the orders job's per-minute rows, newest first (``GET /v1/orders``); without a source
+#: or rows the page says "no order data yet"
 OrdersSource = Callable[[], list[dict[str, Any]] | None]
 
 
