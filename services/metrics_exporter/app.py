@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, current_app
 from prometheus_client import CollectorRegistry
 
-from metrics_exporter import dashboard, openapi
+from metrics_exporter import dashboard, openapi, orders
 from metrics_exporter.collector import ExporterCollector
 from metrics_exporter.config import ExporterConfig
 from metrics_exporter.pollers import AlertsPoller, LabelsPoller, Poller
@@ -28,6 +28,8 @@ from streamwatch.httpkit import (
 )
 
 EXTENSION = "metrics_exporter"
+#: minutes of orders the web dashboard charts
+ORDER_MINUTES = 60
 
 
 class Exporter:
@@ -49,8 +51,11 @@ class Exporter:
             self.pollers.append(AlertsPoller(self.state, config.alerting_url, **timing))
         if config.labels_url:
             self.pollers.append(LabelsPoller(self.state, config.labels_url, **timing))
+        self.orders = orders.OrdersStore(on_change=lambda: self.state.changed("orders"))
+        orders.OrdersCollector(self.orders, self.registry)
         self.dashboard = dashboard.Dashboard(self.state, {"alerts": config.alerting_url,
-                                                "labels": config.labels_url})
+                                                "labels": config.labels_url},
+                                             orders=lambda: self.orders.rows(ORDER_MINUTES))
 
     def start(self) -> None:
         for poller in self.pollers:
@@ -124,6 +129,10 @@ def create_app(config: ExporterConfig) -> Flask:
     app = base_app("metrics-exporter", exporter.registry, openapi=openapi.build())
     app.extensions[EXTENSION] = exporter
     app.extensions[dashboard.EXTENSION] = exporter.dashboard
+    app.extensions[orders.EXTENSION] = orders.OrdersApi(
+        exporter.orders, config.ingest_token, config.max_body_bytes,
+        lambda: exporter.state.record_rejected("orders"))
     app.register_blueprint(api)
+    app.register_blueprint(orders.api)
     app.register_blueprint(dashboard.ui)
     return app

@@ -140,7 +140,8 @@ def _health(state: ExporterState, quality: dict[str, Any],
 #: here (``ANY``: a change held elsewhere, such as the orders store) rebuilds them all
 FED_BY: dict[str, tuple[str, ...]] = {
     "trends": ("trends", "sentiment"), "progress": ("health",), "pollers": ("health",),
-    "alerts": ("fraud",), "quality": ("fraud",), "labels": ("fraud",)}
+    "alerts": ("fraud",), "quality": ("fraud",), "labels": ("fraud",),
+    "orders": ("orders",)}
 
 
 class Dashboard:

@@ -66,6 +66,25 @@ def build() -> dict[str, Any]:
             "get": {"summary": "Live fraud precision/recall by scenario, alert counts by rule",
                     "responses": {"200": {"description": "quality report"}}},
         },
+        "/v1/orders": {
+            "post": {
+                "summary": "Record final orders-per-minute rows of the orders job (a row "
+                           "replaces the row of the same minute, status, category, region)",
+                "security": _INGEST,
+                "requestBody": {"required": True, **_json(obj, example("orders"))},
+                "responses": {"202": {"description": "accepted"}, **_WRITE_ERRORS},
+            },
+            "get": {
+                "summary": "Orders per minute and status (and by category, by region), "
+                           "newest minute first",
+                "parameters": [{"name": "limit", "in": "query", "required": False,
+                                "description": "newest minutes returned",
+                                "schema": {"type": "integer", "minimum": 1}}],
+                "responses": {"200": {"description": "{\"orders\": [rows], "
+                                                     "\"late_events_total\": n}"},
+                              "400": _ERROR},
+            },
+        },
         "/": {
             "get": {"summary": "The live web dashboard (HTML)",
                     "responses": {"200": {"description": "HTML page",

@@ -34,11 +34,11 @@ DURATION_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0
 MAX_ALERT_SERIES = 64
 OTHER_RULE = "other"
 POLLERS = ("alerts", "labels")
-ENDPOINTS = ("progress", "trends")
+ENDPOINTS = ("progress", "trends", "orders")
 # The dashboard lists the newest alerts as they arrive; older ones are in the alerting service.
 RECENT_ALERTS = 50
 #: what a change touched (``changed_since``); ANY: not said (a change held elsewhere)
-AREAS = ("progress", "trends", "alerts", "quality", "labels", "pollers")
+AREAS = ("progress", "trends", "alerts", "quality", "labels", "pollers", "orders")
 ANY = "*"
 
 
@@ -152,6 +152,12 @@ class ExporterState:
         with self._changed:
             self._changed.wait_for(lambda: self._version != since or self._closed, timeout)
             return None if self._closed else self._version
+
+    def changed(self, area: str = ANY) -> None:
+        """Note a change held elsewhere (the orders store: area ``orders``) and wake
+        ``wait_for_change``."""
+        with self._lock:
+            self._bump(area)
 
     def close(self) -> None:
         """Release every ``wait_for_change`` for good (the exporter is stopping)."""
