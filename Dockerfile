@@ -1,10 +1,14 @@
-# syntax=docker/dockerfile:1.7
 # One multi-target Dockerfile for every Streamwatch image. The project is one Python
-# distribution, so all images share one wheel build and one dependency layer; the
-# targets differ only in what they run, expose and health-check (see docs/deploy.md).
+# distribution built twice: with Spark's stack for the spark image, without it (pyspark,
+# py4j, pandas, pyarrow, grpcio, protobuf, vaderSentiment) for the four services, which
+# import none of it. The targets differ in what they run, expose and health-check
+# (see docs/deploy.md).
 #
 #   docker build --target tweet-ingester -t streamwatch/tweet-ingester:0.1.0 .
 #   targets: tweet-ingester txn-simulator alerting exporter spark
+#
+# Without a registry, `make images OFFLINE=1` builds both base images from Debian packages
+# and this machine's JDK (scripts/containers-setup.sh) and passes them as the two args.
 
 # Python 3.11 is what pyproject.toml requires; bookworm matches the dev machines.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
@@ -14,16 +18,18 @@ ARG JRE_IMAGE=eclipse-temurin:25.0.1_8-jre-noble
 
 FROM ${JRE_IMAGE} AS jre
 
-# ---------------------------------------------------------------- builder
-FROM ${PYTHON_IMAGE} AS builder
+# ---------------------------------------------------------------- builders
+FROM ${PYTHON_IMAGE} AS build-base
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-# Dependencies first: this layer is reused until the lock changes, not on every code edit.
+# Dependencies first: their layers are reused until the lock changes, not on every code edit.
 COPY docker/requirements.lock docker/requirements.lock
+
+FROM build-base AS builder
 # pyspark is published as an sdist only, so the builder may build wheels; the runtime
 # stage below gets the finished venv and no compiler, pip or setuptools.
 RUN pip install --no-deps -r docker/requirements.lock
@@ -34,8 +40,23 @@ RUN pip install --no-deps . \
     && pip check \
     && pip uninstall --yes pip setuptools
 
-# ---------------------------------------------------------------- runtime base
-FROM ${PYTHON_IMAGE} AS runtime
+FROM build-base AS builder-services
+RUN grep -viE '^(pyspark|py4j|pandas|pyarrow|grpcio|protobuf|vadersentiment)==' \
+        docker/requirements.lock > /tmp/services.lock \
+    && pip install --no-deps -r /tmp/services.lock
+COPY pyproject.toml README.md ./
+COPY services services
+COPY spark spark
+COPY docker/check_imports.py /tmp/check_imports.py
+# pip check would name the Spark packages left out on purpose; importing every module of
+# the four services (and their shared library) proves nothing they need is missing.
+RUN pip install --no-deps . \
+    && python /tmp/check_imports.py streamwatch tweet_ingester txn_simulator \
+       alerting_service metrics_exporter \
+    && pip uninstall --yes pip setuptools
+
+# ---------------------------------------------------------------- runtime bases
+FROM ${PYTHON_IMAGE} AS runtime-base
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -46,27 +67,33 @@ RUN python -m pip uninstall --yes pip setuptools wheel \
     && useradd --system --uid 10001 --gid streamwatch --home-dir /home/streamwatch \
        --create-home --shell /usr/sbin/nologin streamwatch \
     && install -d -o streamwatch -g streamwatch -m 0750 /data /checkpoints
-COPY --from=builder /opt/venv /opt/venv
+COPY --chmod=0755 docker/healthcheck /opt/streamwatch/healthcheck
 WORKDIR /home/streamwatch
 USER 10001:10001
 ENTRYPOINT ["streamwatch"]
 
+FROM runtime-base AS service-runtime
+COPY --from=builder-services /opt/venv /opt/venv
+
+FROM runtime-base AS runtime
+COPY --from=builder /opt/venv /opt/venv
+
 # ---------------------------------------------------------------- services
-FROM runtime AS tweet-ingester
+FROM service-runtime AS tweet-ingester
 EXPOSE 7101 7201
 VOLUME ["/data"]
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:7101/healthz', timeout=2)"]
+    CMD ["/opt/streamwatch/healthcheck", "http://127.0.0.1:7101/healthz"]
 CMD ["tweets", "--host", "0.0.0.0", "--http-port", "7101", "--socket-port", "7201", "--data-dir", "/data"]
 
-FROM runtime AS txn-simulator
+FROM service-runtime AS txn-simulator
 EXPOSE 7102 7202
 VOLUME ["/data"]
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:7102/healthz', timeout=2)"]
+    CMD ["/opt/streamwatch/healthcheck", "http://127.0.0.1:7102/healthz"]
 CMD ["txns", "--host", "0.0.0.0", "--http-port", "7102", "--socket-port", "7202", "--data-dir", "/data"]
 
-FROM runtime AS alerting
+FROM service-runtime AS alerting
 # gunicorn (gthread workers) reads every setting from STREAMWATCH_* env twins.
 ENV STREAMWATCH_DB=/data/alerts.db \
     STREAMWATCH_HOST=0.0.0.0 \
@@ -74,14 +101,14 @@ ENV STREAMWATCH_DB=/data/alerts.db \
 EXPOSE 7103
 VOLUME ["/data"]
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:7103/healthz', timeout=2)"]
+    CMD ["/opt/streamwatch/healthcheck", "http://127.0.0.1:7103/healthz"]
 ENTRYPOINT ["gunicorn"]
 CMD ["-c", "python:alerting_service.gunicorn_conf", "alerting_service.wsgi:app"]
 
-FROM runtime AS exporter
+FROM service-runtime AS exporter
 EXPOSE 7104
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:7104/healthz', timeout=2)"]
+    CMD ["/opt/streamwatch/healthcheck", "http://127.0.0.1:7104/healthz"]
 CMD ["exporter", "--host", "0.0.0.0", "--port", "7104", "--alerting-url", "http://alerting:7103", "--labels-url", "http://txn-simulator:7102/v1/feeds/labels"]
 
 # ---------------------------------------------------------------- spark
@@ -96,6 +123,10 @@ ENV JAVA_HOME=/opt/java/openjdk \
 ENV PATH=$JAVA_HOME/bin:$SPARK_HOME/bin:$PATH
 COPY --from=jre /opt/java/openjdk /opt/java/openjdk
 COPY --chmod=0755 docker/spark-entrypoint.sh /opt/streamwatch/entrypoint.sh
+# Spark's preStop hook for executors with spark.decommission.enabled runs this path.
+COPY --chmod=0755 docker/decom.sh /opt/decom.sh
+# mainApplicationFile of the spark-operator's SparkApplication (spark-submit needs a .py).
+COPY docker/spark-main.py /opt/streamwatch/main.py
 # 4040 driver UI, 7077 master RPC, 8080 master UI, 8081 worker UI, 7078/7079 driver ports.
 EXPOSE 4040 7077 7078 7079 8080 8081
 VOLUME ["/checkpoints"]

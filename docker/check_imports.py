@@ -1,0 +1,16 @@
+"""Import every module of the given packages: the image build fails when a service needs
+a dependency its image does not carry (the service images leave out Spark's stack)."""
+
+import importlib
+import pkgutil
+import sys
+
+# Running them would start a program rather than import one.
+ENTRY_POINTS = {"__main__", "wsgi"}
+
+for name in sys.argv[1:]:
+    package = importlib.import_module(name)
+    for info in pkgutil.walk_packages(package.__path__, prefix=f"{name}."):
+        if info.name.rsplit(".", 1)[-1] not in ENTRY_POINTS:
+            importlib.import_module(info.name)
+print(f"check_imports: {', '.join(sys.argv[1:])} import")
