@@ -158,6 +158,7 @@ FEED_OPENAPI_PATHS: dict[str, Any] = {
         "responses": {
             "200": {"description": "OK", "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/Offsets"}}}},
+            "400": {"description": "bad parameter (named in field)", "content": _ERROR},
             "404": {"description": "unknown feed", "content": _ERROR}}}},
     "/v1/feeds/{feed}/records": {"get": {
         "summary": "Records [start, min(end, latest, start + cap)) as NDJSON, stored bytes",
