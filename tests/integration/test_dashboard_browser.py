@@ -2,9 +2,10 @@
 
 The exporter is a separate process (``python -m metrics_exporter``) polling the real
 alerting service and the real labels feed, which run in this test process on
-127.0.0.1. Trends, sentiment and query progress are posted as the processor posts
-them. The page must show data in every panel, take later changes without a reload,
-fit a laptop screen and raise no script error or blocked load.
+127.0.0.1. Trends, sentiment, query progress and per-minute order rows are posted as
+the processor's jobs post them. The page must show data in every panel, take later
+changes without a reload, show hostile text as text, fit a laptop screen and raise no
+script error or blocked load.
 
 Skips only when Debian's ``chromium`` is not installed (``apt-get install -y
 chromium``; ``.ci/run`` installs it).
@@ -13,7 +14,6 @@ chromium``; ``.ci/run`` installs it).
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import secrets
 from collections.abc import Iterator
@@ -30,7 +30,7 @@ from bench.chromium import Chromium, ChromiumError, Page, find_chromium
 from metrics_exporter.openapi import example
 from streamwatch.httpkit import Server
 from tests.factories import alert_body
-from tests.procs import ServiceProcess, free_port
+from tests.procs import INGEST_TOKEN, ServiceProcess, free_port, ingest_headers
 
 alerting_app = pytest.importorskip("alerting_service.app", reason="alerting service absent")
 alerting_config = pytest.importorskip("alerting_service.config")
@@ -41,8 +41,6 @@ pytestmark = pytest.mark.slow
 
 #: a laptop screen's CSS viewport (1366 x 768 minus the browser's own bars)
 LAPTOP = (1366, 680)
-#: bearer token of POST /v1/alerts (a service that asks for none ignores it)
-INGEST_TOKEN = secrets.token_urlsafe(32)
 
 
 def _chromium_or_skip() -> str:
@@ -61,8 +59,7 @@ class Stack:
 
 
 def post(base: str, path: str, body: dict[str, Any], status: int = 202) -> None:
-    resp = requests.post(base + path, json=body, timeout=10,
-                         headers={"Authorization": f"Bearer {INGEST_TOKEN}"})
+    resp = requests.post(base + path, json=body, timeout=10, headers=ingest_headers())
     assert resp.status_code == status, resp.text
 
 
@@ -86,13 +83,28 @@ def trends(start: datetime, counts: dict[str, int], mood: float) -> dict[str, An
             "sentiment": [{**window, "tweets": sum(counts.values()) * 3, "sentiment": mood}]}
 
 
+def orders(start: datetime) -> list[dict[str, Any]]:
+    """Five final minutes of the orders job: totals per status, one category breakdown."""
+    rows = []
+    for i in range(5):
+        minute = {"minute_start": iso(start + timedelta(minutes=i)),
+                  "minute_end": iso(start + timedelta(minutes=i + 1))}
+        for status, n in (("purchased", 180 + 10 * i), ("shipped", 120 + 5 * i),
+                          ("delivered", 90 + i), ("cancelled", 4)):
+            delay = {"shipped": {"p50": 21.5, "p90": 40.0, "p99": 58.0, "n": n},
+                     "delivered": {"p50": 95.0, "p90": 150.0, "p99": 170.0, "n": n}}
+            rows.append({**minute, "status": status, "category": None, "region": None,
+                         "orders": n, "units": 2 * n, "since_purchase_s": delay.get(status)})
+        rows.append({**minute, "status": "purchased", "category": "books", "region": None,
+                     "orders": 999, "units": 999, "since_purchase_s": None})
+    return rows
+
+
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    tokens = {"admin_token": secrets.token_urlsafe(32), "ingest_token": INGEST_TOKEN}
-    known = {f.name for f in dataclasses.fields(alerting_config.AlertingConfig)}
     alerting = alerting_app.create_app(alerting_config.AlertingConfig(
         data_dir=tmp_path, db_path=tmp_path / "alerting.db",
-        **{k: v for k, v in tokens.items() if k in known}))
+        admin_token=secrets.token_urlsafe(32), ingest_token=INGEST_TOKEN))
     labels_log = feedlog.FeedLog.open(tmp_path / "feeds", "labels")
     from prometheus_client import CollectorRegistry
 
@@ -106,8 +118,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     port = free_port()
     proc = ServiceProcess(["--port", str(port), "--alerting-url", alerting_url,
                            "--labels-url", labels_url, "--poll-interval", "200ms"],
-                          tmp_path / "exporter.log", module="metrics_exporter",
-                          env={"STREAMWATCH_INGEST_TOKEN": INGEST_TOKEN})
+                          tmp_path / "exporter.log", module="metrics_exporter")
     base = f"http://127.0.0.1:{port}"
     proc.start()
     try:
@@ -134,6 +145,7 @@ def feed(stack: Stack) -> None:
         counts = {"spark": 40 + 5 * i, "streaming": 22 + i, "kafka": 15, "flink": 9 - i,
                   "delta": 4 + i}
         post(stack.exporter, "/v1/trends", trends(base + timedelta(minutes=i), counts, mood))
+    post(stack.exporter, "/v1/orders", {"orders": orders(base), "late_events_total": 0})
     for query, rows in (("hashtags", 1200), ("fraud-alerts", 5000)):
         for batch in range(1, 4):
             post(stack.exporter, "/v1/progress", progress(query, batch, rows * batch))
@@ -169,7 +181,7 @@ def test_every_panel_shows_live_data_on_a_laptop_screen(stack: Stack, browser: C
     page.evaluate("window.__sameDocument = true")
 
     feed(stack)
-    for panel in ("trends", "sentiment", "fraud", "health"):
+    for panel in ("trends", "sentiment", "orders", "fraud", "health"):
         page.wait_for(f"document.getElementById('panel-{panel}').dataset.state === 'data'")
     page.wait_for("document.querySelectorAll('#fraud-feed tr[data-id]').length === 3")
     page.wait_for("document.querySelectorAll('#health-body tr[data-query]').length === 2")
@@ -191,8 +203,16 @@ def test_every_panel_shows_live_data_on_a_laptop_screen(stack: Stack, browser: C
     health = text_of(page, "health-body")
     assert "fraud-alerts" in health and "hashtags" in health
     page.wait_for("document.querySelectorAll('#health-body .status.ok').length >= 4")
-    # orders come from the orders job (GET /v1/orders); none were posted here
-    assert "no order data yet" in text_of(page, "panel-orders")
+    page.wait_for("document.getElementById('panel-orders').dataset.state === 'data'")
+    # one point per minute for each of purchased, shipped, delivered
+    assert page.evaluate("document.querySelectorAll('#orders-body circle').length") == 15
+    shown = text_of(page, "panel-orders")
+    # the newest minute's totals (the category row is a breakdown, not another total)
+    assert "purchased 220 · shipped 140 · delivered 94 · cancelled 4" in shown
+    assert "to ship p50 21.5 s, p99 58 s · to deliver p50 95 s, p99 2.8 min" in shown
+    assert page.evaluate("Array.from(document.querySelectorAll('#orders-body text'), "
+                         "t => t.textContent).slice(0, 6)") == ["0", "50", "100", "150", "200",
+                                                              "250"]
 
     # later changes arrive without a reload
     later = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
@@ -204,6 +224,13 @@ def test_every_panel_shows_live_data_on_a_laptop_screen(stack: Stack, browser: C
     page.wait_for("document.querySelectorAll('#fraud-feed tr[data-id]').length === 4")
     assert "c-77" in page.evaluate("document.querySelector('#fraud-feed tr[data-id]').innerText")
     assert page.evaluate("window.__sameDocument") is True
+    # hashtags come from anyone's tweets: shown as text, never parsed as markup
+    hostile = "<img src=x onerror=window.__xss=1>"
+    post(stack.exporter, "/v1/trends", trends(later + timedelta(minutes=1), {hostile: 5}, 0.0))
+    page.wait_for("document.querySelector('#trends-body text.label title')"
+                  f".textContent === {json.dumps('#' + hostile)}")
+    assert page.evaluate("document.querySelectorAll('#panel-trends img').length") == 0
+    assert page.evaluate("window.__xss") is None
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
 
     # a laptop screen: nothing wider than the viewport, every panel starts on screen
