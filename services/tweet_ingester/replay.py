@@ -577,9 +577,9 @@ class TweetFile:
             if self.format == "csv":
                 rows = csv.reader(LineReader(self.path, self.encoding),
                                   delimiter=_delimiter(self.path))
-                first = next(rows, None)
+                first = next((r for r in rows if any(c.strip() for c in r)), None)
                 if first is None:
-                    raise ReplayFileError(f"{self.path} is empty")
+                    raise ReplayFileError(f"{self.path} has no rows")
                 return {"format": "csv", **csv_layout(first, self.column_map).describe()}
             with _open_binary(self.path) as f:
                 f.read(1)
@@ -649,9 +649,10 @@ class TweetFile:
             if not text:
                 continue
             items = self._json_line(line_no, text)
-            if first and len(items) == 1 and str(items[0]).startswith("(line): not valid JSON"):
-                # perhaps one JSON document over many lines (a saved, pretty-printed API
-                # response): only the first record can start one
+            if first and text.endswith(("{", "[", ",", ":")) and len(items) == 1 \
+                    and str(items[0]).startswith("(line): not valid JSON"):
+                # the first line of one JSON document over many lines (a saved,
+                # pretty-printed API response), not a broken JSON line
                 yield from self._document(line_no, line, numbered)
                 return
             first = False

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import logging
 import threading
 import time
@@ -19,7 +20,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from streamwatch.events import format_ts, parse_ts
-from tests.tweet_shapes import AIRLINE_HEADER, SHAPES, Src, snowflake, tags_of
+from tests.tweet_shapes import AIRLINE_HEADER, SHAPES, Src, snowflake, tags_of, v11_status
 from tweet_ingester.replay import (
     MalformedRecord,
     ReplayConfig,
@@ -410,3 +411,27 @@ def test_a_broken_first_line_is_not_taken_for_a_document(tmp_path: Path) -> None
 
 JSONL_GOOD = [orjson.dumps({"id": str(i), "created_at": "2026-11-20T10:15:03Z",
                             "text": f"t{i}"}).decode() for i in (2, 3)]
+
+
+@pytest.mark.parametrize("first", ['{"id": "1", "crea', '{"id": "1", "created_at": '])
+def test_a_cut_first_line_is_malformed_and_the_rest_is_read(tmp_path: Path, first: str) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text(first + "\n" + "\n".join(JSONL_GOOD) + "\n")
+    good, bad = split(path)
+    assert [n for n, _ in bad] == [1] and [t["id"] for _, t in good] == ["2", "3"]
+
+
+def test_a_pretty_printed_array_of_v11_statuses(tmp_path: Path) -> None:
+    path = tmp_path / "timeline.json"
+    statuses = [v11_status(s) for s in SHARED[:2]] + [{"id_str": "9", "text": "no time"}]
+    path.write_text(json.dumps(statuses, indent=4))
+    good, bad = split(path)
+    assert [t["id"] for _, t in good] == [str(s.id) for s in SHARED[:2]]
+    assert len(bad) == 1 and bad[0][0] == 1 and bad[0][1].startswith("created_at: missing")
+
+
+def test_blank_lines_before_the_header(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("\n\ntweet_id,text\n1050118621198921728,hi\n")
+    assert check_file(path)["layout"] == "header"
+    assert [(n, t["id"]) for n, t in split(path)[0]] == [(4, "1050118621198921728")]
