@@ -372,7 +372,7 @@ def json_tweets(doc: Any, column_map: dict[str, str] | None = None,
     if isinstance(doc, list):
         out: list[dict[str, Any] | MalformedRecord] = []
         for i, item in enumerate(doc):
-            if isinstance(item, dict | list):
+            if isinstance(item, dict):  # not nested arrays: no recursion on a hostile file
                 out.extend(json_tweets(item, cmap, time_format))
             else:
                 out.append(MalformedRecord(f"[{i}]: must be a JSON object"))
@@ -403,16 +403,6 @@ def json_tweets(doc: Any, column_map: dict[str, str] | None = None,
         except MalformedRecord as exc:
             out.append(MalformedRecord(f"{where}{exc}") if where else exc)
     return out
-
-
-def normalise(doc: Any) -> dict[str, Any]:
-    """One JSON tweet object -> a validated tweet dict in schema order."""
-    got = json_tweets(doc)
-    if len(got) != 1:
-        raise MalformedRecord(f"(root): holds {len(got)} tweets, not one")
-    if isinstance(got[0], MalformedRecord):
-        raise got[0]
-    return got[0]
 
 
 # --- lines and layouts -----------------------------------------------------------------

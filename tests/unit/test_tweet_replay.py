@@ -435,3 +435,13 @@ def test_blank_lines_before_the_header(tmp_path: Path) -> None:
     path.write_text("\n\ntweet_id,text\n1050118621198921728,hi\n")
     assert check_file(path)["layout"] == "header"
     assert [(n, t["id"]) for n, t in split(path)[0]] == [(4, "1050118621198921728")]
+
+
+def test_an_array_line_gives_each_element_and_refuses_nesting(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    deep = "[" * 900 + "]" * 900  # within orjson's depth limit, beyond a recursive reader
+    path.write_text(f'[{deep}, {{"id_str": "1050118621198921728", "text": "x #y"}}]\n')
+    good, bad = split(path)
+    assert [(n, t["id"], t["created_at"]) for n, t in good] == [
+        (1, "1050118621198921728", "2018-10-10T20:19:24.211Z")]
+    assert bad == [(1, "[0]: must be a JSON object")]
