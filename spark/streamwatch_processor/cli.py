@@ -1,4 +1,4 @@
-"""Run one Spark Structured Streaming job: hashtags, fraud or wordcount.
+"""Run one Spark Structured Streaming job: hashtags, fraud, orders or wordcount.
 
 Sources (--source):
   feed:URL/FEED      replayable feed of a producer, exactly-once with the checkpoint
@@ -15,6 +15,7 @@ Examples:
   streamwatch process hashtags --source file:tweets.jsonl --trigger available-now \\
       --sink jsonl:/tmp/trends --checkpoint /tmp/ck
   streamwatch process fraud --source feed:http://127.0.0.1:7102/transactions
+  streamwatch process orders --sink jsonl:/tmp/orders --exporter-url http://127.0.0.1:7104
   streamwatch process wordcount --source socket:127.0.0.1:7201 --sink console
 """
 
@@ -44,6 +45,9 @@ JOBS: dict[str, tuple[str, str, str, str]] = {
     "fraud": ("streamwatch_processor.jobs.fraud",
               "stateful fraud rules over card transactions -> alerts",
               "feed:http://127.0.0.1:7102/transactions", "http:http://127.0.0.1:7103/v1/alerts"),
+    "orders": ("streamwatch_processor.jobs.orders",
+               "orders per event-time minute and status (purchased, shipped, delivered, ...)",
+               "feed:http://127.0.0.1:7105/orders", "console"),
     "wordcount": ("streamwatch_processor.jobs.wordcount",
                   "the classic word count over the producers' TCP line socket",
                   "socket:127.0.0.1:7201", "console"),

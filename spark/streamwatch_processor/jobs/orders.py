@@ -1,0 +1,149 @@
+"""Orders per event-time minute and status: purchased, shipped, delivered, ... every minute.
+
+Key concepts:
+- The JVM reads the ``orders`` feed (or a file, or a socket), parses each line
+  with ``from_json`` against ``OrderEvent.DDL`` and projects the event time to
+  epoch milliseconds (``try_to_timestamp``: a bad time becomes null, not a
+  failed batch). Each micro-batch then goes to the driver as one Arrow table.
+- ``jobs/order_minutes.MinuteStore`` does the rest per batch, vectorised:
+  late events (their minute was final before the batch) are set aside for the
+  dead-letter folder and the ``late`` count, the others wait in their minute
+  until the watermark (``--watermark``, default 1 min) passes it; a final
+  minute's distinct ``event_id`` s are counted per status, category and region,
+  with exact time-since-purchase percentiles. Its state is kept per batch
+  under the checkpoint, so a batch Spark replays emits exactly what its first
+  attempt did (docs/architecture.md, "Orders per minute", says why this is
+  not ``dropDuplicatesWithinWatermark`` + a windowed aggregation).
+- Outputs, all per batch id so a replay overwrites instead of adding: rows to
+  ``--sink``; late and invalid events to ``<dead-letter>/late-<batch>.jsonl``;
+  the rows and the running late count to the exporter's ``POST /v1/orders``;
+  the observed metric ``orders`` (``events``, in every progress event) and the
+  job's figures in the log.
+
+Output (one row per final minute and status, then per category and region)::
+
+    {"minute_start": "2026-11-20T10:15:00Z", "minute_end": "2026-11-20T10:16:00Z",
+     "status": "shipped", "category": null, "region": null, "orders": 120, "units": 311,
+     "since_purchase_s": {"p50": 21.4, "p90": 40.2, "p99": 58.0, "n": 117}}
+
+Usage::
+
+    streamwatch process orders --source feed:http://127.0.0.1:7105/orders \\
+        --sink jsonl:/tmp/orders --exporter-url http://127.0.0.1:7104
+    streamwatch process orders --source file:orders.jsonl --trigger available-now \\
+        --sink jsonl:/tmp/orders --checkpoint /tmp/ck-orders
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from streamwatch.flags import add_flag, duration_seconds
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+    from pyspark.sql.streaming import StreamingQuery
+
+log = logging.getLogger(__name__)
+
+QUERY_NAME = "orders-minutes"
+METRICS_NAME = "orders"
+STORE_DIR = "minutes"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_flag(parser, "--watermark", type=duration_seconds, default=60.0,
+             help="how late an order event may arrive; a minute is written this long after "
+                  "its end, later events of it are dead-lettered and counted as late")
+    add_flag(parser, "--lifecycle-horizon", type=duration_seconds, default=3600.0,
+             help="how long (event time) purchases are kept to time shipping and delivery; "
+                  "at least the longest purchase-to-return time of the stream (1h suits "
+                  "streamwatch orders' default --time-scale 1440; real-time delays need "
+                  "days)")
+
+
+def _validate(args: argparse.Namespace) -> None:
+    if args.watermark < 0:
+        raise ValueError(f"--watermark must be >= 0, got {args.watermark:g}s")
+    if args.lifecycle_horizon < 60:
+        raise ValueError(f"--lifecycle-horizon {args.lifecycle_horizon:g}s is too short to "
+                         "time any shipment; use at least 1m (default 1h)")
+
+
+def order_events(spark: Any, args: argparse.Namespace) -> DataFrame:
+    """Parsed order events with ``ts`` (epoch ms, null when the time does not parse)."""
+    from pyspark.sql import functions as F
+
+    from streamwatch.events import OrderEvent
+    from streamwatch_processor.jobs import dead_letter_dir, source_options
+    from streamwatch_processor.sources import read_stream
+
+    events = read_stream(spark, args.source, OrderEvent.DDL, options=source_options(args),
+                         dead_letter_dir=dead_letter_dir(args), trigger=args.trigger)
+    ts = F.unix_millis(F.try_to_timestamp("event_time"))
+    return events.select("event_id", "order_id", "status", "event_time", "region",
+                         ts.alias("ts"), "items").observe(
+        METRICS_NAME, F.count(F.lit(1)).alias("events"))
+
+
+class _ExporterPoster:
+    """POST final rows to the exporter; a live view, so failure is logged, never fatal."""
+
+    def __init__(self, exporter_url: str | None) -> None:
+        from streamwatch_processor.sinks import HttpSink
+
+        self.http = None if not exporter_url else HttpSink(
+            exporter_url.rstrip("/") + "/v1/orders", "orders", max_attempts=3, timeout=5.0)
+
+    def post(self, rows: list[dict[str, Any]], late_total: int) -> None:
+        if self.http is None:
+            return
+        from streamwatch_processor.sinks import SinkError
+
+        try:
+            for i in range(0, max(1, len(rows)), 5000):
+                self.http.post({"orders": rows[i:i + 5000], "late_events_total": late_total})
+        except SinkError as exc:
+            log.warning("orders not delivered to the exporter", extra={"error": str(exc)})
+
+
+def start(spark: Any, args: argparse.Namespace) -> list[StreamingQuery]:
+    from streamwatch_processor.jobs import (
+        apply_trigger,
+        checkpoint_dir,
+        dead_letter_dir,
+    )
+    from streamwatch_processor.jobs.order_minutes import MinuteStore
+    from streamwatch_processor.sinks import JsonlSink, parse_sink
+
+    _validate(args)
+    sink = parse_sink(args.sink).open("orders", label="orders")
+    dead_letter = JsonlSink(dead_letter_dir(args), prefix="late")
+    exporter = _ExporterPoster(args.exporter_url)
+    store = MinuteStore(Path(checkpoint_dir(args, STORE_DIR)),
+                        delay_ms=round(args.watermark * 1000),
+                        horizon_ms=round(args.lifecycle_horizon * 1000))
+    posted_late = [-1]
+
+    def write_minutes(batch: DataFrame, batch_id: int) -> None:
+        out = store.commit(batch_id, batch.toArrow())
+        uncounted = out.late + out.invalid
+        if uncounted:
+            dead_letter.write(batch_id, uncounted)
+            log.warning("order events not counted (dead-lettered)", extra={
+                "batch_id": batch_id, "late": len(out.late), "invalid": len(out.invalid),
+                "late_total": store.late_total, "dir": str(dead_letter.directory)})
+        if out.rows:
+            sink.write(batch_id, out.rows)
+        if out.rows or store.late_total != posted_late[0]:
+            exporter.post(out.rows, store.late_total)
+            posted_late[0] = store.late_total
+
+    writer = (order_events(spark, args)
+              .writeStream.queryName(QUERY_NAME).outputMode("append")
+              .option("checkpointLocation", checkpoint_dir(args, "query"))
+              .foreachBatch(write_minutes))
+    return [apply_trigger(writer, args.trigger).start()]
