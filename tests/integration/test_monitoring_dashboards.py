@@ -1,4 +1,4 @@
-"""Grafana provisioning and the three dashboards in helm/streamwatch/dashboards.
+"""Grafana provisioning and the four dashboards in helm/streamwatch/dashboards.
 
 Every panel query must be valid PromQL (all expressions go into a generated
 rules file checked by ``promtool check rules``) and may name only metrics that
@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "helm" / "streamwatch" / "dashboards"
 PROVISIONING = ROOT / "monitoring" / "grafana" / "provisioning"
 DATASOURCE_UID = "prometheus"
-EXPECTED = {"streaming-health.json", "hashtag-trends.json", "fraud-alerts.json"}
+EXPECTED = {"streaming-health.json", "hashtag-trends.json", "fraud-alerts.json",
+            "orders-per-minute.json"}
 PROMTOOL = shutil.which("promtool")
 
 # Series Prometheus itself adds to every scrape.
@@ -94,9 +95,10 @@ def registry_names(registry: CollectorRegistry) -> set[str]:
 
 
 def exporter_names() -> set[str]:
+    from metrics_exporter import orders
     from metrics_exporter.collector import METRICS
 
-    out = set()
+    out = set(orders.METRICS)
     for spec in METRICS.values():
         out.add(spec.name)
         if spec.kind == "histogram":
@@ -150,7 +152,7 @@ def test_metric_name_extraction() -> None:
     assert metric_names(expr) == {"a_bucket", "b_total", "c"}
 
 
-def test_the_three_dashboards_are_there() -> None:
+def test_the_four_dashboards_are_there() -> None:
     assert set(dashboards()) == EXPECTED
 
 
