@@ -44,6 +44,7 @@ import secrets
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,7 @@ from streamwatch.producer import add_producer_flags
 
 if TYPE_CHECKING:
     from streamwatch.sources import Emit, Source
+    from streamwatch.world import World
     from tweet_ingester.synthetic import SyntheticConfig
 
 HTTP_PORT = 7101
@@ -183,6 +185,32 @@ def synthetic_config(args: argparse.Namespace, params: dict[str, Any] | None = N
         max_lateness_s=p["--max-lateness"], limit=args.max_events or 0, epoch=epoch)
 
 
+def replay_world(args: argparse.Namespace, path: Path) -> dict[str, Any]:
+    """What a replay's feed depends on: the file (by path and size) and how it is read.
+    --speed only paces it, unless --rebase-time stamps tweets by it."""
+    return {"--source": f"replay:{path.resolve()}", "--source file bytes": path.stat().st_size,
+            "--map": args.map, "--time-format": args.time_format, "--encoding": args.encoding,
+            "--rebase-time": args.rebase_time,
+            "--speed": args.speed if args.rebase_time else None,
+            # when a rebased replay started: a restart stamps tweets as if it never stopped
+            "--rebase-anchor": None}
+
+
+def _open_world(args: argparse.Namespace, asked: dict[str, Any], defaults: dict[str, Any]
+                ) -> tuple[World, int] | int:
+    """The world of the tweets feed and the tweets it holds, or the exit code of a refusal."""
+    from streamwatch.producer import open_world
+
+    try:
+        world, held = open_world("tweets", args, ("tweets",), asked, defaults=defaults)
+    except ValueError as exc:  # WorldError
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"cannot read the feed log under {args.data_dir}: {exc}. "
+                     "Check --data-dir (env STREAMWATCH_DATA_DIR).")
+    return world, held["tweets"]
+
+
 def _fail(message: str) -> int:
     print(f"streamwatch tweets: {message}", file=sys.stderr)
     return 2
@@ -191,7 +219,7 @@ def _fail(message: str) -> int:
 def main(args: argparse.Namespace) -> int:
     from prometheus_client import CollectorRegistry
 
-    from streamwatch.producer import open_world, run_producer
+    from streamwatch.producer import run_producer
 
     registry = CollectorRegistry()
     try:
@@ -206,16 +234,13 @@ def main(args: argparse.Namespace) -> int:
             config = synthetic_config(args)
         except ValueError as exc:
             return _fail(f"{exc}. See `streamwatch tweets --help` for the valid ranges.")
-        try:
-            world, held = open_world("tweets", args, ("tweets",), synthetic_world(args),
-                                     defaults={"--seed": secrets.randbelow(1 << 31)})
-        except ValueError as exc:  # WorldError
-            return _fail(str(exc))
-        except OSError as exc:
-            return _fail(f"cannot read the feed log under {args.data_dir}: {exc}. "
-                         "Check --data-dir (env STREAMWATCH_DATA_DIR).")
+        opened = _open_world(args, synthetic_world(args),
+                             defaults={"--seed": secrets.randbelow(1 << 31)})
+        if isinstance(opened, int):
+            return opened
+        world, held = opened
         config = synthetic_config(args, world.params, epoch=world.epoch)
-        source = SyntheticSource(config, world.params["--seed"], held=held["tweets"])
+        source = SyntheticSource(config, world.params["--seed"], held=held)
     elif spec.startswith("replay:"):
         from tweet_ingester.replay import (
             ReplayConfig,
@@ -244,9 +269,16 @@ def main(args: argparse.Namespace) -> int:
         except ReplayFileError as exc:
             return _fail(f"--source replay: {exc}. See `streamwatch tweets --help` for the "
                          "shapes read as they are and for --map")
+        opened = _open_world(args, replay_world(args, path),
+                             defaults={"--rebase-anchor": time.time() * 1000})
+        if isinstance(opened, int):
+            return opened
+        world, held = opened
         source = ReplaySource(ReplayConfig(
             path, speed=args.speed, rebase_time=args.rebase_time, column_map=column_map,
-            time_format=args.time_format, encoding=encoding), registry=registry)
+            time_format=args.time_format, encoding=encoding, skip=held,
+            rebase_anchor_ms=world.params["--rebase-anchor"] if args.rebase_time else None),
+            registry=registry)
     else:
         from tweet_ingester.xapi import (
             TOKEN_ENV,
@@ -268,6 +300,10 @@ def main(args: argparse.Namespace) -> int:
         config = XApiConfig(token=token, base_url=args.x_base_url, rules=rules,
                             stall_timeout_s=args.x_stall_timeout,
                             backoff=BackoffPolicy().scaled(args.x_backoff_scale))
+        # a live stream has nothing to replay; the record keeps other sources out of its feed
+        opened = _open_world(args, {"--source": "x-api"}, defaults={})
+        if isinstance(opened, int):
+            return opened
         source = XApiSource(config, registry=registry)
     if args.exit_at_end:
         source = _ExitAtEnd(source)

@@ -156,8 +156,14 @@ class ReplayConfig:
     column_map: dict[str, str] = field(default_factory=dict)  # field -> column, number or key
     time_format: str | None = None  # strptime format of the time column
     encoding: str = "auto"
+    #: tweets of the file the feed already holds (a restart continues after them)
+    skip: int = 0
+    #: epoch ms that --rebase-time maps the file's first tweet to (None: the start)
+    rebase_anchor_ms: float | None = None
 
     def __post_init__(self) -> None:
+        if self.skip < 0:
+            raise ValueError("skip must be >= 0")
         if self.speed < 0:
             raise ValueError("speed must be >= 0")
         for name in self.column_map:
@@ -720,8 +726,10 @@ class ReplaySource:
     def run(self, emit: Emit, stop: threading.Event) -> None:
         cfg, st = self.config, self.stats
         started = self._clock()
-        wall_start_ms = time.time() * 1000
+        wall_start_ms = (cfg.rebase_anchor_ms if cfg.rebase_anchor_ms is not None
+                         else time.time() * 1000)
         first_ms: float | None = None
+        to_skip = cfg.skip
         pending: list[bytes] = []
 
         def flush() -> None:
@@ -745,7 +753,8 @@ class ReplaySource:
                 break
             st.lines = line_no
             if isinstance(item, MalformedRecord):
-                self._malformed(line_no, str(item))
+                if to_skip == 0:  # the start that emitted the lines before logged them
+                    self._malformed(line_no, str(item))
                 continue
             # build_tweet wrote it as 2026-11-20T10:15:03.120Z
             event_ms = datetime.fromisoformat(
@@ -753,6 +762,12 @@ class ReplaySource:
             if first_ms is None:
                 first_ms = event_ms
             offset_s = (event_ms - first_ms) / 1000
+            if to_skip:
+                to_skip -= 1
+                if to_skip == 0 and cfg.speed > 0:
+                    # pace the rest from here, as the start that stopped would have
+                    started = self._clock() - offset_s / cfg.speed
+                continue
             if cfg.speed > 0:
                 wait = started + offset_s / cfg.speed - self._clock()
                 if wait > 0:
@@ -769,6 +784,7 @@ class ReplaySource:
         flush()
         log.info("replay finished", extra={
             "file": str(cfg.path), "lines": st.lines, "records": st.records,
+            "skipped_as_already_in_the_feed": cfg.skip - to_skip,
             "malformed": st.malformed, "malformed_line_numbers": st.malformed_lines[:50],
             "latin1_lines": source.latin1_lines,
             "seconds": round(self._clock() - started, 3), "stopped_early": stop.is_set()})

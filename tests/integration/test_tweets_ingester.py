@@ -169,6 +169,35 @@ def test_replay_csv_exits_at_end(tmp_path: Path, ports: tuple[int, int],
     assert (summary["records"], summary["malformed"]) == (30, 0)
 
 
+def test_a_restarted_replay_continues_after_what_the_feed_holds(
+        tmp_path: Path, ports: tuple[int, int], running: list[TweetsProcess]) -> None:
+    """Replaying again on the same data directory does not append the file a second time:
+    the first start stops half way (--speed paces it), the second finishes the file."""
+    from streamwatch.feedlog import FeedLog
+
+    path = tmp_path / "tweets.csv"
+    path.write_text("id,created_at,username,lang,text\n" + "".join(
+        f'{i},2026-11-20T10:{i // 60:02d}:{i % 60:02d}Z,u{i},en,"t{i} #x"\n'
+        for i in range(120)))
+    http, _ = ports
+    first = start(tmp_path, ports, "--source", f"replay:{path}", "--speed", "20")
+    wait_until(lambda: latest(http) >= 40, first)  # 120 tweets, 1 s apart, at 20x: 6 s
+    assert first.stop() == 0
+    second = start(tmp_path, ports, "--source", f"replay:{path}", "--speed", "0",
+                   "--exit-at-end", wait=False)
+    running.append(second)
+    assert second.proc is not None and second.proc.wait(timeout=60) == 0, second.log()
+    feed = FeedLog.open(tmp_path / "data" / "feeds", "tweets", fsync="never")
+    try:
+        ids = [orjson.loads(x)["id"] for x in feed.read(0, feed.latest)]
+    finally:
+        feed.close()
+    assert ids == [str(i) for i in range(120)]
+    other = start(tmp_path, ports, "--rate", "10", wait=False)
+    assert other.proc is not None and other.proc.wait(timeout=60) == 2
+    assert "--source replay:" in other.log() and "this run: synthetic" in other.log()
+
+
 def test_x_api_source_through_the_process(tmp_path: Path, ports: tuple[int, int],
                                           running: list[TweetsProcess]) -> None:
     http, _ = ports

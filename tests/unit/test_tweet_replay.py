@@ -171,6 +171,24 @@ def test_source_paces_by_created_at(tmp_path: Path) -> None:
     assert last - first == pytest.approx(3 / 20, abs=0.01)  # event-time gaps scaled by speed
 
 
+def test_a_resumed_replay_skips_the_tweets_the_feed_holds_and_keeps_their_times(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = write(tmp_path, "t.jsonl", JSONL)
+    anchor = 1_795_000_000_000.0
+    whole = [t for b in run_source(ReplaySource(
+        ReplayConfig(path, speed=0, rebase_time=True, rebase_anchor_ms=anchor),
+        registry=CollectorRegistry())) for t in b]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="tweet_ingester.replay"):
+        rest = [t for b in run_source(ReplaySource(
+            ReplayConfig(path, speed=0, rebase_time=True, rebase_anchor_ms=anchor, skip=2),
+            registry=CollectorRegistry())) for t in b]
+    assert rest == whole[2:]
+    # the malformed lines before the second tweet were logged by the start that read them
+    logged = [r.line for r in caplog.records if r.msg == "malformed line skipped"]
+    assert logged == [6, 7, 9]
+
+
 # --- published dataset shapes ------------------------------------------------------------
 
 T0 = datetime(2026, 11, 20, 10, 15, 3, tzinfo=UTC)
