@@ -152,8 +152,8 @@ def read_body(max_bytes: int) -> bytes:
     """The request body, refused with a 413 as soon as it passes ``max_bytes``.
 
     Read in chunks so a chunked (or lying) upload is cut off at the limit instead
-    of being buffered whole first; the connection is then closed, since the rest
-    of the body was never read.
+    of being buffered whole first. The rest is never read here: the built-in
+    server closes the connection (``Connection: close``), gunicorn discards it.
     """
     if (request.content_length or 0) > max_bytes:
         _too_large(max_bytes)
