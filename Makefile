@@ -12,7 +12,7 @@ export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-faults lint lock bench bench-quick venv java clean tools
+.PHONY: help run test test-faults test-containers images lint lock bench bench-quick venv java clean tools
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,6 +44,16 @@ test: venv tools ## run the test suite, benchmarks' --quick forms included (not 
 
 test-faults: venv ## the fault runs in their --quick form (about 3 minutes)
 	$(PY) -m pytest -m faults $(PYTEST_ARGS)
+
+# OFFLINE=1: no image registry needed; scripts/containers-setup.sh makes the base images
+# from Debian packages and this machine's JDK (podman, root).
+images: ## build every image from the Dockerfile (OFFLINE=1: base images from Debian packages)
+	bash scripts/build-images.sh $(if $(filter 1,$(OFFLINE)),--offline)
+
+test-containers: venv tools ## build the images offline, run the compose stack under podman (root)
+	bash scripts/build-images.sh --offline
+	eval "$$(bash scripts/containers-setup.sh)" \
+	  && STREAMWATCH_CONTAINER_TESTS=1 $(PY) -m pytest tests/containers $(PYTEST_ARGS)
 
 lint: venv ## ruff over the whole tree
 	$(VENV)/bin/ruff check .
