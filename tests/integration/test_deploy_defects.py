@@ -190,3 +190,29 @@ def test_each_service_monitor_endpoint_is_one_scrape_target() -> None:
             twice = [s["metadata"]["name"] for s in matched
                      if pods[tuple(sorted(s["spec"]["selector"].items()))] > 1]
             assert not twice, (monitor["metadata"]["name"], endpoint["port"], twice)
+
+
+def dashboard_jobs() -> set[str]:
+    jobs: set[str] = set()
+    for path in (CHART / "dashboards").glob("*.json"):
+        for m in re.finditer(r'job=~?\\"([^"\\]+)\\"', path.read_text()):
+            jobs.update(m.group(1).split("|"))
+    return jobs
+
+
+@needs_helm
+def test_dashboards_job_names_exist_on_kubernetes() -> None:
+    """Prometheus names a ServiceMonitor's targets' job after the Service unless jobLabel
+    names a Service label to take it from; the dashboards select compose's job names."""
+    docs = render("--api-versions", "monitoring.coreos.com/v1/ServiceMonitor")
+    services = [d for d in docs if d["kind"] == "Service"]
+    jobs = set()
+    for monitor in (d for d in docs if d["kind"] == "ServiceMonitor"):
+        for svc in services:
+            labels = svc["metadata"].get("labels", {})
+            if selects(monitor["spec"]["selector"], labels):
+                key = monitor["spec"].get("jobLabel")
+                jobs.add(labels[key] if key in labels else svc["metadata"]["name"])
+    wanted = dashboard_jobs()
+    assert wanted, "no job selector found in the dashboards"
+    assert wanted <= jobs, f"dashboards select jobs no ServiceMonitor yields: {wanted - jobs}"
