@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -255,86 +254,88 @@ class MinuteStore:
     def _rows(self, final: pa.Table) -> list[dict[str, Any]]:
         if not final.num_rows:
             return []
-        minutes = np.asarray(final["ts"]) // MINUTE_MS * MINUTE_MS
-        statuses = final["status"].to_pylist()
-        units = np.asarray(final["units"])
-        totals: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
-        regions: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0])
-        for m, s, r, u in zip(minutes.tolist(), statuses, final["region"].to_pylist(),
-                              units.tolist(), strict=True):
-            t = totals[(m, s)]
-            t[0] += 1
-            t[1] += u
-            g = regions[(m, s, r)]
-            g[0] += 1
-            g[1] += u
-        categories = self._categories(final, minutes, statuses)
+        minutes = pa.array(np.asarray(final["ts"]) // MINUTE_MS * MINUTE_MS)
+        keyed = pa.table({"minute": minutes, "status": final["status"],
+                          "region": final["region"], "units": final["units"]})
+        totals = _grouped(keyed, ["minute", "status"])
+        regions = _grouped(keyed, ["minute", "status", "region"])
+        categories = _category_groups(final, minutes)
         timed = self._since_purchase(final, minutes)
         out: list[dict[str, Any]] = []
-        for m in sorted({int(x) for x in minutes.tolist()}):
+        for m in sorted({k[0] for k in totals}):
             bounds = {"minute_start": iso(m), "minute_end": iso(m + MINUTE_MS)}
             for s in ORDER_STATUSES:
                 n, u = totals.get((m, s), (0, 0))
                 out.append({**bounds, "status": s, "category": None, "region": None,
-                            "orders": n, "units": u,
-                            "since_purchase_s": timed.get((m, s))})
-            for (cm, s, c), (n, u) in sorted(categories.items(),
-                                             key=lambda kv: (_STATUS_ORDER[kv[0][1]],
-                                                             kv[0][2])):
-                if cm == m:
-                    out.append({**bounds, "status": s, "category": c, "region": None,
-                                "orders": n, "units": u, "since_purchase_s": None})
-            for (rm, s, r), (n, u) in sorted(regions.items(),
-                                             key=lambda kv: (_STATUS_ORDER[kv[0][1]],
-                                                             kv[0][2])):
-                if rm == m:
-                    out.append({**bounds, "status": s, "category": None, "region": r,
-                                "orders": n, "units": u, "since_purchase_s": None})
+                            "orders": n, "units": u, "since_purchase_s": timed.get((m, s))})
+            for (_m, s, c), (n, u) in sorted(
+                    ((k, v) for k, v in categories.items() if k[0] == m),
+                    key=lambda kv: (_STATUS_ORDER[kv[0][1]], kv[0][2])):
+                out.append({**bounds, "status": s, "category": c, "region": None,
+                            "orders": n, "units": u, "since_purchase_s": None})
+            for (_m, s, r), (n, u) in sorted(
+                    ((k, v) for k, v in regions.items() if k[0] == m),
+                    key=lambda kv: (_STATUS_ORDER[kv[0][1]], kv[0][2])):
+                out.append({**bounds, "status": s, "category": None, "region": r,
+                            "orders": n, "units": u, "since_purchase_s": None})
         return out
 
-    @staticmethod
-    def _categories(final: pa.Table, minutes: np.ndarray, statuses: list[str]
-                    ) -> dict[tuple[int, str, str], list[int]]:
-        """(minute, status, category) -> [events with an item of it, their units of it]."""
-        parents = np.asarray(pc.list_parent_indices(final["categories"]))
-        cats = pc.list_flatten(final["categories"]).to_pylist()
-        qtys = np.asarray(pc.list_flatten(final["quantities"])).tolist()
-        per_event: dict[tuple[int, str], int] = defaultdict(int)
-        for p, c, q in zip(parents.tolist(), cats, qtys, strict=True):
-            per_event[(p, c)] += q
-        out: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0])
-        for (p, c), q in per_event.items():
-            acc = out[(int(minutes[p]), statuses[p], c)]
-            acc[0] += 1
-            acc[1] += q
-        return out
-
-    def _since_purchase(self, final: pa.Table, minutes: np.ndarray
+    def _since_purchase(self, final: pa.Table, minutes: pa.Array
                         ) -> dict[tuple[int, str], dict[str, float | int]]:
-        """(minute, status) -> percentiles of seconds since the order's purchase."""
+        """(minute, status) -> exact percentiles of seconds since the order's purchase."""
         later = pc.is_in(final["status"], pa.array(AFTER_PURCHASE))
-        rows = final.append_column("minute", pa.array(minutes)).filter(later)
+        rows = pa.table({"order_id": final["order_id"], "status": final["status"],
+                         "minute": minutes, "ts": final["ts"]}).filter(later)
         if not rows.num_rows or not self._purchases.num_rows:
             return {}
-        bought = self._purchases.group_by("order_id", use_threads=False).aggregate(
+        # only the purchases of these orders (a hash lookup) go through the aggregation
+        wanted = self._purchases.filter(pc.is_in(self._purchases["order_id"],
+                                                 value_set=_arr(rows["order_id"])))
+        bought = wanted.group_by("order_id", use_threads=False).aggregate(
             [("purchased", "min")]).rename_columns(["order_id", "purchased"])
-        joined = rows.select(["order_id", "status", "minute", "ts"]).join(
-            bought, "order_id", join_type="inner", use_threads=False)
+        joined = rows.join(bought, "order_id", join_type="inner", use_threads=False)
+        joined = joined.filter(pc.greater_equal(joined["ts"], joined["purchased"]))
         if not joined.num_rows:
             return {}
+        joined = joined.sort_by([("minute", "ascending"), ("status", "ascending")])
         seconds = (np.asarray(joined["ts"]) - np.asarray(joined["purchased"])) / 1000.0
-        groups: dict[tuple[int, str], list[float]] = defaultdict(list)
-        for m, s, v in zip(np.asarray(joined["minute"]).tolist(),
-                           joined["status"].to_pylist(), seconds.tolist(), strict=True):
-            if v >= 0:
-                groups[(int(m), s)].append(v)
+        keys = list(zip(np.asarray(joined["minute"]).tolist(),
+                        joined["status"].to_pylist(), strict=True))
+        starts = [0] + [i for i in range(1, len(keys)) if keys[i] != keys[i - 1]]
         out = {}
-        for key, values in groups.items():
-            qs = np.percentile(np.asarray(values), list(QUANTILES.values()))
-            out[key] = {**{name: round(float(q), 3) for name, q in zip(QUANTILES, qs,
-                                                                        strict=True)},
-                        "n": len(values)}
+        for a, b in zip(starts, [*starts[1:], len(keys)], strict=True):
+            qs = np.percentile(seconds[a:b], list(QUANTILES.values()))
+            out[(int(keys[a][0]), keys[a][1])] = {
+                **{name: round(float(q), 3) for name, q in zip(QUANTILES, qs, strict=True)},
+                "n": b - a}
         return out
+
+
+def _grouped(table: pa.Table, keys: list[str]) -> dict[tuple[Any, ...], tuple[int, int]]:
+    """keys -> (events, units), by Arrow's hash aggregation."""
+    done = table.group_by(keys, use_threads=False).aggregate(
+        [("units", "count"), ("units", "sum")])
+    columns = [done[k].to_pylist() for k in keys]
+    return {tuple(int(v) if k == "minute" else v for k, v in zip(keys, key, strict=True)):
+            (n, u) for *key, n, u in zip(*columns, done["units_count"].to_pylist(),
+                                         done["units_sum"].to_pylist(), strict=True)}
+
+
+def _category_groups(final: pa.Table, minutes: pa.Array
+                     ) -> dict[tuple[Any, ...], tuple[int, int]]:
+    """(minute, status, category) -> (events with an item of it, their units of it)."""
+    parents = pc.list_parent_indices(final["categories"])
+    items = pa.table({"parent": parents,
+                      "category": pc.list_flatten(final["categories"]),
+                      "units": pc.list_flatten(final["quantities"])})
+    # an event with two items of one category is one event of it
+    per_event = items.group_by(["parent", "category"], use_threads=False).aggregate(
+        [("units", "sum")])
+    index = per_event["parent"]
+    keyed = pa.table({"minute": pc.take(minutes, index),
+                      "status": pc.take(final["status"], index),
+                      "category": per_event["category"], "units": per_event["units_sum"]})
+    return _grouped(keyed, ["minute", "status", "category"])
 
 
 def _empty_purchases() -> pa.Table:
@@ -351,7 +352,6 @@ def _split_valid(batch: pa.Table) -> tuple[pa.Table, pa.Table]:
     n = batch.num_rows
     if n == 0:
         return batch, batch.append_column("reason", pa.array([], pa.string()))
-    reasons: list[str | None] = [None] * n
     status_ok = pc.fill_null(pc.is_in(batch["status"], pa.array(ORDER_STATUSES)), False)
     checks = [
         ("event_time: not an RFC 3339 timestamp", pc.is_valid(batch["ts"])),
@@ -371,16 +371,18 @@ def _split_valid(batch: pa.Table) -> tuple[pa.Table, pa.Table]:
         ok[bad_items] = False
         checks.append(("items: every item needs a category and a quantity >= 1",
                        pa.array(ok)))
-    for reason, ok_mask in checks:
-        for i in np.flatnonzero(~np.asarray(ok_mask)).tolist():
-            if reasons[i] is None:
-                reasons[i] = reason
-    bad = pa.array([r is not None for r in reasons])
-    if not pc.any(bad).as_py():
+    valid = np.ones(n, dtype=bool)
+    for _reason, ok_mask in checks:
+        valid &= np.asarray(ok_mask)
+    if valid.all():
         return batch, batch.slice(0, 0).append_column("reason", pa.array([], pa.string()))
-    invalid = batch.filter(bad).append_column(
-        "reason", pa.array([r for r in reasons if r is not None], pa.string()))
-    return batch.filter(pc.invert(bad)), invalid
+    bad_rows = np.flatnonzero(~valid)
+    # the first failed check names the reason; only the few bad rows are looked at
+    reasons = [next(reason for reason, ok_mask in checks if not np.asarray(ok_mask)[i])
+               for i in bad_rows.tolist()]
+    invalid = batch.take(pa.array(bad_rows)).append_column(
+        "reason", pa.array(reasons, pa.string()))
+    return batch.filter(pa.array(valid)), invalid
 
 
 def _kept(events: pa.Table) -> pa.Table:
