@@ -1,6 +1,7 @@
 """Run the whole product on this machine: tweet-ingester, txn-simulator,
-alerting and metrics-exporter as local processes, the hashtags and fraud
-jobs in one Spark local[*] session, and a live terminal view.
+order-simulator, alerting and metrics-exporter as local processes, the
+hashtags, fraud and orders jobs in one Spark local[*] session, and a live
+terminal view.
 
 Data, feed logs, the alert database, checkpoints and logs live under
 --data-dir (default ./.streamwatch); starting again resumes from there.
@@ -30,8 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              help="synthetic tweets per second")
     add_flag(parser, "--txn-rate", type=positive_float, default=200.0,
              help="simulated card transactions per second")
+    add_flag(parser, "--order-rate", type=positive_float, default=20.0,
+             help="orders purchased per second (each makes ~2.9 events: shipped, "
+                  "delivered, ...; a day of an order's life passes in a minute)")
     add_flag(parser, "--seed", type=int, default=None,
-             help="seed for both generators (unset: the one recorded under --data-dir by "
+             help="seed for the generators (unset: the one recorded under --data-dir by "
              "an earlier run, else random)")
     add_switch(parser, "--new-world",
                help="the generators start a new world (new seed unless --seed, new ids) "
@@ -42,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_flag(parser, "--txns-port", type=port, default=7102, help="txn-simulator HTTP port")
     add_flag(parser, "--txns-socket-port", type=port, default=7202,
              help="txn-simulator TCP line socket port")
+    add_flag(parser, "--orders-port", type=port, default=7105,
+             help="order-simulator HTTP port")
+    add_flag(parser, "--orders-socket-port", type=port, default=7205,
+             help="order-simulator TCP line socket port")
     add_flag(parser, "--alerting-port", type=port, default=7103, help="alerting HTTP port")
     add_flag(parser, "--exporter-port", type=port, default=7104, help="metrics-exporter HTTP port")
     add_flag(parser, "--master", default="local[*]", help="Spark master for the jobs")
@@ -55,6 +63,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_flag(parser, "--trend-watermark", default="15s",
              help="how late a tweet may arrive and still count; a window is published "
                   "once the watermark passes its end")
+    add_flag(parser, "--orders-watermark", default="15s",
+             help="how late an order event may arrive and still count; a minute of orders "
+                  "is published once the watermark passes its end (`streamwatch process "
+                  "orders` defaults to 1m)")
     add_switch(parser, "--no-spark", help="start the services only, without the Spark jobs")
     add_flag(parser, "--refresh", type=duration_seconds, default=1.0,
              help="how often the view polls the services")

@@ -45,7 +45,8 @@ class Launcher:
         self.endpoints = Endpoints(
             tweets=f"http://{HOST}:{args.tweets_port}", txns=f"http://{HOST}:{args.txns_port}",
             alerting=f"http://{HOST}:{args.alerting_port}",
-            exporter=f"http://{HOST}:{args.exporter_port}")
+            exporter=f"http://{HOST}:{args.exporter_port}",
+            orders=f"http://{HOST}:{args.orders_port}")
         self.spark: Child | None = None
 
     # -- checks -----------------------------------------------------------------------------
@@ -55,6 +56,8 @@ class Launcher:
             "--tweets-socket-port": self.args.tweets_socket_port,
             "--txns-port": self.args.txns_port,
             "--txns-socket-port": self.args.txns_socket_port,
+            "--orders-port": self.args.orders_port,
+            "--orders-socket-port": self.args.orders_socket_port,
             "--alerting-port": self.args.alerting_port,
             "--exporter-port": self.args.exporter_port,
         }
@@ -98,6 +101,12 @@ class Launcher:
                 "txns", "--rate", str(a.txn_rate), *seed, "--http-port", str(a.txns_port),
                 "--socket-port", str(a.txns_socket_port), "--data-dir", d),
                 logs_dir / "txn-simulator.log", f"{self.endpoints.txns}/readyz"),
+            # a few resends and some disorder, so the run shows them counted exactly
+            Child("order-simulator", streamwatch_argv(
+                "orders", "--rate", str(a.order_rate), *seed, "--duplicate-rate", "0.01",
+                "--disorder", "2s", "--http-port", str(a.orders_port),
+                "--socket-port", str(a.orders_socket_port), "--data-dir", d),
+                logs_dir / "order-simulator.log", f"{self.endpoints.orders}/readyz"),
             Child("alerting", streamwatch_argv(
                 "alerting", "--port", str(a.alerting_port), "--data-dir", d),
                 logs_dir / "alerting.log", f"{self.endpoints.alerting}/readyz", env=common_env),
@@ -112,15 +121,18 @@ class Launcher:
             self._say(f"starting {child.name} …")
             self.supervisor.start(child)
         if not a.no_spark:
-            self._say("starting the Spark jobs (hashtags, fraud) in one local session …")
+            self._say("starting the Spark jobs (hashtags, fraud, orders) in one local "
+                      "session …")
             self.spark = Child("spark", [
                 sys.executable, "-m", "streamwatch_launcher.spark_jobs",
                 "--data-dir", d, "--master", a.master, "--trigger", a.trigger,
                 "--tweets-url", self.endpoints.tweets, "--txns-url", self.endpoints.txns,
+                "--orders-url", str(self.endpoints.orders),
                 "--alerting-url", self.endpoints.alerting,
                 "--exporter-url", self.endpoints.exporter,
                 "--trend-window", a.trend_window, "--trend-slide", a.trend_slide,
                 "--trend-watermark", a.trend_watermark,
+                "--orders-watermark", a.orders_watermark,
             ], logs_dir / "spark.log", env=ingest_env)
             self.supervisor.start(self.spark)
 

@@ -1,4 +1,4 @@
-"""The Spark side of ``streamwatch run``: hashtags and fraud in ONE local session.
+"""The Spark side of ``streamwatch run``: hashtags, fraud and orders in ONE local session.
 
 Run by the launcher as a child process (``python -m streamwatch_launcher.spark_jobs``)
 so that the live view stays responsive and Spark's JVM dies with its process.
@@ -22,14 +22,16 @@ def job_argvs(args: argparse.Namespace) -> dict[str, list[str]]:
                      "--slide", args.trend_slide, "--watermark", args.trend_watermark],
         "fraud": [*common, "--source", f"feed:{args.txns_url}/transactions",
                   "--sink", f"http:{args.alerting_url}/v1/alerts"],
+        "orders": [*common, "--source", f"feed:{args.orders_url}/orders",
+                   "--sink", f"jsonl:{out}/orders", "--watermark", args.orders_watermark],
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m streamwatch_launcher.spark_jobs")
     for flag in ("--data-dir", "--master", "--trigger", "--tweets-url", "--txns-url",
-                 "--alerting-url", "--exporter-url", "--trend-window", "--trend-slide",
-                 "--trend-watermark"):
+                 "--orders-url", "--alerting-url", "--exporter-url", "--trend-window",
+                 "--trend-slide", "--trend-watermark", "--orders-watermark"):
         parser.add_argument(flag, required=True)
     args = parser.parse_args(argv)
 

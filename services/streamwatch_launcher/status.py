@@ -21,10 +21,16 @@ class Endpoints:
     txns: str
     alerting: str
     exporter: str
+    orders: str | None = None
 
     def services(self) -> dict[str, str]:
-        return {"tweet-ingester": self.tweets, "txn-simulator": self.txns,
-                "alerting": self.alerting, "metrics-exporter": self.exporter}
+        out = {"tweet-ingester": self.tweets, "txn-simulator": self.txns}
+        if self.orders is not None:
+            out["order-simulator"] = self.orders
+        return {**out, "alerting": self.alerting, "metrics-exporter": self.exporter}
+
+    def feeds(self) -> list[str]:
+        return [u for u in (self.tweets, self.txns, self.orders) if u is not None]
 
 
 @dataclass
@@ -37,6 +43,9 @@ class Snapshot:
     alerts_by_rule: dict[str, float] = field(default_factory=dict)
     quality: dict[str, Any] | None = None
     queries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the newest final minute of orders: status -> orders (``GET /v1/orders?limit=1``)
+    orders_minute: str | None = None
+    orders: dict[str, int] = field(default_factory=dict)
 
 
 def _get(url: str) -> requests.Response | None:
@@ -59,7 +68,7 @@ class StatusReader:
         for name, base in self.endpoints.services().items():
             r = _get(f"{base}/readyz")
             snap.health[name] = r is not None and r.ok
-        for base in (self.endpoints.tweets, self.endpoints.txns):
+        for base in self.endpoints.feeds():
             r = _get(f"{base}/v1/feeds")
             if r is not None and r.ok:
                 for feed in r.json().get("feeds", []):
@@ -73,6 +82,12 @@ class StatusReader:
         if r is not None and r.ok:
             windows = r.json().get("windows") or []
             snap.window = windows[0] if windows else None
+        r = _get(f"{self.endpoints.exporter}/v1/orders?limit=1")
+        if r is not None and r.ok:
+            for row in r.json().get("orders") or []:
+                if row.get("category") is None and row.get("region") is None:
+                    snap.orders_minute = row.get("minute_start")
+                    snap.orders[str(row.get("status"))] = int(row.get("orders") or 0)
         r = _get(f"{self.endpoints.exporter}/v1/quality")
         if r is not None and r.ok:
             snap.quality = r.json()

@@ -69,13 +69,23 @@ def _flow_table(snap: Snapshot) -> Table:
     t.add_column("input/s", justify="right")
     t.add_column("processed/s", justify="right")
     t.add_column("batch s", justify="right")
-    feeds = {"tweets": "hashtags", "transactions": "fraud"}
+    feeds = {"tweets": "hashtags-trends", "transactions": "fraud-alerts",
+             "orders": "orders-minutes"}
     for feed, query in feeds.items():
         q = snap.queries.get(query, {})
         t.add_row(f"{feed} → {query}", _fmt(snap.feed_rate.get(feed), "{:.0f}"),
                   _fmt(q.get("input_rps"), "{:.0f}"), _fmt(q.get("processed_rps"), "{:.0f}"),
                   _fmt(q.get("batch_seconds")))
     return t
+
+
+def _orders_line(snap: Snapshot) -> Text:
+    if not snap.orders:
+        return Text("orders per minute: waiting for the first final minute…")
+    counts = ", ".join(f"{status} {snap.orders.get(status, 0)}"
+                       for status in ("purchased", "shipped", "delivered", "cancelled",
+                                      "returned"))
+    return Text(f"orders in the minute from {snap.orders_minute}: {counts}")
 
 
 def _health_line(snap: Snapshot, spark_alive: bool | None) -> Text:
@@ -91,7 +101,7 @@ def _health_line(snap: Snapshot, spark_alive: bool | None) -> Text:
 
 def render(snap: Snapshot, *, spark_alive: bool | None, footer: str) -> Panel:
     body = Group(_health_line(snap, spark_alive), _flow_table(snap), _trends_table(snap),
-                 _fraud_table(snap), Text(footer, style="dim"))
+                 _orders_line(snap), _fraud_table(snap), Text(footer, style="dim"))
     return Panel(body, title="Streamwatch", subtitle="Ctrl-C to stop")
 
 
@@ -103,5 +113,6 @@ def log_snapshot(snap: Snapshot, *, spark_alive: bool | None) -> None:
         "produced_per_s": {k: round(v, 1) for k, v in snap.feed_rate.items()},
         "top_hashtags": top, "alerts_by_rule": snap.alerts_by_rule,
         "precision": overall.get("precision"), "recall": overall.get("recall"),
+        "orders_minute": snap.orders_minute, "orders": snap.orders,
         "queries": snap.queries,
     })

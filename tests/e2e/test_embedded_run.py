@@ -1,8 +1,9 @@
-"""``streamwatch run`` end to end: every service, both Spark jobs, a real webhook receiver.
+"""``streamwatch run`` end to end: every service, the Spark jobs, a real webhook receiver.
 
 Runs the real command headless for a bounded time with all ports free-picked,
-then checks what a new user would: trends appear on ``GET /v1/trends``, fraud
-alerts reach the receiver with valid Standard Webhooks signatures and no
+then checks what a new user would: trends appear on ``GET /v1/trends``, orders
+per minute on ``GET /v1/orders`` (equal to a count of the order feed, resends and
+disorder included), fraud alerts reach the receiver with valid Standard Webhooks signatures and no
 duplicate ``webhook-id``, every service's ``/metrics`` passes promtool, and
 no child process outlives the launcher. Then runs it again on the same data
 directory, as a second ``make run`` would: the resumed run must behave like
@@ -37,7 +38,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
 # A cap: the test stops the run with SIGTERM (as Ctrl-C would) as soon as trends, alerts
 # and metrics have been seen; --duration only bounds a run that never gets there.
-DURATION = 300
+DURATION = 360
 
 
 def _promtool_ok(text: str) -> tuple[bool, str]:
@@ -63,6 +64,7 @@ class RunResult:
     log: str
     family: set[int]
     trends: dict[str, Any] = field(default_factory=dict)
+    orders: list[dict[str, Any]] = field(default_factory=list)
     metrics: dict[str, str] = field(default_factory=dict)
     processed: int = 0  # rows the fraud query read in this run (exporter's progress)
     deliveries: list[Received] = field(default_factory=list)  # received during the run
@@ -93,11 +95,15 @@ def _run(cmd: list[str], env: dict[str, str], urls: dict[str, str], receiver: Re
                 with contextlib.suppress(requests.RequestException, ValueError):
                     result.trends = requests.get(f"{urls['exporter']}/v1/trends",
                                                  timeout=2).json()
+            if first and not result.orders:
+                with contextlib.suppress(requests.RequestException, ValueError):
+                    result.orders = requests.get(f"{urls['exporter']}/v1/orders",
+                                                 timeout=2).json()["orders"]
             if first and len(result.metrics) < len(urls) and result.trends.get("windows"):
                 for name, url in urls.items():
                     with contextlib.suppress(requests.RequestException):
                         result.metrics[name] = requests.get(f"{url}/metrics", timeout=2).text
-            seen_all = not first or (result.trends.get("windows")
+            seen_all = not first or (result.trends.get("windows") and result.orders
                                      and len(result.metrics) == len(urls))
             processed = _fraud_rows(urls["exporter"])
             if seen_all and processed >= PROCESSED and len(receiver.snapshot()) > before:
@@ -129,15 +135,16 @@ def _fraud_txn_ids(data: Path) -> set[str]:
     return {d["txn_id"] for d in docs if d["is_fraud"]}
 
 
-@pytest.mark.timeout(900)  # two runs, each starting Spark (1.5-3 min apiece on 2 cores)
+@pytest.mark.timeout(1000)  # two runs, each starting Spark (1.5-3 min apiece on 2 cores)
 def test_streamwatch_run_end_to_end_and_resumed(tmp_path: Path) -> None:
     """Run, stop as Ctrl-C would, run again on the same data directory: the second run
     continues the first (same simulated world, same checkpoints), so its alert rate and
     precision are those of the first and no alert is delivered twice."""
     ports = {name: free_port() for name in (
-        "tweets", "tweets-socket", "txns", "txns-socket", "alerting", "exporter")}
+        "tweets", "tweets-socket", "txns", "txns-socket", "orders", "orders-socket",
+        "alerting", "exporter")}
     urls = {name: f"http://127.0.0.1:{ports[name]}" for name in
-            ("tweets", "txns", "alerting", "exporter")}
+            ("tweets", "txns", "orders", "alerting", "exporter")}
     with Receiver() as receiver:
         # no --seed: the simulator draws one, and the restart must continue it
         cmd = [sys.executable, "-m", "streamwatch.cli", "run", "--headless",
@@ -146,6 +153,8 @@ def test_streamwatch_run_end_to_end_and_resumed(tmp_path: Path) -> None:
                "--tweets-port", str(ports["tweets"]),
                "--tweets-socket-port", str(ports["tweets-socket"]),
                "--txns-port", str(ports["txns"]), "--txns-socket-port", str(ports["txns-socket"]),
+               "--orders-port", str(ports["orders"]),
+               "--orders-socket-port", str(ports["orders-socket"]),
                "--alerting-port", str(ports["alerting"]),
                "--exporter-port", str(ports["exporter"])]
         env = {**os.environ, "STREAMWATCH_ADMIN_TOKEN": "e2e-admin-token-0123456789"}
@@ -153,6 +162,7 @@ def test_streamwatch_run_end_to_end_and_resumed(tmp_path: Path) -> None:
         assert first.code == 0, (f"streamwatch run exited {first.code}\n"
                                  f"{first.printed[-3000:]}\n{first.log[-5000:]}")
         _check_first_run(first, urls)
+        _check_orders(tmp_path / "data")
         second = _run(cmd, env, urls, receiver, tmp_path / "run2", first=False)
         assert second.code == 0, (f"the resumed run exited {second.code}\n"
                                   f"{second.printed[-3000:]}\n{second.log[-5000:]}")
@@ -196,7 +206,37 @@ def test_streamwatch_run_end_to_end_and_resumed(tmp_path: Path) -> None:
                     "everything else passed")
 
 
+def _check_orders(data: Path) -> None:
+    """Every minute the orders job wrote equals a plain count of the order feed: each
+    event_id once per minute and status (the run's resends and 2 s of disorder are well
+    within its 15 s watermark, so no event of a written minute was late)."""
+    from streamwatch.feedlog import FeedLog
+
+    feed = FeedLog.open(data / "feeds", "orders", fsync="never")
+    try:
+        events = [orjson.loads(x) for x in feed.read(0, feed.latest)]
+    finally:
+        feed.close()
+    assert len({e["event_id"] for e in events}) < len(events), "no resend in the feed"
+    expected: dict[tuple[str, str], set[str]] = {}
+    for e in events:
+        at = parse_ts(e["event_time"])
+        minute = at.replace(second=0, microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+        expected.setdefault((minute, e["status"]), set()).add(e["event_id"])
+    rows = [orjson.loads(line) for path in sorted((data / "output" / "orders").glob("*.jsonl"))
+            for line in path.read_bytes().splitlines()]
+    totals = [r for r in rows if r["category"] is None and r["region"] is None]
+    assert totals, "the orders job wrote no minute"
+    assert len({(r["minute_start"], r["status"]) for r in totals}) == len(totals)
+    for r in totals:
+        assert r["orders"] == len(expected.get((r["minute_start"], r["status"]), ())), r
+
+
 def _check_first_run(run: RunResult, urls: dict[str, str]) -> None:
+    # Orders: final minutes with all five statuses on the exporter.
+    assert {r["status"] for r in run.orders} == {
+        "purchased", "shipped", "delivered", "cancelled", "returned"}, run.orders[:10]
+
     # Trends: at least one closed window with ranked hashtags.
     assert run.trends.get("windows"), f"no trends appeared\n{run.log[-3000:]}"
     top = run.trends["windows"][0]["top"]
