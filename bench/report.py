@@ -27,6 +27,7 @@ TITLES = {
     "alerting": "Alerting: ingest and webhook deliveries",
     "e2e_latency": "End-to-end alert latency (transaction produced -> webhook received)",
     "soak": "Memory soak",
+    "orders": "Orders job: events/s per minute and status, next to parse-only",
 }
 COMPONENT_FIGURES = Path(__file__).resolve().parent / "component-figures.md"
 ORDER = ["feed", "processor", "fraud", "alerting", "e2e_latency", "soak"]
@@ -311,6 +312,7 @@ def render(docs: dict[str, dict[str, Any]], img_dir: Path, rel: str) -> str:
            "python -m bench --quick                      # every benchmark's short form",
            "python -m bench.faults [--quick] [--only driver_kill]",
            "python -m bench.bench_e2e_latency            # 5,000 tx/s, triggers 500ms and 1s",
+           "python -m bench.bench_orders                 # orders job events/s next to parse-only",
            "python -m bench.bench_soak --minutes 30 --cards 100000   # not part of make bench",
            "python -m bench.report                       # re-render this page", "```", ""]
     summary = []
