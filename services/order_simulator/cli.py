@@ -23,7 +23,6 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from streamwatch import flags
@@ -137,31 +136,18 @@ def build_config(params: dict[str, Any], *, max_events: int | None = None, epoch
 
 def main(args: argparse.Namespace) -> int:
     import logging
-    import time
 
     from prometheus_client import CollectorRegistry
 
     from order_simulator.simulator import OrderSource
-    from streamwatch import world as worlds
-    from streamwatch.events import format_epoch_ms
-    from streamwatch.producer import open_world, run_producer
+    from streamwatch.producer import open_seeded_world, run_producer
 
-    asked = world_params(args)
-    try:
-        # refuse bad flags before a world is recorded with them
-        build_config({**asked, "--seed": asked["--seed"] or 0,
-                      "--start-time": asked["--start-time"] or "2026-01-01T00:00:00Z"})
-        world, held = open_world(PRODUCER, args, OrderSource.feeds, asked, defaults={
-            "--seed": worlds.fresh_seed(),
-            "--start-time": format_epoch_ms(int(time.time() * 1000))})
-        config = build_config(world.params, max_events=args.max_events, epoch=world.epoch)
-    except ValueError as exc:  # WorldError included
-        print(f"order-simulator: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"order-simulator: cannot read the feed logs under {args.data_dir}: {exc}. "
-              "Check --data-dir (env STREAMWATCH_DATA_DIR).", file=sys.stderr)
-        return 2
+    opened = open_seeded_world(
+        "order-simulator", PRODUCER, args, OrderSource.feeds, world_params(args),
+        lambda params, epoch: build_config(params, max_events=args.max_events, epoch=epoch))
+    if isinstance(opened, int):
+        return opened
+    world, held, config = opened
     registry = CollectorRegistry()
     source = OrderSource(config, held=held["orders"], registry=registry)
     logging.getLogger(__name__).info("order-simulator configured", extra={

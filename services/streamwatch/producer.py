@@ -31,9 +31,10 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from streamwatch import flags
 
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     from streamwatch.world import World
 
 log = logging.getLogger(__name__)
+
+ConfigT = TypeVar("ConfigT")
 
 FSYNC_POLICIES = ["always", "interval", "never"]
 
@@ -235,6 +238,38 @@ def run_producer(service: str, source: Source, args: argparse.Namespace, *,
 
     run_until_signalled(start, stop)
     return 1 if rt.failed.is_set() else 0
+
+
+def open_seeded_world(service: str, producer: str, args: argparse.Namespace,
+                      feeds: tuple[str, ...], asked: dict[str, Any],
+                      build: Callable[[dict[str, Any], int], ConfigT]
+                      ) -> tuple[World, dict[str, int], ConfigT] | int:
+    """For a simulator whose world flags include ``--seed`` and ``--start-time``: check the
+    flags, continue or create the world (a fresh seed, the current time), and build the
+    generator's config from the world's parameters with ``build(params, epoch)``.
+
+    Returns the world, the records each feed holds and the config; or prints why it
+    cannot (naming the flag to fix) and returns the exit code 2.
+    """
+    import time
+
+    from streamwatch import world as worlds
+    from streamwatch.events import format_epoch_ms
+
+    now = format_epoch_ms(int(time.time() * 1000))
+    try:
+        # refuse bad flags before a world is recorded with them
+        build({**asked, "--seed": asked["--seed"] or 0,
+               "--start-time": asked["--start-time"] or now}, 1)
+        world, held = open_world(producer, args, feeds, asked, defaults={
+            "--seed": worlds.fresh_seed(), "--start-time": now})
+        return world, held, build(world.params, world.epoch)
+    except ValueError as exc:  # WorldError included
+        print(f"{service}: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"{service}: cannot read the feed logs under {args.data_dir}: {exc}. "
+              "Check --data-dir (env STREAMWATCH_DATA_DIR).", file=sys.stderr)
+    return 2
 
 
 def _probe_port(host: str, port: int) -> None:

@@ -20,7 +20,6 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -157,31 +156,18 @@ def build_config(params: dict[str, Any], *, max_events: int | None = None, epoch
 
 def main(args: argparse.Namespace) -> int:
     import logging
-    import time
 
     from prometheus_client import CollectorRegistry
 
-    from streamwatch import world as worlds
-    from streamwatch.events import format_epoch_ms
-    from streamwatch.producer import open_world, run_producer
+    from streamwatch.producer import open_seeded_world, run_producer
     from txn_simulator.simulator import TxnSource
 
-    asked = world_params(args)
-    try:
-        # refuse bad flags before a world is recorded with them
-        build_config({**asked, "--seed": asked["--seed"] or 0,
-                      "--start-time": asked["--start-time"] or "2026-01-01T00:00:00Z"})
-        world, held = open_world("txns", args, TxnSource.feeds, asked, defaults={
-            "--seed": worlds.fresh_seed(),
-            "--start-time": format_epoch_ms(int(time.time() * 1000))})
-        config = build_config(world.params, max_events=args.max_events, epoch=world.epoch)
-    except ValueError as exc:  # WorldError included
-        print(f"txn-simulator: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"txn-simulator: cannot read the feed logs under {args.data_dir}: {exc}. "
-              "Check --data-dir (env STREAMWATCH_DATA_DIR).", file=sys.stderr)
-        return 2
+    opened = open_seeded_world(
+        "txn-simulator", "txns", args, TxnSource.feeds, world_params(args),
+        lambda params, epoch: build_config(params, max_events=args.max_events, epoch=epoch))
+    if isinstance(opened, int):
+        return opened
+    world, held, config = opened
     registry = CollectorRegistry()
     source = TxnSource(config, first_txn_no=world.first_number, held=held, registry=registry)
     logging.getLogger(__name__).info("txn-simulator configured", extra={

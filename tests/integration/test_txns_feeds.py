@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -118,7 +119,7 @@ def test_a_restart_continues_the_same_world(tmp_path: Path) -> None:
     ref_txns, ref_labels = _reference(tmp_path / "data", 1000)
     assert txns == ref_txns
     assert labels == ref_labels
-    assert txns[0]["card_id"].startswith("c-0")  # epoch 1: plain ids
+    assert re.fullmatch(r"c-\d{6}", txns[0]["card_id"])  # epoch 1: plain ids
 
     # other world flags are refused, naming each flag and the way out
     refused = _txns_cli("--rate", "500", "--fraud-rate", "0.05", data=tmp_path / "data")
