@@ -73,7 +73,8 @@ sys.exit(module.main(parser.parse_args(sys.argv[2:])))
 class _Producer:
     """``streamwatch <service>`` as a child process on free ports."""
 
-    def __init__(self, service: str, data_dir: Path, rate: float, log_path: Path) -> None:
+    def __init__(self, service: str, data_dir: Path, rate: float, log_path: Path,
+                 new_world: bool = False) -> None:
         self.http_port = free_port()
         self.url = f"http://127.0.0.1:{self.http_port}"
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
@@ -81,7 +82,7 @@ class _Producer:
             [sys.executable, "-c", _LAUNCH, SUBCOMMANDS[service][0], "--seed", "1",
              "--rate", str(rate), "--http-port", str(self.http_port),
              "--socket-port", str(free_port()), "--data-dir", str(data_dir),
-             "--retention-bytes", "0"],
+             "--retention-bytes", "0", *(["--new-world"] if new_world else [])],
             stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while True:
@@ -140,7 +141,8 @@ def bench_producer_append(service: str, seconds: float, data_dir: Path,
 def bench_http_read(service: str, data_dir: Path, readers: int, max_records: int,
                     log_path: Path) -> dict[str, Any]:
     feed = FEED_OF[service]
-    producer = _Producer(service, data_dir, rate=1, log_path=log_path)
+    # serves the feed the append run wrote; at another --rate that is another world
+    producer = _Producer(service, data_dir, rate=1, log_path=log_path, new_world=True)
     try:
         end = min(producer.latest(feed), max_records)
         share = -(-end // readers)

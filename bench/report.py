@@ -76,7 +76,12 @@ LIMITS: dict[str, str] = {
         "spend ~0.15 s each in the Python processor (state update time, 0.3 s summed) and the "
         "rest is Spark's: two stages, planning, the offset and commit logs. In the py-spy "
         "profile below, "
-        "ArrowStreamSerializer.dump_stream is inclusive: the processor runs inside it."),
+        "ArrowStreamSerializer.dump_stream is inclusive: the processor runs inside it. "
+        "detection_delay_p50_s/p99_s are detected_at - event_time of the same alerts, the "
+        "figure the exporter exposes as streamwatch_fraud_detection_delay_seconds: they "
+        "count from the transaction's own timestamp to the processor raising the alert, so "
+        "they include the feed's group commit and the micro-batch, and leave out the "
+        "alerting service and the webhook."),
     "processor": (
         "VADER. Counting only, the job meets the goal. Every scored tweet costs a VADER "
         "polarity_scores call in a Python worker (each distinct text once per worker; 32 us "
