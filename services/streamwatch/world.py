@@ -20,11 +20,12 @@ So a producer records its world next to its feed logs, in
   built from another world can never match one of its ids. Epoch 1 ids carry
   no tag, so the first world of a data directory keeps the plain ids.
 
-The record also holds ``first_offsets``: the offset of the world's first record
-in each of the producer's feeds. A producer resumes by regenerating the world
-from its seed and skipping the records each feed already holds (the generators
-are deterministic in the count of records, not in time), so a restarted
-producer emits what an uninterrupted one would have.
+The record also holds ``first_offsets``: the offset (from 0, as the feed API
+counts) of the world's first record in each of the producer's feeds. A
+producer resumes by regenerating the world from its seed and skipping the
+records each feed already holds (the generators are deterministic in the count
+of records, not in time), so a restarted producer emits what an uninterrupted
+one would have.
 
 The file is replaced atomically (temporary file, fsync, rename), so a crash
 leaves either the old record or the new one.
@@ -53,7 +54,7 @@ class World:
     epoch: int
     #: flag name (``--rate``) -> value, as JSON values
     params: dict[str, Any]
-    #: feed -> offset of this world's first record in it
+    #: feed -> offset of this world's first record in it (the feed's ``latest`` then)
     first_offsets: dict[str, int]
     format: int = FORMAT
 
@@ -61,11 +62,11 @@ class World:
     def first_number(self) -> int:
         """Where the world numbers its records (``t-000000101``) from: past every feed's
         earlier records, so ids stay unique across worlds."""
-        return max(self.first_offsets.values(), default=1)
+        return max(self.first_offsets.values(), default=0) + 1
 
     def held(self, feed: str, latest_offset: int) -> int:
         """Records of this world that ``feed`` already holds, its latest offset given."""
-        return max(0, latest_offset - (self.first_offsets[feed] - 1))
+        return max(0, latest_offset - self.first_offsets[feed])
 
 
 def id_tag(prefix: str, epoch: int) -> str:
@@ -134,7 +135,7 @@ def differences(recorded: dict[str, Any], asked: dict[str, Any]) -> list[str]:
 
 
 def _norm(value: Any) -> Any:
-    # the record went through JSON: tuples came back as lists, ints as floats may differ
+    # compared as the record holds them: JSON values (a tuple is a list)
     return json.loads(json.dumps(value, sort_keys=True))
 
 
@@ -172,7 +173,7 @@ def resume_or_create(data_dir: str | os.PathLike[str], producer: str, asked: dic
                 "(its ids get a new epoch; the feeds keep their earlier records)")
         for feed, offset in latest.items():
             first = recorded.first_offsets.get(feed)
-            if first is None or offset < first - 1:
+            if first is None or offset < first:
                 raise WorldError(
                     f"the feed {feed!r} under {record_path(data_dir, producer).parent} ends at "
                     f"offset {offset}, before the recorded world's first record ({first}): "
@@ -184,6 +185,6 @@ def resume_or_create(data_dir: str | os.PathLike[str], producer: str, asked: dic
     params = {flag: (defaults.get(flag) if value is None else value)
               for flag, value in asked.items()}
     world = World(producer=producer, epoch=epoch, params=_norm(params),
-                  first_offsets={feed: offset + 1 for feed, offset in latest.items()})
+                  first_offsets=dict(latest))
     write(data_dir, world)
     return world, False

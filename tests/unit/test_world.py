@@ -55,7 +55,7 @@ def test_a_new_world_takes_the_next_epoch_and_numbers_after_every_feed(tmp_path:
         tmp_path, "txns", {**ASKED, "--seed": 5}, defaults=DEFAULTS,
         latest={"transactions": 10, "labels": 12}, new_world=True)
     assert not resumed and new.epoch == 2 and new.params["--seed"] == 5
-    assert new.first_offsets == {"transactions": 11, "labels": 13}
+    assert new.first_offsets == {"transactions": 10, "labels": 12}
     assert new.first_number == 13
     assert worlds.id_tag("c", new.epoch) == "c-e2-"
 
