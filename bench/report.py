@@ -63,8 +63,9 @@ LIMITS: dict[str, str] = {
         "starting a Python worker and loading RocksDB state (~6.4 s). On the shared 2-core "
         "machine, with other engineers' test suites running, each step is slower."),
     "e2e_latency": (
-        "The fraud job's micro-batch, not the trigger. At 5,000 tx/s the job keeps up "
-        "(processed_tx_per_s) with micro-batches that run back to back (a probe over a file "
+        "The fraud job's micro-batch, not the trigger. At 5,000 tx/s the job only just keeps "
+        "up (processed_tx_per_s; at a 1 s trigger it falls behind and latency grows through "
+        "the run, see the notes) with micro-batches that run back to back (a probe over a file "
         "source: ~0.55 s for 5,000 transactions), so a transaction waits on average half a "
         "batch to be read and a whole one to be processed; the sink, the alerting store and "
         "the webhook add little (alerting's own p99 is in its section). Two changes "
