@@ -34,8 +34,7 @@ FROM build-base AS builder
 # stage below gets the finished venv and no compiler, pip or setuptools.
 RUN pip install --no-deps -r docker/requirements.lock
 COPY pyproject.toml README.md ./
-COPY services services
-COPY spark spark
+COPY src src
 RUN pip install --no-deps . \
     && pip check \
     && pip uninstall --yes pip setuptools
@@ -45,14 +44,15 @@ RUN grep -viE '^(pyspark|py4j|pandas|pyarrow|grpcio|protobuf|vadersentiment)==' 
         docker/requirements.lock > /tmp/services.lock \
     && pip install --no-deps -r /tmp/services.lock
 COPY pyproject.toml README.md ./
-COPY services services
-COPY spark spark
+COPY src src
 COPY docker/check_imports.py /tmp/check_imports.py
-# pip check would name the Spark packages left out on purpose; importing every module of
-# the four services (and their shared library) proves nothing they need is missing.
+# pip check would name the Spark packages left out on purpose; importing every module
+# but the Spark side (streamwatch.processor, streamwatch.launcher) proves nothing the
+# services need is missing.
 RUN pip install --no-deps . \
-    && python /tmp/check_imports.py streamwatch tweet_ingester txn_simulator \
-       alerting_service metrics_exporter \
+    && python /tmp/check_imports.py streamwatch.cli streamwatch.core streamwatch.contracts \
+       streamwatch.feed streamwatch.producers streamwatch.quality streamwatch.alerting \
+       streamwatch.exporter \
     && pip uninstall --yes pip setuptools
 
 # ---------------------------------------------------------------- runtime bases
@@ -103,7 +103,7 @@ VOLUME ["/data"]
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["/opt/streamwatch/healthcheck", "http://127.0.0.1:7103/healthz"]
 ENTRYPOINT ["gunicorn"]
-CMD ["-c", "python:alerting_service.gunicorn_conf", "alerting_service.wsgi:app"]
+CMD ["-c", "python:streamwatch.alerting.gunicorn_conf", "streamwatch.alerting.wsgi:app"]
 
 FROM service-runtime AS exporter
 EXPOSE 7104

@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml $(LOCK) | $(PY)
 venv: $(STAMP) ## create or update .venv with the project and its dev tools
 
 java: $(STAMP) ## check that a JDK >= 17 is available for Spark
-	@$(PY) -m streamwatch.java 17 >/dev/null
+	@$(PY) -m streamwatch.core.java 17 >/dev/null
 
 run: venv java ## start every service, the Spark jobs and the live view
 	$(VENV)/bin/streamwatch run $(ARGS)

@@ -3,7 +3,7 @@
 Key concepts:
 - A real alerting process (SQLite in a temporary directory, or PostgreSQL with
   ``--database-url``; ``--workers`` delivery workers) and a local webhook
-  receiver (``alerting_service.receiver.Receiver``) that answers 200 at once.
+  receiver (``tests.receiver.Receiver``) that answers 200 at once.
 - ``ingest_alerts_per_s``: alerts/s accepted by ``POST /v1/alerts`` (batches of
   100, 4 client threads, no subscriptions).                     Goal >= 2,000/s.
   Baseline, same rows, same disk: raw ``sqlite3`` inserts into the same
@@ -53,8 +53,6 @@ from typing import Any
 import orjson
 import requests
 
-from alerting_service.receiver import Receiver
-from alerting_service.store.schema import MIGRATIONS
 from bench.common import (
     command_line,
     ingest_headers,
@@ -66,7 +64,9 @@ from bench.common import (
     utc_now,
 )
 from bench.ports import free_port
-from streamwatch.events import alert_id, parse_ts
+from streamwatch.alerting.store.schema import MIGRATIONS
+from streamwatch.contracts.events import alert_id, parse_ts
+from tests.receiver import Receiver
 
 TOKEN = "bench-admin-token-" + "b" * 24
 GOALS = {"ingest_alerts_per_s": {"min": 2000}, "deliveries_per_s": {"min": 500},
@@ -118,7 +118,7 @@ def start_service(data_dir: Path, database_url: str | None, workers: int) -> tup
         env["STREAMWATCH_DATABASE_URL"] = database_url
     log = open(data_dir / "alerting.log", "ab")  # noqa: SIM115 - lives as long as the process
     proc = subprocess.Popen(
-        [sys.executable, "-m", "alerting_service", "--port", str(port), "--data-dir",
+        [sys.executable, "-m", "streamwatch.alerting", "--port", str(port), "--data-dir",
          str(data_dir), "--delivery-workers", str(workers), "--poll-interval", "0.5"],
         stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"

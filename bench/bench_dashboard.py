@@ -2,7 +2,7 @@
 
 Key concepts:
 
-- A real exporter process (``python -m metrics_exporter``) and a real headless
+- A real exporter process (``python -m streamwatch.exporter``) and a real headless
   Chromium (Debian's ``chromium``, ``bench/chromium.py``) with ``--pages`` tabs
   open on its ``/``, each on its own event stream.
 - ``change_to_page_p50_s``/``p95``/``p99``/``max``: from sending a ``POST
@@ -56,7 +56,7 @@ from bench.common import (
     utc_now,
 )
 from bench.ports import free_port
-from metrics_exporter.openapi import example
+from streamwatch.exporter.openapi import example
 
 GOALS = {"change_to_page_p99_s": {"max": 1.0}}
 # Notes the first time each "#bench<N>" hashtag is drawn in the top-hashtags chart.
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         exporter = Service(["--port", str(port), "--log-level", "warning"],
-                           Path(tmp) / "exporter.log", module="metrics_exporter")
+                           Path(tmp) / "exporter.log", module="streamwatch.exporter")
         exporter.start()
         background = Background(base, args.background_rate, headers)
         try:

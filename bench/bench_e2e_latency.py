@@ -46,7 +46,7 @@ from bench.common import (
     utc_now,
 )
 from bench.faults.harness import Pipeline, Workload
-from streamwatch.events import parse_ts
+from streamwatch.contracts.events import parse_ts
 
 GOALS = {"p50_s": {"max": 1.0}, "p99_s": {"max": 2.0}}
 

@@ -2,7 +2,7 @@
 
 Three figures, each from real components on 127.0.0.1:
 
-1. ``log_append`` -- :class:`streamwatch.feedlog.FeedLog` alone (default fsync
+1. ``log_append`` -- :class:`streamwatch.feed.log.FeedLog` alone (default fsync
    policy, batches of 1,000 realistic transaction payloads), in this process;
 2. ``producer_append`` -- the real producer process (``streamwatch txns``, or
    ``streamwatch tweets`` with ``--service tweets``) asked for far more than it
@@ -47,7 +47,7 @@ import requests
 from bench.common import ratio, record, result, utc_now
 from bench.ports import free_port
 from streamwatch.cli import SUBCOMMANDS
-from streamwatch.feedlog import FeedLog
+from streamwatch.feed.log import FeedLog
 
 HERE = Path(__file__).resolve().parent
 GOALS = {"producer_append": 50_000, "http_range_read": 200_000}

@@ -57,8 +57,8 @@ GOALS = {"tx_per_s_steady": {"min": 50_000}}
 
 
 def generate(directory: Path, events: int, files: int, seed: int) -> None:
-    from txn_simulator.config import SimConfig
-    from txn_simulator.simulator import TxnGenerator
+    from streamwatch.producers.txns.config import SimConfig
+    from streamwatch.producers.txns.simulator import TxnGenerator
 
     gen = TxnGenerator(SimConfig(seed=seed))
     per = events // files
@@ -72,9 +72,9 @@ def detector_only(directory: Path, buckets: int) -> float:
     import orjson
     import pandas as pd
 
-    from streamwatch_processor.fraud.detector import detect
-    from streamwatch_processor.fraud.rules import default_rules_path, load_rules
-    from streamwatch_processor.fraud.state import BucketState, with_keys
+    from streamwatch.processor.fraud.detector import detect
+    from streamwatch.processor.fraud.rules import default_rules_path, load_rules
+    from streamwatch.processor.fraud.state import BucketState, with_keys
 
     rules = load_rules(default_rules_path())
     states = {b: BucketState.new() for b in range(buckets)}
@@ -98,9 +98,9 @@ def detector_only(directory: Path, buckets: int) -> float:
 
 def spark_job(directory: Path, work: Path, buckets: int, files_per_trigger: int = 1
               ) -> dict[str, Any]:
-    from streamwatch_processor.cli import job_args
-    from streamwatch_processor.jobs import fraud
-    from streamwatch_processor.session import build_session
+    from streamwatch.processor.cli import job_args
+    from streamwatch.processor.fraud import job as fraud
+    from streamwatch.processor.session import build_session
 
     spark = build_session("local[2]", "bench-fraud")
     args = job_args("fraud", [

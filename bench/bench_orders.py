@@ -42,8 +42,8 @@ GOAL_EPS = 100_000
 
 
 def make_events(n: int, rate: float, seed: int = 1) -> list[bytes]:
-    from order_simulator.simulator import OrderConfig, OrderGenerator
-    from streamwatch.events import parse_ts
+    from streamwatch.contracts.events import parse_ts
+    from streamwatch.producers.orders.simulator import OrderConfig, OrderGenerator
 
     config = OrderConfig(seed=seed, rate=rate, time_scale=14_400, duplicate_rate=0.02,
                          disorder_s=3,
@@ -71,8 +71,8 @@ def _steady(progress: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def bench_orders_job(spark: Any, data: Path, work: Path, name: str) -> dict[str, Any]:
-    from streamwatch_processor.cli import job_args
-    from streamwatch_processor.jobs import orders
+    from streamwatch.processor.cli import job_args
+    from streamwatch.processor.orders import job as orders
 
     args = job_args("orders", [
         "--source", f"file:{data}", "--sink", f"jsonl:{work / name / 'out'}",
@@ -92,8 +92,8 @@ def bench_orders_job(spark: Any, data: Path, work: Path, name: str) -> dict[str,
 
 def bench_parse_only(spark: Any, data: Path, work: Path, name: str) -> dict[str, Any]:
     """The baseline: read and parse the same events, same batches, nothing else."""
-    from streamwatch.events import OrderEvent
-    from streamwatch_processor.sources import read_stream
+    from streamwatch.contracts.events import OrderEvent
+    from streamwatch.processor.io.sources import read_stream
 
     df = read_stream(spark, f"file:{data}", OrderEvent.DDL, options={"maxFilesPerTrigger": "1"})
     query = (df.writeStream.format("noop").trigger(availableNow=True)
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         args.events, args.files, args.order_rate = 30_000, 3, 50.0
     started_at, t0 = utc_now(), time.monotonic()
 
-    from streamwatch_processor.session import build_session
+    from streamwatch.processor.session import build_session
 
     spark = build_session(args.master, "bench-orders")
     with tempfile.TemporaryDirectory(prefix="bench-orders-") as tmp:

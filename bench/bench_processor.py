@@ -101,8 +101,8 @@ def _steady(progress: list[dict[str, Any]]) -> dict[str, Any]:
 
 def bench_hashtags(spark: Any, data: Path, work: Path, *, sample: float, window: str,
                    slide: str) -> dict[str, Any]:
-    from streamwatch_processor.cli import job_args
-    from streamwatch_processor.jobs import hashtags
+    from streamwatch.processor.cli import job_args
+    from streamwatch.processor.hashtags import job as hashtags
 
     name = f"h-{sample}-{window}-{slide}"
     args = job_args("hashtags", [
@@ -122,8 +122,8 @@ def bench_hashtags(spark: Any, data: Path, work: Path, *, sample: float, window:
 
 def bench_parse_only(spark: Any, data: Path, work: Path) -> dict[str, Any]:
     """The baseline: read and parse the same tweets, same batches, nothing else."""
-    from streamwatch.events import Tweet
-    from streamwatch_processor.sources import read_stream
+    from streamwatch.contracts.events import Tweet
+    from streamwatch.processor.io.sources import read_stream
 
     df = read_stream(spark, f"file:{data}", Tweet.DDL, options={"maxFilesPerTrigger": "2"})
     query = (df.writeStream.format("noop").trigger(availableNow=True)
@@ -184,9 +184,9 @@ def _rate_until(query: Any, n: int, timeout: float = 600) -> float:
 
 
 def bench_wordcount(spark: Any, lines: list[bytes], work: Path) -> tuple[float, float]:
-    from streamwatch.httpkit import Server
-    from streamwatch_processor.jobs.wordcount import word_counts
-    from streamwatch_processor.sources import read_lines
+    from streamwatch.core.http import Server
+    from streamwatch.processor.io.sources import read_lines
+    from streamwatch.processor.wordcount.job import word_counts
 
     server = Server(_Feed(lines), "127.0.0.1", 0).start()
     try:
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         args.samples, args.ratios = "0.1", ""
     started_at, t0 = utc_now(), time.monotonic()
 
-    from streamwatch_processor.session import build_session
+    from streamwatch.processor.session import build_session
 
     spark = build_session(args.master, "bench-processor")
     figures: dict[str, Any] = {"tweets": args.tweets, "master": args.master}

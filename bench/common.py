@@ -43,7 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from streamwatch_launcher import supervisor
+from streamwatch.launcher import supervisor
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -91,9 +91,9 @@ def memory_bytes() -> int | None:
 
 
 def java_version() -> str | None:
-    """Version of the JDK Spark would use (``streamwatch.java``'s choice), or None."""
+    """Version of the JDK Spark would use (``streamwatch.core.java``'s choice), or None."""
     try:
-        from streamwatch.java import find_java_home
+        from streamwatch.core.java import find_java_home
 
         jdk = find_java_home(17)
         home = Path(getattr(jdk, "home", jdk))

@@ -49,7 +49,7 @@ LIMITS: dict[str, str] = {
         "at the soak's 1,000 tx/s about 18,000 incidents arrive in 30 minutes (session 4's "
         "count), so the cap is not reached within the run (39.9 -> 49.0 MiB). tracemalloc "
         "put the bounded tracker at 37-39 MiB whether 50,000 "
-        "or 200,000 incidents had passed (session 4, services/metrics_exporter/README.md); a "
+        "or 200,000 incidents had passed (session 4, src/streamwatch/exporter/README.md); a "
         "run past ~35 minutes would show the plateau. Processor, state, producer and "
         "alerting are flat. If only the short --quick soak is recorded, the state store is "
         "still being filled with card profiles; run python -m bench.bench_soak --minutes 30 "

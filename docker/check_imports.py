@@ -1,5 +1,6 @@
-"""Import every module of the given packages: the image build fails when a service needs
-a dependency its image does not carry (the service images leave out Spark's stack)."""
+"""Import the given modules and every module of the given packages: the image build fails
+when a service needs a dependency its image does not carry (the service images leave out
+Spark's stack)."""
 
 import importlib
 import pkgutil
@@ -10,7 +11,8 @@ ENTRY_POINTS = {"__main__", "wsgi"}
 
 for name in sys.argv[1:]:
     package = importlib.import_module(name)
-    for info in pkgutil.walk_packages(package.__path__, prefix=f"{name}."):
+    # a plain module has no __path__: it is checked by the import above
+    for info in pkgutil.walk_packages(getattr(package, "__path__", []), prefix=f"{name}."):
         if info.name.rsplit(".", 1)[-1] not in ENTRY_POINTS:
             importlib.import_module(info.name)
 print(f"check_imports: {', '.join(sys.argv[1:])} import")

@@ -24,8 +24,8 @@ import bench.common  # noqa: F401
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[object]:
-    from streamwatch.java import JavaNotFound
-    from streamwatch_processor.session import build_session
+    from streamwatch.core.java import JavaNotFound
+    from streamwatch.processor.session import build_session
 
     try:
         session = build_session("local[2]", "streamwatch-tests")

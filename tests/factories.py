@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from streamwatch.events import alert_id
+from streamwatch.contracts.events import alert_id
 
 
 def alert_body(rule: str, card: str, txn_ids: Sequence[str], *, severity: str = "high",

@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from streamwatch.events import format_ts
+from streamwatch.contracts.events import format_ts
 
 TWITTER_EPOCH_MS = 1288834974657
 
@@ -52,7 +52,7 @@ class Src:
 
 def tags_of(text: str) -> list[str]:
     """The words after ``#`` as written (the API's ``entities.hashtags``)."""
-    from streamwatch_processor.hashtag_rule import extract_hashtags
+    from streamwatch.processor.hashtags.rule import extract_hashtags
 
     return extract_hashtags(text)
 

@@ -1,7 +1,7 @@
 """Serve existing feed logs again without generating anything new.
 
 ``python -m bench.faults.serve_feed --data-dir D --http-port P --socket-port Q``
-runs the producer runtime of ``streamwatch txns`` (``streamwatch.producer``:
+runs the producer runtime of ``streamwatch txns`` (``streamwatch.feed.producer``:
 feed log, HTTP feed API, line socket) over the ``transactions`` and ``labels``
 logs already under ``D``. The fault run uses it to restart the feed producer
 after a ``kill -9``: the simulator itself is not resumable mid-sequence (a new
@@ -15,8 +15,8 @@ import argparse
 import sys
 import threading
 
-from streamwatch.producer import add_producer_flags, run_producer
-from streamwatch.sources import Emit
+from streamwatch.feed.producer import add_producer_flags, run_producer
+from streamwatch.feed.sources import Emit
 
 
 class ServeOnly:

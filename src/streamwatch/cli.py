@@ -14,21 +14,23 @@ import sys
 from collections.abc import Sequence
 
 from streamwatch import __version__
-from streamwatch.flags import EnvValueError
+from streamwatch.core.flags import EnvValueError
 
 # subcommand -> (module with add_arguments/main, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("streamwatch_launcher.cli",
+    "run": ("streamwatch.launcher.cli",
             "embedded default: every service + processor + live view"),
-    "tweets": ("tweet_ingester.cli", "tweet-ingester: synthetic, replay or X API tweets"),
-    "txns": ("txn_simulator.cli", "txn-simulator: card transactions with labelled fraud"),
-    "orders": ("order_simulator.cli",
+    "tweets": ("streamwatch.producers.tweets.cli",
+               "tweet-ingester: synthetic, replay or X API tweets"),
+    "txns": ("streamwatch.producers.txns.cli",
+             "txn-simulator: card transactions with labelled fraud"),
+    "orders": ("streamwatch.producers.orders.cli",
                "order-simulator: e-commerce orders purchased, shipped, delivered, ..."),
-    "process": ("streamwatch_processor.cli",
+    "process": ("streamwatch.processor.cli",
                 "Spark processor jobs: hashtags, fraud, orders, wordcount"),
-    "alerting": ("alerting_service.cli", "alerting: alert store and signed webhooks"),
-    "exporter": ("metrics_exporter.cli", "metrics-exporter: progress, trends and alerts"),
-    "eval": ("streamwatch_processor.eval_cli", "evaluate fraud alerts against labels"),
+    "alerting": ("streamwatch.alerting.cli", "alerting: alert store and signed webhooks"),
+    "exporter": ("streamwatch.exporter.cli", "metrics-exporter: progress, trends and alerts"),
+    "eval": ("streamwatch.quality.eval_cli", "evaluate fraud alerts against labels"),
 }
 
 

@@ -29,10 +29,10 @@ import pytest
 import requests
 from standardwebhooks.webhooks import Webhook
 
-from alerting_service.receiver import Received, Receiver
-from streamwatch.events import parse_ts
-from streamwatch_launcher.supervisor import alive, descendants
+from streamwatch.contracts.events import parse_ts
+from streamwatch.launcher.supervisor import alive, descendants
 from tests.procs import free_port
+from tests.receiver import Received, Receiver
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -125,7 +125,7 @@ def _run(cmd: list[str], env: dict[str, str], urls: dict[str, str], receiver: Re
 
 
 def _fraud_txn_ids(data: Path) -> set[str]:
-    from streamwatch.feedlog import FeedLog
+    from streamwatch.feed.log import FeedLog
 
     labels = FeedLog.open(data / "feeds", "labels", fsync="never")
     try:
@@ -211,7 +211,7 @@ def _check_orders(data: Path) -> None:
     """Every minute the orders job wrote equals a plain count of the order feed: each
     event_id once per minute and status (the run's resends and 2 s of disorder are well
     within its 15 s watermark, so no event of a written minute was late)."""
-    from streamwatch.feedlog import FeedLog
+    from streamwatch.feed.log import FeedLog
 
     feed = FeedLog.open(data / "feeds", "orders", fsync="never")
     try:

@@ -144,12 +144,13 @@ def feed_records(base: str, feed: str, end: int) -> list[dict[str, Any]]:
 def reference_alert_ids(txns: list[dict[str, Any]], ttl_ms: int = 7_200_000) -> set[str]:
     """Alert ids of the fraud detector over ``txns`` in one pass, packaged rules.
 
-    Detection does not depend on micro-batch boundaries (tests/unit/test_fraud_detector.py),
-    so this is the output of any uninterrupted run of the fraud job over the same records.
+    Detection does not depend on micro-batch boundaries
+    (tests/unit/processor/fraud/test_fraud_detector.py), so this is the output of any
+    uninterrupted run of the fraud job over the same records.
     """
-    from streamwatch_processor.fraud.detector import detect
-    from streamwatch_processor.fraud.rules import default_rules_path, load_rules
-    from streamwatch_processor.fraud.state import BucketState, with_keys
+    from streamwatch.processor.fraud.detector import detect
+    from streamwatch.processor.fraud.rules import default_rules_path, load_rules
+    from streamwatch.processor.fraud.state import BucketState, with_keys
 
     df = pd.DataFrame(txns)
     df["ts"] = pd.to_datetime(df["event_time"]).astype("int64") // 1_000_000

@@ -13,13 +13,13 @@ from typing import Any
 import pandas as pd
 from pyspark.sql.streaming import StatefulProcessorHandle
 
-from streamwatch_processor.fraud.processor import (
+from streamwatch.processor.fraud.processor import (
     LEGACY_NAME,
     LEGACY_SCHEMA,
     FraudProcessor,
     input_frame,
 )
-from streamwatch_processor.fraud.state import BucketState
+from streamwatch.processor.fraud.state import BucketState
 
 
 class WholeBucketProcessor(FraudProcessor):

@@ -15,20 +15,20 @@ from typing import Any
 import requests
 from standardwebhooks.webhooks import Webhook
 
-from alerting_service.receiver import Receiver
 from tests.factories import alert_body
 from tests.procs import ServiceProcess, free_port, ingest_headers
+from tests.receiver import Receiver
 
 TOKEN = "gunicorn-admin-token-" + "g" * 20
 ALERTS = 120
 
 
 class Gunicorn(ServiceProcess):
-    """``gunicorn -c python:alerting_service.gunicorn_conf alerting_service.wsgi:app``."""
+    """``gunicorn -c python:streamwatch.alerting.gunicorn_conf streamwatch.alerting.wsgi:app``."""
 
     def __init__(self, log_path: Path, env: dict[str, str]) -> None:
-        super().__init__(["-c", "python:alerting_service.gunicorn_conf",
-                          "alerting_service.wsgi:app"], log_path, env, module="gunicorn")
+        super().__init__(["-c", "python:streamwatch.alerting.gunicorn_conf",
+                          "streamwatch.alerting.wsgi:app"], log_path, env, module="gunicorn")
 
 
 def alert(i: int) -> dict[str, Any]:

@@ -17,9 +17,9 @@ import pytest
 import requests
 from standardwebhooks.webhooks import Webhook
 
-from alerting_service.receiver import Receiver
 from tests.factories import alert_body
 from tests.procs import ServiceProcess, free_port, ingest_headers
+from tests.receiver import Receiver
 
 TOKEN = "recovery-admin-token-" + "r" * 20
 ENV = {"STREAMWATCH_ADMIN_TOKEN": TOKEN, "STREAMWATCH_WEBHOOK_ALLOW_PRIVATE": "1"}

@@ -22,11 +22,11 @@ import pytest
 import requests
 from standardwebhooks.webhooks import Webhook
 
-from alerting_service.receiver import Receiver
-from alerting_service.store import SqlStore, open_store
-from alerting_service.store.models import AttemptResult, Decision
-from streamwatch.events import Alert, alert_id, parse_ts
+from streamwatch.alerting.store import SqlStore, open_store
+from streamwatch.alerting.store.models import AttemptResult, Decision
+from streamwatch.contracts.events import Alert, alert_id, parse_ts
 from tests.procs import ServiceProcess, free_port, ingest_headers
+from tests.receiver import Receiver
 
 PG_BIN = Path(os.environ.get("STREAMWATCH_PG_BIN", "/usr/lib/postgresql/15/bin"))
 TOKEN = "store-test-admin-token-" + "x" * 16
@@ -256,9 +256,9 @@ def test_two_replicas_share_one_postgresql(postgres_url: str, tmp_path: Path) ->
 
 def test_nul_characters_are_a_400_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
     """PostgreSQL text cannot hold NUL: each of these was a 500 with a traceback."""
-    from alerting_service.app import create_app
-    from alerting_service.config import AlertingConfig
-    from alerting_service.runtime import Runtime
+    from streamwatch.alerting.app import create_app
+    from streamwatch.alerting.config import AlertingConfig
+    from streamwatch.alerting.runtime import Runtime
     from tests.factories import alert_body
 
     app = create_app(AlertingConfig(data_dir=tmp_path, database_url=postgres_url,

@@ -18,9 +18,9 @@ import pytest
 import requests
 from standardwebhooks.webhooks import Webhook
 
-from alerting_service.receiver import Received, Receiver
 from tests.factories import alert_body
 from tests.procs import ServiceProcess, free_port, ingest_headers
+from tests.receiver import Received, Receiver
 
 TOKEN = "integration-admin-token-" + "k" * 20
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -1,6 +1,6 @@
 """The web dashboard in a real headless Chromium against a running exporter.
 
-The exporter is a separate process (``python -m metrics_exporter``) polling the real
+The exporter is a separate process (``python -m streamwatch.exporter``) polling the real
 alerting service and the real labels feed, which run in this test process on
 127.0.0.1. Trends, sentiment, query progress and per-minute order rows are posted as
 the processor's jobs post them. The page must show data in every panel, take later
@@ -27,15 +27,15 @@ import pytest
 import requests
 
 from bench.chromium import Chromium, ChromiumError, Page, find_chromium
-from metrics_exporter.openapi import example
-from streamwatch.httpkit import Server
+from streamwatch.core.http import Server
+from streamwatch.exporter.openapi import example
 from tests.factories import alert_body
 from tests.procs import INGEST_TOKEN, ServiceProcess, free_port, ingest_headers
 
-alerting_app = pytest.importorskip("alerting_service.app", reason="alerting service absent")
-alerting_config = pytest.importorskip("alerting_service.config")
-feedserver = pytest.importorskip("streamwatch.feedserver")
-feedlog = pytest.importorskip("streamwatch.feedlog")
+alerting_app = pytest.importorskip("streamwatch.alerting.app", reason="alerting service absent")
+alerting_config = pytest.importorskip("streamwatch.alerting.config")
+feedserver = pytest.importorskip("streamwatch.feed.server")
+feedlog = pytest.importorskip("streamwatch.feed.log")
 
 pytestmark = pytest.mark.slow
 
@@ -118,7 +118,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     port = free_port()
     proc = ServiceProcess(["--port", str(port), "--alerting-url", alerting_url,
                            "--labels-url", labels_url, "--poll-interval", "200ms"],
-                          tmp_path / "exporter.log", module="metrics_exporter")
+                          tmp_path / "exporter.log", module="streamwatch.exporter")
     base = f"http://127.0.0.1:{port}"
     proc.start()
     try:
@@ -263,7 +263,7 @@ def test_the_page_survives_an_exporter_restart(stack: Stack, browser: Chromium) 
 
 def test_a_page_turned_away_from_the_stream_polls_instead(stack: Stack,
                                                           browser: Chromium) -> None:
-    from metrics_exporter.dashboard import MAX_STREAMS
+    from streamwatch.exporter.dashboard import MAX_STREAMS
 
     held = [requests.get(stack.exporter + "/v1/dashboard/stream", stream=True, timeout=10)
             for _ in range(MAX_STREAMS)]

@@ -50,7 +50,7 @@ def test_dockerfile_targets_are_hardened() -> None:
 def test_dockerignore_keeps_the_context_small() -> None:
     lines = (ROOT / ".dockerignore").read_text().splitlines()
     assert lines[lines.index("**")] == "**", "default-deny context"
-    for needed in ("!pyproject.toml", "!services/**", "!spark/**", "!docker/requirements.lock"):
+    for needed in ("!pyproject.toml", "!src/**", "!docker/requirements.lock"):
         assert needed in lines
 
 

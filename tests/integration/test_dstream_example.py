@@ -39,7 +39,7 @@ def test_dstream_wordcount_counts_socket_words() -> None:
         thread.start()
         try:
             proc = subprocess.run(
-                [sys.executable, "-m", "streamwatch_processor.examples.dstream_socket_wordcount",
+                [sys.executable, "-m", "streamwatch.processor.examples.dstream_socket_wordcount",
                  "127.0.0.1", str(port), "20"],
                 capture_output=True, timeout=240)
         finally:

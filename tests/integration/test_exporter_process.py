@@ -1,7 +1,7 @@
 """The exporter as a real process on 127.0.0.1: HTTP API, promtool on live /metrics,
 and a real Prometheus scraping it.
 
-The exporter is started with ``python -m metrics_exporter`` (the same flags as
+The exporter is started with ``python -m streamwatch.exporter`` (the same flags as
 ``streamwatch exporter``) so this test depends on no other service's code.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import requests
 
-from metrics_exporter.openapi import example
+from streamwatch.exporter.openapi import example
 from tests.procs import ServiceProcess, free_port, ingest_headers
 
 PROMTOOL = shutil.which("promtool")
@@ -31,10 +31,10 @@ FRAUD_PROGRESS = (Path(__file__).resolve().parents[1] / "unit" / "data"
 
 
 class ExporterProcess(ServiceProcess):
-    """``python -m metrics_exporter <args>``; everything else as ServiceProcess."""
+    """``python -m streamwatch.exporter <args>``; everything else as ServiceProcess."""
 
     def __init__(self, args: list[str], log_path: Path) -> None:
-        super().__init__(args, log_path, module="metrics_exporter")
+        super().__init__(args, log_path, module="streamwatch.exporter")
 
 
 def start_exporter(tmp_path: Path, *args: str) -> tuple[ExporterProcess, str]:
@@ -106,7 +106,7 @@ def test_live_metrics_pass_promtool(exporter: str) -> None:
 
 def test_busy_port_is_a_clear_error(exporter: str, tmp_path: Path) -> None:
     port = exporter.rsplit(":", 1)[1]
-    result = subprocess.run([sys.executable, "-m", "metrics_exporter", "--port", port],
+    result = subprocess.run([sys.executable, "-m", "streamwatch.exporter", "--port", port],
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
     assert "already in use" in result.stderr and "--port" in result.stderr

@@ -19,16 +19,16 @@ import requests
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from streamwatch.httpkit import Server
-from streamwatch.quality import QualityTracker
+from streamwatch.core.http import Server
+from streamwatch.quality.incidents import QualityTracker
 from tests.factories import alert_body
 from tests.integration.test_exporter_process import start_exporter
 from tests.procs import INGEST_TOKEN, ingest_headers
 
-alerting_app = pytest.importorskip("alerting_service.app", reason="alerting service absent")
-alerting_config = pytest.importorskip("alerting_service.config")
-feedserver = pytest.importorskip("streamwatch.feedserver")
-feedlog = pytest.importorskip("streamwatch.feedlog")
+alerting_app = pytest.importorskip("streamwatch.alerting.app", reason="alerting service absent")
+alerting_config = pytest.importorskip("streamwatch.alerting.config")
+feedserver = pytest.importorskip("streamwatch.feed.server")
+feedlog = pytest.importorskip("streamwatch.feed.log")
 
 
 def make_alert(rule: str, card: str, txn_ids: list[str]) -> dict[str, Any]:

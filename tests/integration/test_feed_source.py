@@ -16,8 +16,8 @@ import orjson
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from streamwatch.httpkit import Server
-from streamwatch_processor.feed_source import (
+from streamwatch.core.http import Server
+from streamwatch.processor.io.feed_source import (
     FeedOptions,
     FeedUnavailable,
     fetch_offsets,
@@ -74,7 +74,7 @@ def feed() -> Iterator[tuple[FakeFeed, str]]:
 
 
 def _query(spark, url: str, checkpoint: Path, sink: list, trigger: dict, **options: str):
-    from streamwatch_processor import feed_source
+    from streamwatch.processor.io import feed_source
 
     feed_source.register(spark)
     df = (spark.readStream.format("streamwatch_feed").option("url", url)

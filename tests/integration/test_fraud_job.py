@@ -16,10 +16,10 @@ import orjson
 import pytest
 import yaml
 
-from streamwatch.events import parse_ts
-from streamwatch_processor.cli import job_args
-from streamwatch_processor.eval_cli import evaluate
-from streamwatch_processor.fraud.rules import default_rules_path
+from streamwatch.contracts.events import parse_ts
+from streamwatch.processor.cli import job_args
+from streamwatch.processor.fraud.rules import default_rules_path
+from streamwatch.quality.eval_cli import evaluate
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -30,8 +30,8 @@ SETTLE_S = 3600
 def simulate(out: Path, n: int, rate: float, seed: int) -> tuple[Path, Path, set[str]]:
     """Transactions + labels; incidents that begin in the last SETTLE_S may be cut off by
     the end of the run, so their labels (and alerts naming them) are left out."""
-    from txn_simulator.config import SimConfig
-    from txn_simulator.simulator import TxnGenerator
+    from streamwatch.producers.txns.config import SimConfig
+    from streamwatch.producers.txns.simulator import TxnGenerator
 
     txns, labels = TxnGenerator(SimConfig(seed=seed, rate=rate)).take(n)
     out.mkdir(parents=True, exist_ok=True)
@@ -65,7 +65,7 @@ def settled_alerts(alerts_dir: Path, unsettled: set[str], out: Path) -> Path:
 
 
 def run_available_now(spark: Any, argv: list[str]) -> list[Any]:
-    from streamwatch_processor.jobs import fraud
+    from streamwatch.processor.fraud import job as fraud
 
     queries = fraud.start(spark, job_args("fraud", argv))
     try:
@@ -133,7 +133,7 @@ def _burst(card: str, first_no: int, t0: str, amount: str, n: int) -> bytes:
 
 
 def test_hot_reload_valid_then_invalid(spark: Any, tmp_path: Path) -> None:
-    from streamwatch_processor.jobs import fraud
+    from streamwatch.processor.fraud import job as fraud
 
     src, out = tmp_path / "in", tmp_path / "alerts"
     src.mkdir()
@@ -185,7 +185,7 @@ def test_a_whole_bucket_checkpoint_is_taken_over_by_the_delta_log_layout(
         spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A checkpoint written by the earlier whole-bucket layout continues with the current
     processor: its alerts over the rest of the input are those of one uninterrupted run."""
-    from streamwatch_processor.fraud import processor
+    from streamwatch.processor.fraud import processor
     from tests.integration.legacy_fraud import WholeBucketProcessor
 
     txns, _, _ = simulate(tmp_path / "data", n=16_000, rate=8.0, seed=17)
@@ -229,8 +229,8 @@ def test_a_restart_without_buckets_uses_the_checkpoints_count(spark: Any, tmp_pa
     another explicit count is refused with the count to use."""
     from pyspark.errors import StreamingQueryException
 
-    from streamwatch_processor.fraud.buckets import RECORD
-    from streamwatch_processor.jobs import fraud
+    from streamwatch.processor.fraud import job as fraud
+    from streamwatch.processor.fraud.buckets import RECORD
 
     txns, _, _ = simulate(tmp_path / "data", n=4_000, rate=8.0, seed=23)
     lines = (txns / "part-0.jsonl").read_bytes().splitlines(keepends=True)

@@ -95,8 +95,8 @@ def registry_names(registry: CollectorRegistry) -> set[str]:
 
 
 def exporter_names() -> set[str]:
-    from metrics_exporter import orders
-    from metrics_exporter.collector import METRICS
+    from streamwatch.exporter import orders
+    from streamwatch.exporter.collector import METRICS
 
     out = set(orders.METRICS)
     for spec in METRICS.values():
@@ -108,8 +108,8 @@ def exporter_names() -> set[str]:
 
 def alerting_names(tmp: Path) -> set[str]:
     try:
-        from alerting_service.app import create_app
-        from alerting_service.config import AlertingConfig
+        from streamwatch.alerting.app import create_app
+        from streamwatch.alerting.config import AlertingConfig
     except ImportError:
         return ALERTING_FALLBACK
     app = create_app(AlertingConfig(data_dir=tmp, db_path=tmp / "alerting.db",
@@ -120,8 +120,8 @@ def alerting_names(tmp: Path) -> set[str]:
 
 def feed_names(tmp: Path) -> set[str]:
     try:
-        from streamwatch.feedlog import FeedLog
-        from streamwatch.feedserver import FeedAppConfig, FeedMetrics, create_app
+        from streamwatch.feed.log import FeedLog
+        from streamwatch.feed.server import FeedAppConfig, FeedMetrics, create_app
     except ImportError:
         return FEED_FALLBACK
     registry = CollectorRegistry()

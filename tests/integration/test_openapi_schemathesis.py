@@ -74,7 +74,7 @@ def test_alerting_contract(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_exporter_contract(tmp_path: Path) -> None:
     # The dashboard's event stream never ends, so a request/response tester can only
-    # time out on it; tests/unit/test_exporter_dashboard.py covers it.
+    # time out on it; tests/unit/exporter/test_exporter_dashboard.py covers it.
     run_service(tmp_path, ["exporter", "--port"], {"STREAMWATCH_INGEST_TOKEN": INGEST_TOKEN},
                 ["--exclude-path", "/v1/dashboard/stream",
                  "-H", f"Authorization: Bearer {INGEST_TOKEN}"])
@@ -82,7 +82,7 @@ def test_exporter_contract(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_feed_contract(tmp_path: Path) -> None:
-    # the tweet ingester serves the same feed document (streamwatch.feedserver)
+    # the tweet ingester serves the same feed document (streamwatch.feed.server)
     run_service(tmp_path, ["txns", "--seed", "1", "--rate", "200", "--max-events", "500",
                            "--data-dir", str(tmp_path / "data"),
                            "--socket-port", str(free_port()), "--http-port"], None, [])

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import requests
 
-from streamwatch.events import OrderEvent
+from streamwatch.contracts.events import OrderEvent
 from tests.procs import ServiceProcess, free_port
 
 
@@ -37,9 +37,9 @@ def _records(base: str, n: int) -> list[dict]:
 
 def _reference(data: Path, n: int) -> list[dict]:
     """The first ``n`` events of the world recorded under ``data``, generated in one go."""
-    from order_simulator.cli import build_config
-    from order_simulator.simulator import OrderGenerator
-    from streamwatch import world as worlds
+    from streamwatch.feed import world as worlds
+    from streamwatch.producers.orders.cli import build_config
+    from streamwatch.producers.orders.simulator import OrderGenerator
 
     world = worlds.read(data, "orders")
     assert world is not None

@@ -19,8 +19,8 @@ from typing import Any
 import orjson
 import pytest
 
-from order_simulator.simulator import OrderConfig, OrderGenerator
-from streamwatch.events import ORDER_STATUSES, parse_ts
+from streamwatch.contracts.events import ORDER_STATUSES, parse_ts
+from streamwatch.producers.orders.simulator import OrderConfig, OrderGenerator
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -93,8 +93,8 @@ def reference(parts: list[list[dict[str, Any]]]) -> tuple[dict, int]:
 
 
 def run_job(spark: Any, source: Path, out: Path, checkpoint: Path) -> None:
-    from streamwatch_processor.cli import job_args
-    from streamwatch_processor.jobs import orders
+    from streamwatch.processor.cli import job_args
+    from streamwatch.processor.orders import job as orders
 
     args = job_args("orders", [
         "--source", f"file:{source}", "--sink", f"jsonl:{out}", "--checkpoint",
@@ -156,7 +156,7 @@ def test_a_restart_on_the_checkpoint_gives_the_rows_of_an_uninterrupted_run(
 
     from pyspark.errors import StreamingQueryException
 
-    from streamwatch_processor.sinks import JsonlSink
+    from streamwatch.processor.io.sinks import JsonlSink
 
     cut = len(parts) // 2
     write_files(tmp_path / "in", parts[:cut])

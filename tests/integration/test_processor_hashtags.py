@@ -19,8 +19,8 @@ import orjson
 import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from streamwatch.events import format_ts
-from streamwatch_processor.hashtag_rule import extract_hashtags
+from streamwatch.contracts.events import format_ts
+from streamwatch.processor.hashtags.rule import extract_hashtags
 
 WINDOW, SLIDE, WATERMARK, TOP = 120, 60, 60, 3
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -93,8 +93,8 @@ def overall_reference(tweets: list[dict], length: int) -> dict[str, tuple[int, f
 @pytest.mark.slow
 @pytest.mark.parametrize("sentiment_window", [900, 120])
 def test_hashtags_equal_an_exact_reference_count(spark, tmp_path, sentiment_window) -> None:
-    from streamwatch_processor.cli import job_args
-    from streamwatch_processor.jobs import hashtags
+    from streamwatch.processor.cli import job_args
+    from streamwatch.processor.hashtags import job as hashtags
 
     tweets = make_input(tmp_path / "tweets.jsonl")
     out = tmp_path / "out"
@@ -147,7 +147,7 @@ def test_bad_source_spec_is_a_cli_message(tmp_path) -> None:
     import sys
 
     proc = subprocess.run(
-        [sys.executable, "-m", "streamwatch_processor.cli", "hashtags", "--source",
+        [sys.executable, "-m", "streamwatch.processor.cli", "hashtags", "--source",
          "kafka:topic", "--checkpoint", str(tmp_path)],
         capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2

@@ -50,9 +50,9 @@ def line_socket() -> Iterator[int]:
 @pytest.mark.spark
 @pytest.mark.slow
 def test_wordcount_over_socket_with_exporter_down(spark, line_socket, tmp_path) -> None:
-    from streamwatch_processor.cli import job_args
-    from streamwatch_processor.jobs import wordcount
-    from streamwatch_processor.listener import ProgressForwarder
+    from streamwatch.processor.cli import job_args
+    from streamwatch.processor.listener import ProgressForwarder
+    from streamwatch.processor.wordcount import job as wordcount
 
     forwarder = ProgressForwarder(f"http://127.0.0.1:{free_port()}", timeout=0.5)
     spark.streams.addListener(forwarder)

@@ -12,7 +12,7 @@ executor while the Worker launches a replacement; the query must never fail
 
 The reference "uninterrupted run" is the fraud detector over the same records
 in one pass: detection does not depend on micro-batch boundaries
-(tests/unit/test_fraud_detector.py), so every run over these records must
+(tests/unit/processor/fraud/test_fraud_detector.py), so every run over these records must
 produce exactly this set of alert ids. The JSONL sink writes one file per batch
 id (a replayed batch overwrites its file), so no id may appear twice.
 """
@@ -57,7 +57,7 @@ FINISH_BY_S = 120  # after the kill
 
 
 def _java25() -> str:
-    from streamwatch.java import JavaNotFound, find_java_home
+    from streamwatch.core.java import JavaNotFound, find_java_home
 
     try:
         return str(find_java_home(25).home)

@@ -4,7 +4,7 @@ Real processes on 127.0.0.1: ``streamwatch txns`` (bounded by --max-events),
 ``streamwatch alerting`` (stores each alert_id once) and ``streamwatch process
 fraud`` reading the feed. The reference "uninterrupted run" is the detector
 over the same records in one pass: detection does not depend on micro-batch
-boundaries (tests/unit/test_fraud_detector.py checks that), so every run over
+boundaries (tests/unit/processor/fraud/test_fraud_detector.py checks that), so every run over
 these records must produce exactly this set of alert ids.
 """
 
@@ -37,9 +37,9 @@ def feed_records(base: str, feed: str) -> list[dict[str, Any]]:
 
 
 def reference_ids(txns: list[dict[str, Any]]) -> set[str]:
-    from streamwatch_processor.fraud.detector import detect
-    from streamwatch_processor.fraud.rules import default_rules_path, load_rules
-    from streamwatch_processor.fraud.state import BucketState, with_keys
+    from streamwatch.processor.fraud.detector import detect
+    from streamwatch.processor.fraud.rules import default_rules_path, load_rules
+    from streamwatch.processor.fraud.state import BucketState, with_keys
 
     df = pd.DataFrame(txns)
     df["ts"] = pd.to_datetime(df["event_time"]).astype("int64") // 1_000_000

@@ -22,8 +22,8 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
+from streamwatch.producers.tweets.replay import ReplayConfig, ReplaySource
 from tests.tweet_shapes import SHAPES, Src, snowflake
-from tweet_ingester.replay import ReplayConfig, ReplaySource
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 TAGS = ["Spark", "spark", "SPARK", "Streaming", "data", "Café", "2026", "x_y", "ÉtéChaud"]
@@ -70,8 +70,8 @@ def replay(path: Path) -> tuple[list[bytes], int]:
 
 
 def run_hashtags(spark: Any, source: Path, tmp: Path) -> list[dict[str, Any]]:
-    from streamwatch_processor.cli import job_args
-    from streamwatch_processor.jobs import hashtags
+    from streamwatch.processor.cli import job_args
+    from streamwatch.processor.hashtags import job as hashtags
 
     out = tmp / "out"
     args = job_args("hashtags", [

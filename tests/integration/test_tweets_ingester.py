@@ -14,11 +14,11 @@ import orjson
 import pytest
 import requests
 
-from streamwatch.events import Tweet
+from streamwatch.contracts.events import Tweet
+from streamwatch.producers.tweets.synthetic import SyntheticConfig, TweetGenerator
 from tests.integration.fake_xapi import Episode, FakeXApi, tweet_message
 from tests.procs import ServiceProcess, free_port
 from tests.tweet_shapes import Src, snowflake, write_sentiment140
-from tweet_ingester.synthetic import SyntheticConfig, TweetGenerator
 
 pytestmark = pytest.mark.slow
 
@@ -98,7 +98,7 @@ def test_a_restart_continues_the_same_synthetic_world(
         tmp_path: Path, ports: tuple[int, int], running: list[TweetsProcess]) -> None:
     """No --seed: the first start draws one and records it; the second continues its
     sequence, so the feed holds what one uninterrupted run would have emitted."""
-    from streamwatch import world as worlds
+    from streamwatch.feed import world as worlds
 
     http, _ = ports
     first = start(tmp_path, ports, "--rate", "1000", "--max-events", "300")
@@ -173,7 +173,7 @@ def test_a_restarted_replay_continues_after_what_the_feed_holds(
         tmp_path: Path, ports: tuple[int, int], running: list[TweetsProcess]) -> None:
     """Replaying again on the same data directory does not append the file a second time:
     the first start stops half way (--speed paces it), the second finishes the file."""
-    from streamwatch.feedlog import FeedLog
+    from streamwatch.feed.log import FeedLog
 
     path = tmp_path / "tweets.csv"
     path.write_text("id,created_at,username,lang,text\n" + "".join(

@@ -10,8 +10,8 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
+from streamwatch.producers.tweets.xapi import BackoffPolicy, Rule, XApiConfig, XApiFatal, XApiSource
 from tests.integration.fake_xapi import KEEPALIVE, Episode, FakeXApi, tweet_message
-from tweet_ingester.xapi import BackoffPolicy, Rule, XApiConfig, XApiFatal, XApiSource
 
 TOKEN = "test-token-5f2a"
 

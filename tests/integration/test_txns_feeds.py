@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import requests
 
-from streamwatch.events import Label, Transaction
+from streamwatch.contracts.events import Label, Transaction
 from tests.procs import ServiceProcess, free_port
 
 N = 3000
@@ -75,9 +75,9 @@ def test_transactions_and_labels_join_one_to_one(tmp_path: Path) -> None:
 
 def _reference(data: Path, n: int) -> tuple[list[dict], list[dict]]:
     """The first ``n`` records of the world recorded under ``data``, generated in one go."""
-    from streamwatch import world as worlds
-    from txn_simulator.cli import build_config
-    from txn_simulator.simulator import TxnGenerator
+    from streamwatch.feed import world as worlds
+    from streamwatch.producers.txns.cli import build_config
+    from streamwatch.producers.txns.simulator import TxnGenerator
 
     world = worlds.read(data, "txns")
     assert world is not None

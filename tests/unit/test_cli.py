@@ -5,7 +5,7 @@ import argparse
 import pytest
 
 from streamwatch import cli
-from streamwatch.flags import env_name
+from streamwatch.core.flags import env_name
 
 
 def _subparsers(parser: argparse.ArgumentParser):

@@ -1,16 +1,16 @@
-"""``python -m alerting_service`` — the same as ``streamwatch alerting``."""
+"""``python -m streamwatch.alerting`` — the same as ``streamwatch alerting``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from alerting_service import cli
-from streamwatch.flags import EnvValueError
+from streamwatch.alerting import cli
+from streamwatch.core.flags import EnvValueError
 
 
 def run(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m alerting_service", description=cli.__doc__,
+    parser = argparse.ArgumentParser(prog="python -m streamwatch.alerting", description=cli.__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     try:
         cli.add_arguments(parser)

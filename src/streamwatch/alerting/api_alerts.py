@@ -16,10 +16,10 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response, request
 
-from alerting_service.openapi import RULE_PATTERN
-from alerting_service.runtime import Runtime, decode_cursor, encode_cursor, now_ms
-from streamwatch.events import SEVERITIES, Alert, EventError
-from streamwatch.httpkit import (
+from streamwatch.alerting.openapi import RULE_PATTERN
+from streamwatch.alerting.runtime import Runtime, decode_cursor, encode_cursor, now_ms
+from streamwatch.contracts.events import SEVERITIES, Alert, EventError
+from streamwatch.core.http import (
     ApiError,
     json_body,
     json_response,

@@ -13,12 +13,12 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from alerting_service.runtime import Runtime, decode_cursor, encode_cursor, now_ms
-from alerting_service.signing import new_secret
-from alerting_service.ssrf import UnsafeUrl, check_url, normalise_url, parse_url
-from alerting_service.store.models import MESSAGE_STATES, Subscription
-from streamwatch.events import SEVERITIES
-from streamwatch.httpkit import (
+from streamwatch.alerting.runtime import Runtime, decode_cursor, encode_cursor, now_ms
+from streamwatch.alerting.signing import new_secret
+from streamwatch.alerting.ssrf import UnsafeUrl, check_url, normalise_url, parse_url
+from streamwatch.alerting.store.models import MESSAGE_STATES, Subscription
+from streamwatch.contracts.events import SEVERITIES
+from streamwatch.core.http import (
     ApiError,
     json_body,
     json_response,

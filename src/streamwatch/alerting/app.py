@@ -14,16 +14,16 @@ from typing import Any
 from flask import Flask
 from prometheus_client import CollectorRegistry
 
-from alerting_service import api_alerts, api_subscriptions
-from alerting_service.config import AlertingConfig
-from alerting_service.delivery import DeliveryService
-from alerting_service.metrics import AlertingMetrics
-from alerting_service.openapi import build_openapi
-from alerting_service.policy import RetryPolicy
-from alerting_service.runtime import EXTENSION, Runtime
-from alerting_service.store import open_store
 from streamwatch import __version__
-from streamwatch.httpkit import base_app
+from streamwatch.alerting import api_alerts, api_subscriptions
+from streamwatch.alerting.config import AlertingConfig
+from streamwatch.alerting.delivery import DeliveryService
+from streamwatch.alerting.metrics import AlertingMetrics
+from streamwatch.alerting.openapi import build_openapi
+from streamwatch.alerting.policy import RetryPolicy
+from streamwatch.alerting.runtime import EXTENSION, Runtime
+from streamwatch.alerting.store import open_store
+from streamwatch.core.http import base_app
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from alerting_service.config import add_arguments as _add_arguments
+from streamwatch.alerting.config import add_arguments as _add_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,14 +24,14 @@ def main(args: argparse.Namespace) -> int:
     import logging
     import sys
 
-    from alerting_service.app import create_app
-    from alerting_service.config import AlertingConfig, ConfigError
-    from alerting_service.runtime import Runtime
-    from streamwatch import logs
-    from streamwatch.httpkit import Server, port_in_use_message, run_until_signalled
+    from streamwatch.alerting.app import create_app
+    from streamwatch.alerting.config import AlertingConfig, ConfigError
+    from streamwatch.alerting.runtime import Runtime
+    from streamwatch.core import logs
+    from streamwatch.core.http import Server, port_in_use_message, run_until_signalled
 
     logs.setup("alerting", args.log_level)
-    log = logging.getLogger("alerting_service")
+    log = logging.getLogger("streamwatch.alerting")
     try:
         config = AlertingConfig.from_args(args)
     except ConfigError as exc:

@@ -14,8 +14,8 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-from alerting_service.schedule import DEFAULT_SCHEDULE, parse_schedule
-from streamwatch.flags import (
+from streamwatch.alerting.schedule import DEFAULT_SCHEDULE, parse_schedule
+from streamwatch.core.flags import (
     add_flag,
     add_switch,
     byte_size,
@@ -26,7 +26,7 @@ from streamwatch.flags import (
     port,
     positive_int,
 )
-from streamwatch.httpkit import MIN_TOKEN_LENGTH, token_problem
+from streamwatch.core.http import MIN_TOKEN_LENGTH, token_problem
 
 DEFAULT_PORT = 7103
 

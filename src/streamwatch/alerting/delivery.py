@@ -20,14 +20,14 @@ import threading
 import time
 from collections.abc import Callable
 
-from alerting_service.metrics import AlertingMetrics
-from alerting_service.policy import RetryPolicy
-from alerting_service.sender import Connections
-from alerting_service.signing import webhook_headers
-from alerting_service.ssrf import UnsafeUrl, check_url
-from alerting_service.store import SqlStore
-from alerting_service.store.models import AttemptResult, Claimed
-from streamwatch.events import format_epoch_ms
+from streamwatch.alerting.metrics import AlertingMetrics
+from streamwatch.alerting.policy import RetryPolicy
+from streamwatch.alerting.sender import Connections
+from streamwatch.alerting.signing import webhook_headers
+from streamwatch.alerting.ssrf import UnsafeUrl, check_url
+from streamwatch.alerting.store import SqlStore
+from streamwatch.alerting.store.models import AttemptResult, Claimed
+from streamwatch.contracts.events import format_epoch_ms
 
 log = logging.getLogger(__name__)
 

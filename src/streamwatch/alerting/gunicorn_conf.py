@@ -1,4 +1,4 @@
-"""gunicorn settings for the alerting service (``-c python:alerting_service.gunicorn_conf``).
+"""gunicorn settings for the alerting service (``-c python:streamwatch.alerting.gunicorn_conf``).
 
 Threads serve the requests (the work is I/O on the database), and a worker that
 exits finishes its in-flight webhook deliveries first.
@@ -19,6 +19,6 @@ preload_app = False  # delivery threads and connections must start after the for
 
 
 def worker_exit(server: Any, worker: Any) -> None:
-    from alerting_service import wsgi
+    from streamwatch.alerting import wsgi
 
     wsgi.shutdown()

@@ -14,8 +14,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from alerting_service.store import SqlStore
-from alerting_service.store.models import OUTCOMES
+from streamwatch.alerting.store import SqlStore
+from streamwatch.alerting.store.models import OUTCOMES
 
 log = logging.getLogger(__name__)
 

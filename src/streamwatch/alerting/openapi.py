@@ -1,6 +1,6 @@
 """The OpenAPI 3.0 document of the alerting service (served at ``/openapi.json``).
 
-``tests/unit/test_alerting_openapi.py`` checks that its paths are exactly the
+``tests/unit/alerting/test_alerting_api.py`` checks that its paths are exactly the
 app's routes; the schemathesis test checks live answers against these schemas.
 """
 
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerting_service.store.models import MESSAGE_STATES, OUTCOMES
-from streamwatch.events import SEVERITIES
-from streamwatch.httpkit import openapi_document
+from streamwatch.alerting.store.models import MESSAGE_STATES, OUTCOMES
+from streamwatch.contracts.events import SEVERITIES
+from streamwatch.core.http import openapi_document
 
 
 def _ref(name: str) -> dict[str, str]:

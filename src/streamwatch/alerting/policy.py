@@ -15,8 +15,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from alerting_service.schedule import next_delay
-from alerting_service.store.models import AttemptResult, Claimed, Decision
+from streamwatch.alerting.schedule import next_delay
+from streamwatch.alerting.store.models import AttemptResult, Claimed, Decision
 
 
 @dataclass

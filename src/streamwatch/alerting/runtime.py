@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
-from alerting_service.config import AlertingConfig
-from alerting_service.delivery import DeliveryService
-from alerting_service.metrics import AlertingMetrics
-from alerting_service.store import SqlStore
-from streamwatch.httpkit import ApiError
+from streamwatch.alerting.config import AlertingConfig
+from streamwatch.alerting.delivery import DeliveryService
+from streamwatch.alerting.metrics import AlertingMetrics
+from streamwatch.alerting.store import SqlStore
+from streamwatch.core.http import ApiError
 
 EXTENSION = "alerting"
 # Positions are database sequence numbers: 64-bit signed at most.

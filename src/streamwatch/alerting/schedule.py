@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import random
 
-from streamwatch.flags import duration_seconds
+from streamwatch.core.flags import duration_seconds
 
 DEFAULT_SCHEDULE = "0,5s,5m,30m,2h,5h,10h,14h,20h,24h"
 

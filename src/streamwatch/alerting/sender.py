@@ -13,8 +13,8 @@ import socket
 import ssl
 import time
 
-from alerting_service.ssrf import Target
-from alerting_service.store.models import AttemptResult
+from streamwatch.alerting.ssrf import Target
+from streamwatch.alerting.store.models import AttemptResult
 
 USER_AGENT = "Streamwatch-Webhooks/1"
 MAX_RESPONSE_BYTES = 64 << 10

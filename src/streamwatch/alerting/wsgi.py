@@ -1,6 +1,6 @@
 """WSGI entry point for gunicorn; settings come from STREAMWATCH_* env vars.
 
-  gunicorn -c python:alerting_service.gunicorn_conf alerting_service.wsgi:app
+  gunicorn -c python:streamwatch.alerting.gunicorn_conf streamwatch.alerting.wsgi:app
 
 The module is imported in each gunicorn worker (do not use ``--preload``: the
 delivery threads and database connections must be created after the fork), so
@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 import os
 
-from alerting_service.app import create_app
-from alerting_service.config import AlertingConfig
-from alerting_service.runtime import Runtime
-from streamwatch import logs
+from streamwatch.alerting.app import create_app
+from streamwatch.alerting.config import AlertingConfig
+from streamwatch.alerting.runtime import Runtime
+from streamwatch.core import logs
 
 config = AlertingConfig.from_env()
 logs.setup("alerting", config.log_level)

@@ -2,7 +2,7 @@
 
 Each type is a frozen dataclass with ``from_dict`` (validating, naming every
 bad field), ``to_dict`` and the Spark DDL of the same shape in ``DDL``;
-``tests/unit/test_events.py`` checks that the two agree.
+``tests/unit/contracts/test_events.py`` checks that the two agree.
 
 Times are RFC 3339 UTC strings with millisecond precision and a ``Z`` suffix.
 ``amount`` is a decimal string so that no binary rounding happens on the wire.

@@ -31,8 +31,8 @@ from prometheus_client import (
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from streamwatch.events import parse_ts
-from streamwatch.flags import env_name
+from streamwatch.contracts.events import parse_ts
+from streamwatch.core.flags import env_name
 
 log = logging.getLogger(__name__)
 

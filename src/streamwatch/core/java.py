@@ -97,7 +97,7 @@ def ensure_java_env(minimum: int = 17) -> Jdk:
 
 
 def main() -> int:
-    """``python -m streamwatch.java [MIN]`` prints the JDK home or the fix."""
+    """``python -m streamwatch.core.java [MIN]`` prints the JDK home or the fix."""
     import sys
 
     minimum = int(sys.argv[1]) if len(sys.argv) > 1 else 17

@@ -1,4 +1,4 @@
-"""``python -m metrics_exporter``: the ``streamwatch exporter`` subcommand on its own.
+"""``python -m streamwatch.exporter``: the ``streamwatch exporter`` subcommand on its own.
 
 Container images and tests start the exporter this way so that it imports
 nothing of the other services; the flags and env twins are the same.
@@ -10,8 +10,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from metrics_exporter import cli
-from streamwatch.flags import EnvValueError
+from streamwatch.core.flags import EnvValueError
+from streamwatch.exporter import cli
 
 
 def main(argv: Sequence[str] | None = None) -> int:

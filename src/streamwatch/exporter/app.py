@@ -1,7 +1,7 @@
 """The exporter's Flask app: ``create_app(config)`` wires state, collector, pollers, routes.
 
 The app holds no module-level state: everything hangs off the ``Exporter``
-stored in ``app.extensions["metrics_exporter"]``. Pollers do not start with the
+stored in ``app.extensions["streamwatch.exporter"]``. Pollers do not start with the
 app (tests drive the app without threads); ``Exporter.start()`` starts them.
 """
 
@@ -10,15 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, current_app
 from prometheus_client import CollectorRegistry
 
-from metrics_exporter import dashboard, openapi, orders
-from metrics_exporter.collector import ExporterCollector
-from metrics_exporter.config import ExporterConfig
-from metrics_exporter.pollers import AlertsPoller, LabelsPoller, Poller
-from metrics_exporter.progress import parse_progress
-from metrics_exporter.state import ExporterState
-from metrics_exporter.trends import parse_trends
-from metrics_exporter.validation import ValidationError
-from streamwatch.httpkit import (
+from streamwatch.core.http import (
     ApiError,
     base_app,
     json_body,
@@ -26,8 +18,16 @@ from streamwatch.httpkit import (
     query_int,
     require_bearer,
 )
+from streamwatch.exporter import dashboard, openapi, orders
+from streamwatch.exporter.collector import ExporterCollector
+from streamwatch.exporter.config import ExporterConfig
+from streamwatch.exporter.pollers import AlertsPoller, LabelsPoller, Poller
+from streamwatch.exporter.progress import parse_progress
+from streamwatch.exporter.state import ExporterState
+from streamwatch.exporter.trends import parse_trends
+from streamwatch.exporter.validation import ValidationError
 
-EXTENSION = "metrics_exporter"
+EXTENSION = "streamwatch.exporter"
 #: minutes of orders the web dashboard charts
 ORDER_MINUTES = 60
 

@@ -15,7 +15,7 @@ import argparse
 import errno
 import sys
 
-from streamwatch import flags
+from streamwatch.core import flags
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,10 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     import logging
 
-    from metrics_exporter.app import EXTENSION, create_app
-    from metrics_exporter.config import ConfigError, ExporterConfig
-    from streamwatch import logs
-    from streamwatch.httpkit import Server, port_in_use_message, run_until_signalled
+    from streamwatch.core import logs
+    from streamwatch.core.http import Server, port_in_use_message, run_until_signalled
+    from streamwatch.exporter.app import EXTENSION, create_app
+    from streamwatch.exporter.config import ConfigError, ExporterConfig
 
     logs.setup("metrics-exporter", args.log_level)
     try:
@@ -88,7 +88,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"streamwatch exporter: {message}", file=sys.stderr)
         return 2
 
-    log = logging.getLogger("metrics_exporter")
+    log = logging.getLogger("streamwatch.exporter")
 
     def start() -> None:
         server.start()

@@ -23,7 +23,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from metrics_exporter.state import ENDPOINTS, POLLERS, ExporterState, Snapshot
+from streamwatch.exporter.state import ENDPOINTS, POLLERS, ExporterState, Snapshot
 
 
 @dataclass(frozen=True)

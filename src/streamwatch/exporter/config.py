@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streamwatch.httpkit import token_problem
+from streamwatch.core.http import token_problem
 
 
 class ConfigError(ValueError):

@@ -47,8 +47,8 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response, current_app
 
-from metrics_exporter.state import ExporterState
-from streamwatch.httpkit import ApiError
+from streamwatch.core.http import ApiError
+from streamwatch.exporter.state import ExporterState
 
 #: the order of the sections on the wire and in the document
 SECTIONS = ("trends", "sentiment", "orders", "fraud", "health")
@@ -219,7 +219,7 @@ class Dashboard:
         return response
 
 
-EXTENSION = "metrics_exporter.dashboard"
+EXTENSION = "streamwatch.exporter.dashboard"
 ui = Blueprint("dashboard", __name__)
 
 

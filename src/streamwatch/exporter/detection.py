@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from streamwatch.events import parse_ts
+from streamwatch.contracts.events import parse_ts
 
 #: seconds; sub-second up to a batch backlog of an hour
 DELAY_BUCKETS: tuple[float, ...] = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0,

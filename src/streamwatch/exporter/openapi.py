@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from streamwatch.httpkit import openapi_document
+from streamwatch.core.http import openapi_document
 
 _ERROR = {"description": "malformed body; `field` names the offending field",
           "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}

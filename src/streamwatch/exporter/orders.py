@@ -35,7 +35,8 @@ from flask import Blueprint, Response, current_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from metrics_exporter.validation import (
+from streamwatch.core.http import ApiError, json_body, json_response, query_int, require_bearer
+from streamwatch.exporter.validation import (
     ValidationError,
     is_int,
     is_number,
@@ -43,7 +44,6 @@ from metrics_exporter.validation import (
     require_str,
     require_ts,
 )
-from streamwatch.httpkit import ApiError, json_body, json_response, query_int, require_bearer
 
 STATUSES = ("purchased", "shipped", "delivered", "cancelled", "returned")
 QUANTILES = ("p50", "p90", "p99")
@@ -300,7 +300,7 @@ class OrdersCollector(Collector):
         yield from fams.values()
 
 
-EXTENSION = "metrics_exporter.orders"
+EXTENSION = "streamwatch.exporter.orders"
 api = Blueprint("orders_api", __name__)
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 import requests
 
-from metrics_exporter.state import ExporterState
+from streamwatch.exporter.state import ExporterState
 
 log = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from metrics_exporter.detection import DelayHistogram, delay_seconds
-from metrics_exporter.progress import FRAUD_FIELDS, ProgressSample
-from metrics_exporter.trends import SentimentRow, TrendRow, TrendStore
-from streamwatch.events import SEVERITIES
-from streamwatch.quality import QualityTracker
+from streamwatch.contracts.events import SEVERITIES
+from streamwatch.exporter.detection import DelayHistogram, delay_seconds
+from streamwatch.exporter.progress import FRAUD_FIELDS, ProgressSample
+from streamwatch.exporter.trends import SentimentRow, TrendRow, TrendStore
+from streamwatch.quality.incidents import QualityTracker
 
 # Micro-batch durations: sub-second local batches up to multi-minute stalls.
 DURATION_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0)

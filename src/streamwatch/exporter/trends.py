@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from metrics_exporter.validation import (
+from streamwatch.exporter.validation import (
     ValidationError,
     is_int,
     is_number,

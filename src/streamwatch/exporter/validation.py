@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from streamwatch.events import parse_ts
-from streamwatch.httpkit import EARLIEST, LATEST, TimeOutOfRange, parse_bounded_ts
+from streamwatch.contracts.events import parse_ts
+from streamwatch.core.http import EARLIEST, LATEST, TimeOutOfRange, parse_bounded_ts
 
 
 class ValidationError(ValueError):

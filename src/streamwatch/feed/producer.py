@@ -1,7 +1,7 @@
 """The runtime both producers share: feed logs, the feed HTTP API, the line socket.
 
 A producer CLI (``streamwatch tweets``, ``streamwatch txns``) builds its
-:class:`~streamwatch.sources.Source`, calls :func:`add_producer_flags` in its
+:class:`~streamwatch.feed.sources.Source`, calls :func:`add_producer_flags` in its
 ``add_arguments`` and :func:`run_producer` in its ``main``::
 
     def add_arguments(parser):
@@ -14,7 +14,7 @@ A producer CLI (``streamwatch tweets``, ``streamwatch txns``) builds its
         return run_producer("txn-simulator", source, args,
                             socket_feed="transactions", registry=registry)
 
-``run_producer`` opens one :class:`~streamwatch.feedlog.FeedLog` per feed under
+``run_producer`` opens one :class:`~streamwatch.feed.log.FeedLog` per feed under
 ``<data-dir>/feeds/<feed>/``, serves them over HTTP and tails ``socket_feed``
 on the TCP line socket, runs the source in a thread, and on SIGTERM/SIGINT
 stops the source, fsyncs and closes the logs and exits 0. A busy port exits 2
@@ -36,14 +36,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from streamwatch import flags
+from streamwatch.core import flags
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-    from streamwatch.feedlog import FeedLog
-    from streamwatch.sources import Source
-    from streamwatch.world import World
+    from streamwatch.feed.log import FeedLog
+    from streamwatch.feed.sources import Source
+    from streamwatch.feed.world import World
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def add_producer_flags(parser: argparse.ArgumentParser, *, http_port: int,
 
 def latest_offsets(args: argparse.Namespace, feeds: tuple[str, ...]) -> dict[str, int]:
     """Each feed's latest offset under ``--data-dir`` (0 for a feed with no log yet)."""
-    from streamwatch.feedlog import FeedLog
+    from streamwatch.feed.log import FeedLog
 
     out = {}
     for feed in feeds:
@@ -111,9 +111,9 @@ def latest_offsets(args: argparse.Namespace, feeds: tuple[str, ...]) -> dict[str
 
 def open_world(producer: str, args: argparse.Namespace, feeds: tuple[str, ...],
                asked: dict[str, Any], defaults: dict[str, Any]) -> tuple[World, dict[str, int]]:
-    """The world this start continues or creates (``streamwatch.world``), and how many of
+    """The world this start continues or creates (``streamwatch.feed.world``), and how many of
     its records each feed already holds. Raises ``WorldError``/``OSError`` with the fix."""
-    from streamwatch import world as worlds
+    from streamwatch.feed import world as worlds
 
     latest = latest_offsets(args, feeds)
     world, resumed = worlds.resume_or_create(
@@ -135,10 +135,10 @@ class _Runtime:
 def run_producer(service: str, source: Source, args: argparse.Namespace, *,
                  socket_feed: str, registry: CollectorRegistry) -> int:
     """Run ``source`` behind the feed log, HTTP API and line socket until signalled."""
-    from streamwatch import logs
-    from streamwatch.feedlog import FeedLog, FeedLogError
-    from streamwatch.feedserver import FeedAppConfig, FeedMetrics, LineTail, create_app
-    from streamwatch.httpkit import Server, port_in_use_message, run_until_signalled
+    from streamwatch.core import logs
+    from streamwatch.core.http import Server, port_in_use_message, run_until_signalled
+    from streamwatch.feed.log import FeedLog, FeedLogError
+    from streamwatch.feed.server import FeedAppConfig, FeedMetrics, LineTail, create_app
 
     logs.setup(service, args.log_level)
     if socket_feed not in source.feeds:
@@ -253,8 +253,8 @@ def open_seeded_world(service: str, producer: str, args: argparse.Namespace,
     """
     import time
 
-    from streamwatch import world as worlds
-    from streamwatch.events import format_epoch_ms
+    from streamwatch.contracts.events import format_epoch_ms
+    from streamwatch.feed import world as worlds
 
     now = format_epoch_ms(int(time.time() * 1000))
     try:

@@ -36,8 +36,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from streamwatch import __version__
-from streamwatch.feedlog import FeedLog, OffsetOutOfRange
-from streamwatch.httpkit import ApiError, base_app, json_response, openapi_document, query_int
+from streamwatch.core.http import ApiError, base_app, json_response, openapi_document, query_int
+from streamwatch.feed.log import FeedLog, OffsetOutOfRange
 
 log = logging.getLogger(__name__)
 

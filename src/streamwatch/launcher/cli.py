@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from streamwatch.flags import add_flag, add_switch, duration_seconds, port, positive_float
+from streamwatch.core.flags import add_flag, add_switch, duration_seconds, port, positive_float
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,6 +73,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from streamwatch_launcher.launcher import Launcher
+    from streamwatch.launcher.launcher import Launcher
 
     return Launcher(args).run()

@@ -16,11 +16,11 @@ import requests
 from rich.console import Console
 from rich.live import Live
 
-from streamwatch import logs
-from streamwatch.java import JavaNotFound, find_java_home
-from streamwatch_launcher.status import Endpoints, StatusReader
-from streamwatch_launcher.supervisor import Child, Supervisor, port_free, streamwatch_argv
-from streamwatch_launcher.view import log_snapshot, render
+from streamwatch.core import logs
+from streamwatch.core.java import JavaNotFound, find_java_home
+from streamwatch.launcher.status import Endpoints, StatusReader
+from streamwatch.launcher.supervisor import Child, Supervisor, port_free, streamwatch_argv
+from streamwatch.launcher.view import log_snapshot, render
 
 log = logging.getLogger("streamwatch.run")
 HOST = "127.0.0.1"
@@ -124,7 +124,7 @@ class Launcher:
             self._say("starting the Spark jobs (hashtags, fraud, orders) in one local "
                       "session …")
             self.spark = Child("spark", [
-                sys.executable, "-m", "streamwatch_launcher.spark_jobs",
+                sys.executable, "-m", "streamwatch.launcher.spark_jobs",
                 "--data-dir", d, "--master", a.master, "--trigger", a.trigger,
                 "--tweets-url", self.endpoints.tweets, "--txns-url", self.endpoints.txns,
                 "--orders-url", str(self.endpoints.orders),

@@ -1,6 +1,6 @@
 """The Spark side of ``streamwatch run``: hashtags, fraud and orders in ONE local session.
 
-Run by the launcher as a child process (``python -m streamwatch_launcher.spark_jobs``)
+Run by the launcher as a child process (``python -m streamwatch.launcher.spark_jobs``)
 so that the live view stays responsive and Spark's JVM dies with its process.
 The jobs take exactly the flags ``streamwatch process`` would give them, with
 checkpoints under ``<data-dir>/checkpoints/<job>`` so a second start resumes.
@@ -28,7 +28,7 @@ def job_argvs(args: argparse.Namespace) -> dict[str, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m streamwatch_launcher.spark_jobs")
+    parser = argparse.ArgumentParser(prog="python -m streamwatch.launcher.spark_jobs")
     for flag in ("--data-dir", "--master", "--trigger", "--tweets-url", "--txns-url",
                  "--orders-url", "--alerting-url", "--exporter-url", "--trend-window",
                  "--trend-slide", "--trend-watermark", "--orders-watermark"):
@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import logging
 
-    from streamwatch import logs
-    from streamwatch_processor.cli import job_args, run_jobs
+    from streamwatch.core import logs
+    from streamwatch.processor.cli import job_args, run_jobs
 
     logs.setup("processor")
     logging.getLogger("py4j").setLevel(logging.WARNING)

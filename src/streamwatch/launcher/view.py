@@ -10,7 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from streamwatch_launcher.status import Snapshot
+from streamwatch.launcher.status import Snapshot
 
 log = logging.getLogger(__name__)
 

@@ -33,22 +33,22 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from streamwatch.flags import add_flag, env_name, non_negative_int
+from streamwatch.core.flags import add_flag, env_name, non_negative_int
 
 log = logging.getLogger(__name__)
 
 # job -> (module, one-line help, default source, default sink)
 JOBS: dict[str, tuple[str, str, str, str]] = {
-    "hashtags": ("streamwatch_processor.jobs.hashtags",
+    "hashtags": ("streamwatch.processor.hashtags.job",
                  "trending hashtags per sliding window with VADER sentiment",
                  "feed:http://127.0.0.1:7101/tweets", "console"),
-    "fraud": ("streamwatch_processor.jobs.fraud",
+    "fraud": ("streamwatch.processor.fraud.job",
               "stateful fraud rules over card transactions -> alerts",
               "feed:http://127.0.0.1:7102/transactions", "http:http://127.0.0.1:7103/v1/alerts"),
-    "orders": ("streamwatch_processor.jobs.orders",
+    "orders": ("streamwatch.processor.orders.job",
                "orders per event-time minute and status (purchased, shipped, delivered, ...)",
                "feed:http://127.0.0.1:7105/orders", "console"),
-    "wordcount": ("streamwatch_processor.jobs.wordcount",
+    "wordcount": ("streamwatch.processor.wordcount.job",
                   "the classic word count over the producers' TCP line socket",
                   "socket:127.0.0.1:7201", "console"),
 }
@@ -56,7 +56,7 @@ JOBS: dict[str, tuple[str, str, str, str]] = {
 
 def trigger_value(text: str) -> str:
     """``available-now`` or a processing-time interval such as ``1s``, ``500ms``, ``2 seconds``."""
-    from streamwatch.flags import duration_seconds
+    from streamwatch.core.flags import duration_seconds
 
     t = text.strip().lower()
     if t in ("available-now", "availablenow", "available_now"):
@@ -161,7 +161,7 @@ def _fail(message: str) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
-    from streamwatch import logs
+    from streamwatch.core import logs
 
     logs.setup("processor", args.log_level)
     # py4j logs every callback at info; keep it to problems.
@@ -169,8 +169,8 @@ def main(args: argparse.Namespace) -> int:
     if getattr(args, "_job_error", None):
         return _fail(args._job_error)
     finish_args(args)
-    from streamwatch_processor.sinks import SinkSpecError, parse_sink
-    from streamwatch_processor.sources import SourceSpecError, parse_source
+    from streamwatch.processor.io.sinks import SinkSpecError, parse_sink
+    from streamwatch.processor.io.sources import SourceSpecError, parse_source
 
     try:
         parse_source(args.source)
@@ -194,7 +194,7 @@ def run_jobs(jobs: Sequence[argparse.Namespace], *, master: str, app_name: str,
     Each element of ``jobs`` is what :func:`job_args` returns. 0 when every query
     ended (available-now) or a signal came; 1 when a query failed.
     """
-    from streamwatch_processor.session import build_session
+    from streamwatch.processor.session import build_session
 
     stop = threading.Event()
 
@@ -206,7 +206,7 @@ def run_jobs(jobs: Sequence[argparse.Namespace], *, master: str, app_name: str,
     spark = build_session(master, app_name, conf)  # feed: sources register their data source
     forwarder = None
     if exporter_url:
-        from streamwatch_processor.listener import ProgressForwarder
+        from streamwatch.processor.listener import ProgressForwarder
 
         forwarder = ProgressForwarder(exporter_url)
         spark.streams.addListener(forwarder)
@@ -296,7 +296,7 @@ def _await(spark: Any, jobs: Sequence[argparse.Namespace], running: dict[int, li
     return 0
 
 
-if __name__ == "__main__":  # python -m streamwatch_processor.cli JOB ... (e.g. spark-submit)
+if __name__ == "__main__":  # python -m streamwatch.processor.cli JOB ... (e.g. spark-submit)
     _parser = argparse.ArgumentParser(prog="streamwatch process", description=__doc__,
                                       formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(_parser)

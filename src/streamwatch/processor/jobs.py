@@ -4,7 +4,7 @@ Every job module exposes the same two functions, so ``streamwatch process``
 runs one job and ``streamwatch run`` can start several in one SparkSession:
 
 - ``add_arguments(parser)``: the job's own flags (the common ones -- source,
-  sink, checkpoint, trigger, ... -- are added by ``streamwatch_processor.cli``);
+  sink, checkpoint, trigger, ... -- are added by ``streamwatch.processor.cli``);
 - ``start(spark, args) -> list[StreamingQuery]``: start the job's queries
   (not awaited), each with its own checkpoint under ``args.checkpoint``.
 

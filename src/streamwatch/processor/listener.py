@@ -84,7 +84,7 @@ class ProgressForwarder(StreamingQueryListener):
     def _run(self) -> None:
         import requests
 
-        from streamwatch_processor.sinks import INGEST_TOKEN_ENV, ingest_headers
+        from streamwatch.processor.io.sinks import INGEST_TOKEN_ENV, ingest_headers
 
         session = requests.Session()
         headers = {"Content-Type": "application/json", **ingest_headers()}

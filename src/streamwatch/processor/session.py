@@ -14,7 +14,7 @@ import re
 import sys
 from typing import TYPE_CHECKING
 
-from streamwatch.java import ensure_java_env
+from streamwatch.core.java import ensure_java_env
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

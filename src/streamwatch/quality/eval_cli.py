@@ -1,6 +1,6 @@
 """Evaluate fraud alerts against the simulator's labels: precision, recall, F1 as JSON.
 
-Matching is per incident (``streamwatch.quality``): an alert of rule R is
+Matching is per incident (``streamwatch.quality.incidents``): an alert of rule R is
 correct when one of its transactions belongs to an incident of scenario R;
 an incident is detected when an alert of its scenario's rule names one of
 its transactions.
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from streamwatch.flags import add_flag, probability
+from streamwatch.core.flags import add_flag, probability
 
 FEED_PAGE = 10_000
 
@@ -111,7 +111,7 @@ def read_feed(url: str) -> Iterator[dict[str, Any]]:
 
 
 def evaluate(alerts_path: str, labels_path: str) -> dict[str, Any]:
-    from streamwatch.quality import QualityTracker
+    from streamwatch.quality.incidents import QualityTracker
 
     tracker = QualityTracker()
     tracker.add_labels(read_jsonl(labels_path, "labels"))

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from streamwatch.events import SCENARIOS
+from streamwatch.contracts.events import SCENARIOS
 
 
 def _ratio(num: int, den: int) -> float | None:

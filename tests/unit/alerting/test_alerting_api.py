@@ -17,11 +17,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client import CollectorRegistry
 
-from alerting_service.app import create_app
-from alerting_service.config import AlertingConfig, ConfigError
-from alerting_service.runtime import Runtime
-from alerting_service.signing import new_secret
-from streamwatch.httpkit import route_paths
+from streamwatch.alerting.app import create_app
+from streamwatch.alerting.config import AlertingConfig, ConfigError
+from streamwatch.alerting.runtime import Runtime
+from streamwatch.alerting.signing import new_secret
+from streamwatch.core.http import route_paths
 from tests.factories import alert_body
 from tests.procs import INGEST_TOKEN, ingest_headers
 
@@ -242,7 +242,7 @@ def test_unknown_alert_fields_are_refused(client: FlaskClient) -> None:
 
 def test_alert_listing_is_bounded_in_bytes(app: Flask, client: FlaskClient,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from alerting_service import api_alerts
+    from streamwatch.alerting import api_alerts
 
     # ten alerts of ~8 KiB each against a 20 KiB page: pages of two or three alerts
     monkeypatch.setattr(api_alerts, "MAX_PAGE_BYTES", 20 << 10)

@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from alerting_service.policy import RetryPolicy
-from alerting_service.schedule import DEFAULT_SCHEDULE, next_delay, parse_schedule, total_span
-from alerting_service.store.models import AttemptResult, Claimed
+from streamwatch.alerting.policy import RetryPolicy
+from streamwatch.alerting.schedule import DEFAULT_SCHEDULE, next_delay, parse_schedule, total_span
+from streamwatch.alerting.store.models import AttemptResult, Claimed
 
 
 def test_parse_schedule() -> None:

@@ -8,7 +8,7 @@ import time
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from alerting_service.signing import new_secret, secret_key, sign, webhook_headers
+from streamwatch.alerting.signing import new_secret, secret_key, sign, webhook_headers
 
 BODY = b'{"type":"fraud.alert.created","timestamp":"2026-11-20T10:15:03.120Z","data":{}}'
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from alerting_service.ssrf import UnsafeUrl, check_url, classify, normalise_url
+from streamwatch.alerting.ssrf import UnsafeUrl, check_url, classify, normalise_url
 
 
 @pytest.mark.parametrize(("address", "kind"), [

@@ -2,7 +2,7 @@ from dataclasses import fields
 
 import pytest
 
-from streamwatch.events import (
+from streamwatch.contracts.events import (
     Alert,
     EventError,
     Label,

@@ -10,7 +10,7 @@ import pytest
 from flask import Response
 from prometheus_client import CollectorRegistry
 
-from streamwatch.httpkit import (
+from streamwatch.core.http import (
     Server,
     TimeOutOfRange,
     base_app,

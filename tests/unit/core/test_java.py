@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from streamwatch import java
+from streamwatch.core import java
 
 
 def fake_jdk(root: Path, name: str, version: str) -> Path:

@@ -12,10 +12,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from metrics_exporter.app import EXTENSION, create_app
-from metrics_exporter.config import ConfigError, ExporterConfig
-from metrics_exporter.openapi import example
-from streamwatch.httpkit import route_paths
+from streamwatch.core.http import route_paths
+from streamwatch.exporter.app import EXTENSION, create_app
+from streamwatch.exporter.config import ConfigError, ExporterConfig
+from streamwatch.exporter.openapi import example
 from tests.procs import INGEST_TOKEN, ingest_headers
 
 

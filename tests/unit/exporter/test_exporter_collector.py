@@ -8,13 +8,13 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from metrics_exporter.collector import METRICS, ExporterCollector
-from metrics_exporter.openapi import example
-from metrics_exporter.progress import parse_progress
-from metrics_exporter.state import DURATION_BUCKETS, MAX_ALERT_SERIES, OTHER_RULE, ExporterState
+from streamwatch.exporter.collector import METRICS, ExporterCollector
+from streamwatch.exporter.openapi import example
+from streamwatch.exporter.progress import parse_progress
+from streamwatch.exporter.state import DURATION_BUCKETS, MAX_ALERT_SERIES, OTHER_RULE, ExporterState
 
 #: a real progress event of the fraud job (observedMetrics.fraud), see test_exporter_progress
-FRAUD_PROGRESS = Path(__file__).parent / "data" / "progress_fraud_alerts.json"
+FRAUD_PROGRESS = Path(__file__).resolve().parents[1] / "data" / "progress_fraud_alerts.json"
 
 
 def fresh() -> tuple[ExporterState, CollectorRegistry]:

@@ -13,12 +13,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from metrics_exporter import dashboard
-from metrics_exporter.app import EXTENSION, create_app
-from metrics_exporter.config import ExporterConfig
-from metrics_exporter.openapi import example
-from metrics_exporter.state import RECENT_ALERTS, ExporterState
-from metrics_exporter.trends import parse_trends
+from streamwatch.exporter import dashboard
+from streamwatch.exporter.app import EXTENSION, create_app
+from streamwatch.exporter.config import ExporterConfig
+from streamwatch.exporter.openapi import example
+from streamwatch.exporter.state import RECENT_ALERTS, ExporterState
+from streamwatch.exporter.trends import parse_trends
 from tests.factories import alert_body
 from tests.procs import INGEST_TOKEN, ingest_headers
 

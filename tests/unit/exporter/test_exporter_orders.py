@@ -12,10 +12,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from metrics_exporter import orders
-from metrics_exporter.app import EXTENSION, create_app
-from metrics_exporter.config import ExporterConfig
-from metrics_exporter.openapi import example
+from streamwatch.exporter import orders
+from streamwatch.exporter.app import EXTENSION, create_app
+from streamwatch.exporter.config import ExporterConfig
+from streamwatch.exporter.openapi import example
 from tests.procs import INGEST_TOKEN, ingest_headers
 
 

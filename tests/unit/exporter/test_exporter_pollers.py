@@ -15,9 +15,9 @@ import orjson
 import pytest
 from flask import Flask, Response, request
 
-from metrics_exporter.pollers import AlertsPoller, LabelsPoller, UpstreamError
-from metrics_exporter.state import ExporterState
-from streamwatch.httpkit import Server
+from streamwatch.core.http import Server
+from streamwatch.exporter.pollers import AlertsPoller, LabelsPoller, UpstreamError
+from streamwatch.exporter.state import ExporterState
 from tests.procs import free_port
 
 TIMING = {"interval": 0.05, "max_backoff": 0.2, "timeout": 2.0}

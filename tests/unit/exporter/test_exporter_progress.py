@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from metrics_exporter.openapi import example
-from metrics_exporter.progress import FraudFigures, parse_progress
-from metrics_exporter.validation import ValidationError
-from streamwatch.events import parse_ts
+from streamwatch.contracts.events import parse_ts
+from streamwatch.exporter.openapi import example
+from streamwatch.exporter.progress import FraudFigures, parse_progress
+from streamwatch.exporter.validation import ValidationError
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def test_non_object_body_is_refused() -> None:
 
 # --- observedMetrics.fraud (the fraud job's figures) -----------------------------------------
 
-FRAUD_PROGRESS = Path(__file__).parent / "data" / "progress_fraud_alerts.json"
+FRAUD_PROGRESS = Path(__file__).resolve().parents[1] / "data" / "progress_fraud_alerts.json"
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metrics_exporter.openapi import example
-from metrics_exporter.trends import TrendStore, parse_trends
-from metrics_exporter.validation import ValidationError
+from streamwatch.exporter.openapi import example
+from streamwatch.exporter.trends import TrendStore, parse_trends
+from streamwatch.exporter.validation import ValidationError
 
 
 def row(minute: int, hashtag: str, count: int, rank: int, sentiment: float | None = 0.1

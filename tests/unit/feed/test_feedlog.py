@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streamwatch.feedlog import (
+from streamwatch.feed.log import (
     HEADER,
     FeedLog,
     FeedLogError,

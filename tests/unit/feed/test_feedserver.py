@@ -12,9 +12,9 @@ import pytest
 from flask.testing import FlaskClient
 from prometheus_client import CollectorRegistry
 
-from streamwatch.feedlog import FeedLog
-from streamwatch.feedserver import FeedAppConfig, FeedMetrics, LineTail, create_app
-from streamwatch.httpkit import route_paths
+from streamwatch.core.http import route_paths
+from streamwatch.feed.log import FeedLog
+from streamwatch.feed.server import FeedAppConfig, FeedMetrics, LineTail, create_app
 
 RECORDS = [orjson.dumps({"txn_id": f"t-{i:09d}", "amount": f"{i}.00"}) for i in range(250)]
 

@@ -6,8 +6,8 @@ import argparse
 
 import pytest
 
-from streamwatch.flags import EnvValueError
-from streamwatch.producer import add_producer_flags
+from streamwatch.core.flags import EnvValueError
+from streamwatch.feed.producer import add_producer_flags
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""The world record (``streamwatch.world``) and a simulator resumed from it."""
+"""The world record (``streamwatch.feed.world``) and a simulator resumed from it."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from streamwatch import world as worlds
-from txn_simulator.config import SimConfig
-from txn_simulator.simulator import TxnGenerator, TxnSource
+from streamwatch.feed import world as worlds
+from streamwatch.producers.txns.config import SimConfig
+from streamwatch.producers.txns.simulator import TxnGenerator, TxnSource
 
 ASKED = {"--seed": None, "--rate": 100.0, "--start-time": None, "--weights": {"a": 1.0}}
 DEFAULTS = {"--seed": 42, "--start-time": "2026-11-20T10:00:00.000Z"}

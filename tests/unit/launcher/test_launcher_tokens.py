@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from streamwatch_launcher import cli
-from streamwatch_launcher.launcher import Launcher
-from streamwatch_launcher.supervisor import Child
+from streamwatch.launcher import cli
+from streamwatch.launcher.launcher import Launcher
+from streamwatch.launcher.supervisor import Child
 
 
 def test_the_ingest_token_reaches_alerting_exporter_and_spark(

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from streamwatch_processor.session import (
+from streamwatch.processor.session import (
     CLUSTER_SHUFFLE_PARTITIONS,
     default_shuffle_partitions,
     java_minimum,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streamwatch_processor.cli import job_args
-from streamwatch_processor.jobs import source_options
+from streamwatch.processor.cli import job_args
+from streamwatch.processor.jobs import source_options
 
 
 @pytest.mark.parametrize(("source", "want"), [

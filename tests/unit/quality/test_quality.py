@@ -1,6 +1,6 @@
 import pytest
 
-from streamwatch.quality import QualityTracker
+from streamwatch.quality.incidents import QualityTracker
 
 
 def label(txn, scenario=None, incident=None):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alerting_service.store.dialects import PostgresDialect, SQLiteDialect
-from alerting_service.store.sql import SqlStore, message_id
+from streamwatch.alerting.store.dialects import PostgresDialect, SQLiteDialect
+from streamwatch.alerting.store.sql import SqlStore, message_id
 
 __all__ = ["SqlStore", "message_id", "open_store"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from streamwatch.events import SEVERITIES, Alert, format_epoch_ms
+from streamwatch.contracts.events import SEVERITIES, Alert, format_epoch_ms
 
 MESSAGE_STATES = ("pending", "delivered", "dead")
 OUTCOMES = ("delivered", "failed", "retrying", "dead")

@@ -23,8 +23,8 @@ from typing import Any
 
 import orjson
 
-from alerting_service.store.dialects import Dialect, Pool, Tx
-from alerting_service.store.models import (
+from streamwatch.alerting.store.dialects import Dialect, Pool, Tx
+from streamwatch.alerting.store.models import (
     AttemptResult,
     Claimed,
     Decision,
@@ -33,8 +33,8 @@ from alerting_service.store.models import (
     StoredAlert,
     Subscription,
 )
-from alerting_service.store.schema import MIGRATIONS
-from streamwatch.events import Alert, format_epoch_ms, parse_ts
+from streamwatch.alerting.store.schema import MIGRATIONS
+from streamwatch.contracts.events import Alert, format_epoch_ms, parse_ts
 
 Decide = Callable[[Claimed, AttemptResult, int], Decision]
 

@@ -11,7 +11,7 @@ Key concepts: ``StreamingContext(sc, batch_seconds)``, ``socketTextStream``,
 Run locally::
 
     streamwatch tweets &
-    python -m streamwatch_processor.examples.dstream_socket_wordcount 127.0.0.1 7201 [SECONDS]
+    python -m streamwatch.processor.examples.dstream_socket_wordcount 127.0.0.1 7201 [SECONDS]
 
 Expected output every batch (1 s)::
 
@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
 
     from pyspark.streaming import StreamingContext
 
-    from streamwatch_processor.session import build_session
+    from streamwatch.processor.session import build_session
 
     sc = build_session("local[2]", "dstream_socket_wordcount").sparkContext
     with warnings.catch_warnings():

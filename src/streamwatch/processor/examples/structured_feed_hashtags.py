@@ -6,7 +6,7 @@ hashtags job's streaming aggregation, and a console sink.
 Run locally (the tweet-ingester must be running on 7101)::
 
     streamwatch tweets &
-    python -m streamwatch_processor.examples.structured_feed_hashtags \\
+    python -m streamwatch.processor.examples.structured_feed_hashtags \\
         http://127.0.0.1:7101 /tmp/structured_feed_hashtags
 
 Expected output, once the watermark passes a window's end::
@@ -25,9 +25,9 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: structured_feed_hashtags.py FEED_URL CHECKPOINT_DIR", file=sys.stderr)
         return 2
-    from streamwatch_processor.cli import job_args
-    from streamwatch_processor.jobs import hashtags
-    from streamwatch_processor.session import build_session
+    from streamwatch.processor.cli import job_args
+    from streamwatch.processor.hashtags import job as hashtags
+    from streamwatch.processor.session import build_session
 
     spark = build_session("local[2]", "structured_feed_hashtags")
     args = job_args("hashtags", ["--source", f"feed:{argv[0].rstrip('/')}/tweets",

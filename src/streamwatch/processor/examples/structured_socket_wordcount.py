@@ -7,7 +7,7 @@ source is NOT fault tolerant -- use the feed source for exactly-once.
 Run locally (any line server works: ``nc -lk 9999`` or a producer's socket)::
 
     streamwatch tweets &        # its line socket is 127.0.0.1:7201
-    python -m streamwatch_processor.examples.structured_socket_wordcount 127.0.0.1 7201
+    python -m streamwatch.processor.examples.structured_socket_wordcount 127.0.0.1 7201
 
 Expected output::
 
@@ -29,8 +29,8 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: structured_socket_wordcount.py HOST PORT", file=sys.stderr)
         return 2
-    from streamwatch_processor.jobs.wordcount import word_counts
-    from streamwatch_processor.session import build_session
+    from streamwatch.processor.session import build_session
+    from streamwatch.processor.wordcount.job import word_counts
 
     spark = build_session("local[2]", "structured_socket_wordcount")
     lines = (spark.readStream.format("socket")

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from streamwatch_processor.files import local_path, write_atomically
+from streamwatch.processor.io.files import local_path, write_atomically
 
 DEFAULT = 8
 #: the default before the record existed: what an unrecorded, used checkpoint was made with

@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from streamwatch.events import alert_id, format_epoch_ms
-from streamwatch_processor.fraud.rules import Rule, RuleSet
-from streamwatch_processor.fraud.state import (
+from streamwatch.contracts.events import alert_id, format_epoch_ms
+from streamwatch.processor.fraud.rules import Rule, RuleSet
+from streamwatch.processor.fraud.state import (
     ALERT_TS,
     CARD_COLUMNS,
     NEVER,

@@ -40,14 +40,14 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from streamwatch.flags import add_flag, duration_seconds
-from streamwatch_processor.fraud.buckets import QUERY_DIR
+from streamwatch.core.flags import add_flag, duration_seconds
+from streamwatch.processor.fraud.buckets import QUERY_DIR
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.streaming import StreamingQuery
 
-    from streamwatch_processor.fraud.rules import RulesWatcher
+    from streamwatch.processor.fraud.rules import RulesWatcher
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def _validate(args: argparse.Namespace) -> None:
 
 def start_rules_watcher(args: argparse.Namespace) -> RulesWatcher:
     """Load the rules (failing loudly if invalid) and publish them for the executors."""
-    from streamwatch_processor.fraud.rules import RulesWatcher, default_rules_path
+    from streamwatch.processor.fraud.rules import RulesWatcher, default_rules_path
 
     path = Path(args.rules) if args.rules else default_rules_path()
     publish = Path(args.rules_publish_dir or Path(args.checkpoint) / "rules")
@@ -98,9 +98,9 @@ def transactions(spark: SparkSession, args: argparse.Namespace) -> DataFrame:
     """Parsed transactions with the detector's columns plus ``bucket``."""
     from pyspark.sql import functions as F
 
-    from streamwatch.events import Transaction
-    from streamwatch_processor.jobs import source_options
-    from streamwatch_processor.sources import read_stream
+    from streamwatch.contracts.events import Transaction
+    from streamwatch.processor.io.sources import read_stream
+    from streamwatch.processor.jobs import source_options
 
     # The dead-letter side query is started later (start_dead_letter_when_running):
     # started together with this one, it makes the stateful operator's pre-init
@@ -125,12 +125,12 @@ def alerts_with_stats(txns: DataFrame, watcher: RulesWatcher, args: argparse.Nam
     """The processor's output (alerts + per-bucket stats rows), observed as ``fraud``."""
     from pyspark.sql import functions as F
 
-    from streamwatch_processor.fraud.processor import (
+    from streamwatch.processor.fraud.processor import (
         OUTPUT_SCHEMA,
         FraudProcessor,
         has_legacy_state,
     )
-    from streamwatch_processor.jobs import checkpoint_dir
+    from streamwatch.processor.jobs import checkpoint_dir
 
     processor = FraudProcessor(
         rules_dir=str(watcher.publish_dir), buckets=args.buckets,
@@ -154,8 +154,8 @@ def alert_rows(batch: DataFrame) -> list[dict[str, Any]]:
     """The alert rows of a processor batch as dicts in the alert schema, sorted by id."""
     from pyspark.sql import functions as F
 
-    from streamwatch_processor.fraud.processor import ALERT_FIELDS
-    from streamwatch_processor.sinks import collect_rows
+    from streamwatch.processor.fraud.processor import ALERT_FIELDS
+    from streamwatch.processor.io.sinks import collect_rows
 
     alerts = batch.where(F.col("kind") == "alert").select(*ALERT_FIELDS)
     return sorted(collect_rows(alerts), key=lambda r: r["alert_id"])
@@ -169,7 +169,7 @@ def split_future(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list
     both clocks), and a refused batch would stop the query at every retry; so these are
     kept in the dead-letter directory and logged instead (a producer's clock is wrong).
     """
-    from streamwatch.events import DETECTION_CLOCK_SKEW, parse_ts
+    from streamwatch.contracts.events import DETECTION_CLOCK_SKEW, parse_ts
 
     ok, future = [], []
     for row in rows:
@@ -181,9 +181,9 @@ def split_future(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list
 def start_dead_letter_when_running(spark: SparkSession, args: argparse.Namespace,
                                    query: StreamingQuery) -> None:
     """Start the source's dead-letter query once the fraud query has planned its first batch."""
-    from streamwatch.events import Transaction
-    from streamwatch_processor.jobs import dead_letter_dir, source_options
-    from streamwatch_processor.sources import read_stream
+    from streamwatch.contracts.events import Transaction
+    from streamwatch.processor.io.sources import read_stream
+    from streamwatch.processor.jobs import dead_letter_dir, source_options
 
     stop = threading.Event()
     try:
@@ -209,9 +209,9 @@ def _poll(watcher: RulesWatcher, lock: threading.Lock, every_s: float,
 
 
 def start(spark: Any, args: argparse.Namespace) -> list[StreamingQuery]:
-    from streamwatch_processor.fraud import buckets
-    from streamwatch_processor.jobs import apply_trigger, checkpoint_dir, dead_letter_dir
-    from streamwatch_processor.sinks import JsonlSink, parse_sink
+    from streamwatch.processor.fraud import buckets
+    from streamwatch.processor.io.sinks import JsonlSink, parse_sink
+    from streamwatch.processor.jobs import apply_trigger, checkpoint_dir, dead_letter_dir
 
     _validate(args)
     args.buckets = buckets.resolve(str(args.checkpoint), args.buckets)

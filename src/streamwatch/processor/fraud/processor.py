@@ -54,9 +54,9 @@ import numpy as np
 import pandas as pd
 from pyspark.sql.streaming import StatefulProcessor, StatefulProcessorHandle
 
-from streamwatch_processor.fraud.detector import detect_delta
-from streamwatch_processor.fraud.rules import RuleSet, read_published
-from streamwatch_processor.fraud.state import (
+from streamwatch.processor.fraud.detector import detect_delta
+from streamwatch.processor.fraud.rules import RuleSet, read_published
+from streamwatch.processor.fraud.state import (
     LOG_KEY_SCHEMA,
     LOG_SCHEMA,
     META_SCHEMA,
@@ -306,7 +306,7 @@ def has_legacy_state(checkpoint: str) -> bool:
     """
     import os
 
-    from streamwatch_processor.files import local_path
+    from streamwatch.processor.io.files import local_path
 
     local = local_path(checkpoint)
     if local is None:

@@ -44,8 +44,8 @@ from typing import Any
 
 import yaml
 
-from streamwatch.events import SCENARIOS, SEVERITIES
-from streamwatch_processor.files import write_atomically
+from streamwatch.contracts.events import SCENARIOS, SEVERITIES
+from streamwatch.processor.io.files import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +258,7 @@ def _parse_rule(name: str, body: Any, errors: list[str]) -> Rule | None:
 
 
 def default_rules_path() -> Path:
-    return Path(str(resources.files("streamwatch_processor.fraud").joinpath("rules.yaml")))
+    return Path(str(resources.files("streamwatch.processor.fraud").joinpath("rules.yaml")))
 
 
 def load_rules(path: str | os.PathLike[str]) -> RuleSet:

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from streamwatch.events import SCENARIOS
+from streamwatch.contracts.events import SCENARIOS
 
 #: input columns of a transaction as the detector sees it: ``ts`` = event time (epoch ms);
 #: ``card``, ``country_h``, ``device_h`` = 64-bit hashes (0 = no device), so that joins

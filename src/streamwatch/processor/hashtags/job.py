@@ -49,7 +49,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from streamwatch.flags import add_flag, duration_seconds, probability
+from streamwatch.core.flags import add_flag, duration_seconds, probability
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -105,7 +105,7 @@ def _ms(seconds: float) -> int:
 
 
 def _pane_ms(args: argparse.Namespace) -> int:
-    from streamwatch_processor.jobs.panes import pane_ms
+    from streamwatch.processor.hashtags.panes import pane_ms
 
     durations = [_ms(args.window), _ms(args.slide)]
     if args.sentiment_window > 0:
@@ -126,9 +126,9 @@ def deduplicated_tweets(spark: Any, args: argparse.Namespace) -> DataFrame:
     """Valid tweets with an event time, each id once within the watermark."""
     from pyspark.sql import functions as F
 
-    from streamwatch.events import Tweet
-    from streamwatch_processor.jobs import dead_letter_dir, source_options
-    from streamwatch_processor.sources import read_stream
+    from streamwatch.contracts.events import Tweet
+    from streamwatch.processor.io.sources import read_stream
+    from streamwatch.processor.jobs import dead_letter_dir, source_options
 
     tweets = read_stream(spark, args.source, Tweet.DDL, options=source_options(args),
                          dead_letter_dir=dead_letter_dir(args),
@@ -148,12 +148,12 @@ def pane_counts(tweets: DataFrame, args: argparse.Namespace) -> DataFrame:
     """
     from pyspark.sql import functions as F
 
-    from streamwatch_processor.hashtag_rule import (
+    from streamwatch.processor.hashtags.rule import (
         ascii_hashtags_column,
         hashtags_udf,
         is_ascii_column,
     )
-    from streamwatch_processor.sentiment import sentiment_udf
+    from streamwatch.processor.hashtags.sentiment import sentiment_udf
 
     text, ascii_text = F.col("text"), F.col("ascii")
     tweets = tweets.select("id", "ts", "text", is_ascii_column(text).alias("ascii"))
@@ -183,7 +183,7 @@ class _ExporterPoster:
     """POST trends to the exporter; a live view, so failure is logged, never fatal."""
 
     def __init__(self, exporter_url: str | None) -> None:
-        from streamwatch_processor.sinks import HttpSink
+        from streamwatch.processor.io.sinks import HttpSink
 
         self.http = None if not exporter_url else HttpSink(
             exporter_url.rstrip("/") + "/v1/trends", "trends", max_attempts=3, timeout=5.0)
@@ -191,7 +191,7 @@ class _ExporterPoster:
     def post(self, trends: list[dict[str, Any]], sentiment: list[dict[str, Any]]) -> None:
         if self.http is None or not (trends or sentiment):
             return
-        from streamwatch_processor.sinks import SinkError
+        from streamwatch.processor.io.sinks import SinkError
 
         try:
             self.http.post({"trends": trends, "sentiment": sentiment})
@@ -200,9 +200,9 @@ class _ExporterPoster:
 
 
 def start(spark: Any, args: argparse.Namespace) -> list[StreamingQuery]:
-    from streamwatch_processor.jobs import apply_trigger, checkpoint_dir, session_conf
-    from streamwatch_processor.jobs.panes import PaneStore, sentiment_windows, trend_windows
-    from streamwatch_processor.sinks import parse_sink
+    from streamwatch.processor.hashtags.panes import PaneStore, sentiment_windows, trend_windows
+    from streamwatch.processor.io.sinks import parse_sink
+    from streamwatch.processor.jobs import apply_trigger, checkpoint_dir, session_conf
 
     _validate(args)
     spec = parse_sink(args.sink)

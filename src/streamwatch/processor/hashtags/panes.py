@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from streamwatch_processor.files import write_atomically
+from streamwatch.processor.io.files import write_atomically
 
 # (pane start ms, hashtag or None for all tweets, count, sentiment sum, sentiment n)
 Pane = tuple[int, str | None, int, float, int]

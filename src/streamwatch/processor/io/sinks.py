@@ -37,7 +37,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import orjson
 
-from streamwatch_processor.files import write_atomically
+from streamwatch.processor.io.files import write_atomically
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame

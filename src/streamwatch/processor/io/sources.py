@@ -108,7 +108,7 @@ def read_lines(
     src = spec if isinstance(spec, SourceSpec) else parse_source(spec)
     opts = dict(options or {})
     if src.kind == "feed":
-        from streamwatch_processor import feed_source
+        from streamwatch.processor.io import feed_source
 
         feed_source.register(spark)
         reader = spark.readStream.format(feed_source.SOURCE_NAME)
@@ -184,8 +184,8 @@ def _start_dead_letter(
     """
     from pyspark.sql import functions as F
 
-    from streamwatch_processor.jobs import apply_trigger
-    from streamwatch_processor.sinks import JsonlSink
+    from streamwatch.processor.io.sinks import JsonlSink
+    from streamwatch.processor.jobs import apply_trigger
 
     sink = JsonlSink(dead_letter_dir, prefix="dead-letter")
     source_name = str(src)

@@ -41,7 +41,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from streamwatch.flags import add_flag, duration_seconds
+from streamwatch.core.flags import add_flag, duration_seconds
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -77,9 +77,9 @@ def order_events(spark: Any, args: argparse.Namespace) -> DataFrame:
     """Parsed order events with ``ts`` (epoch ms, null when the time does not parse)."""
     from pyspark.sql import functions as F
 
-    from streamwatch.events import OrderEvent
-    from streamwatch_processor.jobs import dead_letter_dir, source_options
-    from streamwatch_processor.sources import read_stream
+    from streamwatch.contracts.events import OrderEvent
+    from streamwatch.processor.io.sources import read_stream
+    from streamwatch.processor.jobs import dead_letter_dir, source_options
 
     events = read_stream(spark, args.source, OrderEvent.DDL, options=source_options(args),
                          dead_letter_dir=dead_letter_dir(args), trigger=args.trigger)
@@ -93,7 +93,7 @@ class _ExporterPoster:
     """POST final rows to the exporter; a live view, so failure is logged, never fatal."""
 
     def __init__(self, exporter_url: str | None) -> None:
-        from streamwatch_processor.sinks import HttpSink
+        from streamwatch.processor.io.sinks import HttpSink
 
         self.http = None if not exporter_url else HttpSink(
             exporter_url.rstrip("/") + "/v1/orders", "orders", max_attempts=3, timeout=5.0)
@@ -101,7 +101,7 @@ class _ExporterPoster:
     def post(self, rows: list[dict[str, Any]], late_total: int) -> None:
         if self.http is None:
             return
-        from streamwatch_processor.sinks import SinkError
+        from streamwatch.processor.io.sinks import SinkError
 
         try:
             for i in range(0, max(1, len(rows)), 5000):
@@ -111,13 +111,13 @@ class _ExporterPoster:
 
 
 def start(spark: Any, args: argparse.Namespace) -> list[StreamingQuery]:
-    from streamwatch_processor.jobs import (
+    from streamwatch.processor.io.sinks import JsonlSink, parse_sink
+    from streamwatch.processor.jobs import (
         apply_trigger,
         checkpoint_dir,
         dead_letter_dir,
     )
-    from streamwatch_processor.jobs.order_minutes import MinuteStore
-    from streamwatch_processor.sinks import JsonlSink, parse_sink
+    from streamwatch.processor.orders.minutes import MinuteStore
 
     _validate(args)
     sink = parse_sink(args.sink).open("orders", label="orders")

@@ -58,8 +58,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
-from streamwatch.events import AFTER_PURCHASE, ORDER_STATUSES
-from streamwatch_processor.files import write_atomically
+from streamwatch.contracts.events import AFTER_PURCHASE, ORDER_STATUSES
+from streamwatch.processor.io.files import write_atomically
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from streamwatch.flags import add_flag
+from streamwatch.core.flags import add_flag
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -53,9 +53,9 @@ def word_counts(lines: DataFrame) -> DataFrame:
 def start(spark: Any, args: argparse.Namespace) -> list[StreamingQuery]:
     from pyspark.sql import functions as F
 
-    from streamwatch_processor.jobs import apply_trigger, checkpoint_dir, source_options
-    from streamwatch_processor.sinks import parse_sink
-    from streamwatch_processor.sources import read_lines
+    from streamwatch.processor.io.sinks import parse_sink
+    from streamwatch.processor.io.sources import read_lines
+    from streamwatch.processor.jobs import apply_trigger, checkpoint_dir, source_options
 
     sink = parse_sink(args.sink).open("words", label="wordcount")
     counts = word_counts(read_lines(spark, args.source, options=source_options(args)))

@@ -25,8 +25,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from streamwatch import flags
-from streamwatch.producer import add_producer_flags
+from streamwatch.core import flags
+from streamwatch.feed.producer import add_producer_flags
 
 HTTP_PORT = 7105
 SOCKET_PORT = 7205
@@ -35,7 +35,7 @@ PRODUCER = "orders"
 
 def start_time(text: str) -> str:
     """``now`` or an RFC 3339 timestamp."""
-    from streamwatch.events import parse_ts
+    from streamwatch.contracts.events import parse_ts
 
     if text != "now":
         try:
@@ -88,7 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_producer_flags(parser, http_port=HTTP_PORT, socket_port=SOCKET_PORT)
 
 
-#: the flags that shape the generated world (``streamwatch.world``); --max-events only
+#: the flags that shape the generated world (``streamwatch.feed.world``); --max-events only
 #: says where this world stops, so it may change between starts
 WORLD_FLAGS = ("--seed", "--rate", "--start-time", "--time-scale", "--cancel-rate",
                "--return-rate", "--duplicate-rate", "--duplicate-delay", "--disorder",
@@ -117,8 +117,8 @@ def build_config(params: dict[str, Any], *, max_events: int | None = None, epoch
                  ) -> Any:
     """``OrderConfig`` from world parameters (every value set); raises ValueError naming
     the flags to fix."""
-    from order_simulator.simulator import OrderConfig
-    from streamwatch.events import parse_ts
+    from streamwatch.contracts.events import parse_ts
+    from streamwatch.producers.orders.simulator import OrderConfig
 
     config = OrderConfig(
         seed=params["--seed"], rate=params["--rate"],
@@ -139,8 +139,8 @@ def main(args: argparse.Namespace) -> int:
 
     from prometheus_client import CollectorRegistry
 
-    from order_simulator.simulator import OrderSource
-    from streamwatch.producer import open_seeded_world, run_producer
+    from streamwatch.feed.producer import open_seeded_world, run_producer
+    from streamwatch.producers.orders.simulator import OrderSource
 
     opened = open_seeded_world(
         "order-simulator", PRODUCER, args, OrderSource.feeds, world_params(args),

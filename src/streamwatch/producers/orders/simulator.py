@@ -1,4 +1,4 @@
-"""The order-lifecycle generator and the :class:`~streamwatch.sources.Source` around it.
+"""The order-lifecycle generator and the :class:`~streamwatch.feed.sources.Source` around it.
 
 Key concepts:
 
@@ -23,7 +23,7 @@ Key concepts:
 - **Deterministic in the count of events.** Blocks do not depend on how many
   events a caller takes, so one seed gives one sequence however the output is
   paced; a restarted producer regenerates its world and skips what its feed
-  holds (``streamwatch.world``). Ids carry the world's epoch
+  holds (``streamwatch.feed.world``). Ids carry the world's epoch
   (``o-e2-000000017``); an event id is its order id and status
   (``o-000000017/shipped``), so a resend has the id of the original.
 
@@ -48,9 +48,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from streamwatch.events import format_epoch_ms
-from streamwatch.sources import Emit
-from streamwatch.world import id_tag
+from streamwatch.contracts.events import format_epoch_ms
+from streamwatch.feed.sources import Emit
+from streamwatch.feed.world import id_tag
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -278,7 +278,7 @@ class OrderGenerator:
 
 
 class OrderSource:
-    """``streamwatch orders`` as a :class:`~streamwatch.sources.Source`."""
+    """``streamwatch orders`` as a :class:`~streamwatch.feed.sources.Source`."""
 
     feeds = ("orders",)
 

@@ -48,13 +48,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from streamwatch import flags
-from streamwatch.producer import add_producer_flags
+from streamwatch.core import flags
+from streamwatch.feed.producer import add_producer_flags
 
 if TYPE_CHECKING:
-    from streamwatch.sources import Emit, Source
-    from streamwatch.world import World
-    from tweet_ingester.synthetic import SyntheticConfig
+    from streamwatch.feed.sources import Emit, Source
+    from streamwatch.feed.world import World
+    from streamwatch.producers.tweets.synthetic import SyntheticConfig
 
 HTTP_PORT = 7101
 SOCKET_PORT = 7201
@@ -158,7 +158,7 @@ class _ExitAtEnd:
             os.kill(os.getpid(), signal.SIGTERM)
 
 
-#: the flags that shape a synthetic world (``streamwatch.world``); a restart must repeat
+#: the flags that shape a synthetic world (``streamwatch.feed.world``); a restart must repeat
 #: them or leave --seed unset to continue the recorded one
 SYNTHETIC_WORLD = {"--seed": "seed", "--rate": "rate", "--hashtags": "hashtags",
                    "--duplicate-rate": "duplicate_rate",
@@ -175,7 +175,7 @@ def synthetic_world(args: argparse.Namespace) -> dict[str, Any]:
 def synthetic_config(args: argparse.Namespace, params: dict[str, Any] | None = None,
                      epoch: int = 1) -> SyntheticConfig:
     """The generator's settings from the flags, or from a world record's ``params``."""
-    from tweet_ingester.synthetic import SyntheticConfig
+    from streamwatch.producers.tweets.synthetic import SyntheticConfig
 
     p = synthetic_world(args) if params is None else params
     return SyntheticConfig(
@@ -199,7 +199,7 @@ def replay_world(args: argparse.Namespace, path: Path) -> dict[str, Any]:
 def _open_world(args: argparse.Namespace, asked: dict[str, Any], defaults: dict[str, Any]
                 ) -> tuple[World, int] | int:
     """The world of the tweets feed and the tweets it holds, or the exit code of a refusal."""
-    from streamwatch.producer import open_world
+    from streamwatch.feed.producer import open_world
 
     try:
         world, held = open_world("tweets", args, ("tweets",), asked, defaults=defaults)
@@ -219,7 +219,7 @@ def _fail(message: str) -> int:
 def main(args: argparse.Namespace) -> int:
     from prometheus_client import CollectorRegistry
 
-    from streamwatch.producer import run_producer
+    from streamwatch.feed.producer import run_producer
 
     registry = CollectorRegistry()
     try:
@@ -228,7 +228,7 @@ def main(args: argparse.Namespace) -> int:
         return _fail(f"--source (env STREAMWATCH_SOURCE): {exc}")
     source: Source
     if spec == "synthetic":
-        from tweet_ingester.synthetic import SyntheticSource
+        from streamwatch.producers.tweets.synthetic import SyntheticSource
 
         try:
             config = synthetic_config(args)
@@ -242,7 +242,7 @@ def main(args: argparse.Namespace) -> int:
         config = synthetic_config(args, world.params, epoch=world.epoch)
         source = SyntheticSource(config, world.params["--seed"], held=held)
     elif spec.startswith("replay:"):
-        from tweet_ingester.replay import (
+        from streamwatch.producers.tweets.replay import (
             ReplayConfig,
             ReplayFileError,
             ReplaySource,
@@ -280,7 +280,7 @@ def main(args: argparse.Namespace) -> int:
             rebase_anchor_ms=world.params["--rebase-anchor"] if args.rebase_time else None),
             registry=registry)
     else:
-        from tweet_ingester.xapi import (
+        from streamwatch.producers.tweets.xapi import (
             TOKEN_ENV,
             BackoffPolicy,
             XApiConfig,

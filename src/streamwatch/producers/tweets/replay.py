@@ -63,8 +63,8 @@ from typing import IO, Any
 import orjson
 from prometheus_client import CollectorRegistry, Counter
 
-from streamwatch.events import EventError, Tweet, format_epoch_ms, format_ts, parse_ts
-from streamwatch.sources import Emit
+from streamwatch.contracts.events import EventError, Tweet, format_epoch_ms, format_ts, parse_ts
+from streamwatch.feed.sources import Emit
 
 log = logging.getLogger(__name__)
 

@@ -37,9 +37,9 @@ from typing import Any
 
 import orjson
 
-from streamwatch.events import format_epoch_ms
-from streamwatch.sources import Emit, Pacer
-from tweet_ingester import vocab
+from streamwatch.contracts.events import format_epoch_ms
+from streamwatch.feed.sources import Emit, Pacer
+from streamwatch.producers.tweets import vocab
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class SyntheticConfig:
     out_of_order_rate: float = 0.01
     max_lateness_s: float = 30.0
     limit: int = 0  # stop after this many tweets; 0 = run until stopped
-    #: the world's epoch (``streamwatch.world``): a new world of the same seed gets other
+    #: the world's epoch (``streamwatch.feed.world``): a new world of the same seed gets other
     #: users, tags and tweet ids
     epoch: int = 1
 
@@ -286,7 +286,7 @@ class TweetGenerator:
 
 
 class SyntheticSource:
-    """The generator behind a :class:`~streamwatch.sources.Pacer`, emitting to ``tweets``."""
+    """The generator behind a :class:`~streamwatch.feed.sources.Pacer`, emitting to ``tweets``."""
 
     feeds = ("tweets",)
 

@@ -39,8 +39,8 @@ import requests
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from urllib3.exceptions import ReadTimeoutError
 
-from streamwatch.events import EventError, Tweet, format_ts, parse_ts
-from streamwatch.sources import Emit
+from streamwatch.contracts.events import EventError, Tweet, format_ts, parse_ts
+from streamwatch.feed.sources import Emit
 
 log = logging.getLogger(__name__)
 

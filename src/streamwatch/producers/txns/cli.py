@@ -23,9 +23,9 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
-from streamwatch import flags
-from streamwatch.events import DETECTION_CLOCK_SKEW, SCENARIOS, parse_ts
-from streamwatch.producer import add_producer_flags
+from streamwatch.contracts.events import DETECTION_CLOCK_SKEW, SCENARIOS, parse_ts
+from streamwatch.core import flags
+from streamwatch.feed.producer import add_producer_flags
 
 HTTP_PORT = 7102
 SOCKET_PORT = 7202
@@ -106,7 +106,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_producer_flags(parser, http_port=HTTP_PORT, socket_port=SOCKET_PORT)
 
 
-#: the flags that shape the generated world (``streamwatch.world``); --max-events only
+#: the flags that shape the generated world (``streamwatch.feed.world``); --max-events only
 #: says where this world stops, so it may change between starts
 WORLD_FLAGS = ("--seed", "--rate", "--cards", "--legit-min-gap", "--start-time", "--fraud-rate",
                "--scenario-weights", "--disorder", "--late-fraction", "--late-by")
@@ -135,7 +135,7 @@ def build_config(params: dict[str, Any], *, max_events: int | None = None, epoch
     ValueError naming the flags to fix."""
     from dataclasses import replace
 
-    from txn_simulator.config import LegitParams, ScenarioConfig, SimConfig
+    from streamwatch.producers.txns.config import LegitParams, ScenarioConfig, SimConfig
 
     if params["--late-fraction"] > 0 and params["--late-by"] <= 0:
         raise ValueError("--late-fraction needs --late-by > 0 (e.g. --late-by 10m)")
@@ -159,8 +159,8 @@ def main(args: argparse.Namespace) -> int:
 
     from prometheus_client import CollectorRegistry
 
-    from streamwatch.producer import open_seeded_world, run_producer
-    from txn_simulator.simulator import TxnSource
+    from streamwatch.feed.producer import open_seeded_world, run_producer
+    from streamwatch.producers.txns.simulator import TxnSource
 
     opened = open_seeded_world(
         "txn-simulator", "txns", args, TxnSource.feeds, world_params(args),

@@ -3,7 +3,7 @@
 Legit traffic is generated a block at a time as columns; fraud incidents add a
 few rows each. ``Columns.concat`` merges both, ``sort_by_time`` puts them in
 event-time order, and ``serialise`` turns a block into the compact JSON bytes
-of the ``transactions`` and ``labels`` feeds (``streamwatch.events``).
+of the ``transactions`` and ``labels`` feeds (``streamwatch.contracts.events``).
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from dataclasses import dataclass, fields
 import numpy as np
 import orjson
 
-from streamwatch.events import SCENARIOS
-from streamwatch.world import id_tag
-from txn_simulator import geo
-from txn_simulator.config import CATEGORIES
-from txn_simulator.population import CHANNEL_NAMES, device_name
+from streamwatch.contracts.events import SCENARIOS
+from streamwatch.feed.world import id_tag
+from streamwatch.producers.txns import geo
+from streamwatch.producers.txns.config import CATEGORIES
+from streamwatch.producers.txns.population import CHANNEL_NAMES, device_name
 
 NO_DEVICE = np.uint64(0)
 

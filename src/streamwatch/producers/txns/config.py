@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from streamwatch.events import SCENARIOS
+from streamwatch.contracts.events import SCENARIOS
 
 #: merchant categories and the median amount (USD) of a typical purchase
 CATEGORY_MEDIAN_USD: dict[str, float] = {
@@ -250,7 +250,7 @@ class SimConfig:
     late_by_s: float = 0.0
     #: stop after this many transactions (None = never)
     max_events: int | None = None
-    #: the world's epoch (``streamwatch.world``): ids of epoch 2 on carry it, so two
+    #: the world's epoch (``streamwatch.feed.world``): ids of epoch 2 on carry it, so two
     #: worlds never share a card or customer id
     epoch: int = 1
     legit: LegitParams = field(default_factory=LegitParams)

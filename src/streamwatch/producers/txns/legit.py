@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from txn_simulator.columns import Columns
-from txn_simulator.config import LegitParams
-from txn_simulator.population import (
+from streamwatch.producers.txns.columns import Columns
+from streamwatch.producers.txns.config import LegitParams
+from streamwatch.producers.txns.population import (
     _CAT_CUM,
     _PROFILE_CUM,
     ATM,

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from txn_simulator import geo
-from txn_simulator.config import CATEGORIES, CATEGORY_MEDIAN_USD, SimConfig
+from streamwatch.producers.txns import geo
+from streamwatch.producers.txns.config import CATEGORIES, CATEGORY_MEDIAN_USD, SimConfig
 
 CHANNEL_NAMES: tuple[str, ...] = ("pos", "online", "atm")
 POS, ONLINE, ATM = 0, 1, 2

@@ -4,7 +4,7 @@ An incident takes over one customer's card from ``start_ms`` on. Its rows
 carry the scenario index and incident number, except the account-takeover
 context purchase, which the genuine owner makes and is labelled legit. The
 parameters and the signature each builder guarantees are in
-:mod:`txn_simulator.config` and ``docs/fraud-scenarios.md``.
+:mod:`streamwatch.producers.txns.config` and ``docs/fraud-scenarios.md``.
 """
 
 from __future__ import annotations
@@ -14,12 +14,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streamwatch.events import SCENARIOS
-from txn_simulator import geo
-from txn_simulator.columns import Columns
-from txn_simulator.config import CATEGORIES, SimConfig
-from txn_simulator.legit import legit_columns
-from txn_simulator.population import ATM, CAT_INDEX, IN_PERSON, ONLINE, POS, Population, mix64
+from streamwatch.contracts.events import SCENARIOS
+from streamwatch.producers.txns import geo
+from streamwatch.producers.txns.columns import Columns
+from streamwatch.producers.txns.config import CATEGORIES, SimConfig
+from streamwatch.producers.txns.legit import legit_columns
+from streamwatch.producers.txns.population import (
+    ATM,
+    CAT_INDEX,
+    IN_PERSON,
+    ONLINE,
+    POS,
+    Population,
+    mix64,
+)
 
 Row = tuple  # Columns field order
 

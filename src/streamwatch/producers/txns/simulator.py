@@ -1,4 +1,4 @@
-"""The transaction generator and the :class:`~streamwatch.sources.Source` around it.
+"""The transaction generator and the :class:`~streamwatch.feed.sources.Source` around it.
 
 ``TxnGenerator`` advances a simulated clock in fixed blocks of event time.
 Each block starts fraud incidents (a Poisson number per scenario, sized so
@@ -13,7 +13,7 @@ by up to ``disorder_s``, and ``late_fraction`` of events by ``late_by_s``
 more, so consumers see out-of-order and late data while fraud signatures in
 event time stay intact.
 
-``TxnSource`` paces the generator with :class:`~streamwatch.sources.Pacer`
+``TxnSource`` paces the generator with :class:`~streamwatch.feed.sources.Pacer`
 and emits each batch to the ``labels`` feed, then to ``transactions``: a
 crash between the two leaves a label without its transaction, never a
 transaction without its label.
@@ -31,14 +31,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from streamwatch.events import SCENARIOS
-from streamwatch.sources import Emit, Pacer
-from txn_simulator import geo
-from txn_simulator.columns import Columns, serialise
-from txn_simulator.config import SimConfig
-from txn_simulator.legit import legit_columns, pick_free_cards
-from txn_simulator.population import Population
-from txn_simulator.scenarios import BUILDERS, IncidentContext, Row, eligible
+from streamwatch.contracts.events import SCENARIOS
+from streamwatch.feed.sources import Emit, Pacer
+from streamwatch.producers.txns import geo
+from streamwatch.producers.txns.columns import Columns, serialise
+from streamwatch.producers.txns.config import SimConfig
+from streamwatch.producers.txns.legit import legit_columns, pick_free_cards
+from streamwatch.producers.txns.population import Population
+from streamwatch.producers.txns.scenarios import BUILDERS, IncidentContext, Row, eligible
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -169,7 +169,7 @@ class TxnGenerator:
 
 
 class TxnSource:
-    """``streamwatch txns`` as a :class:`~streamwatch.sources.Source`."""
+    """``streamwatch txns`` as a :class:`~streamwatch.feed.sources.Source`."""
 
     feeds = ("transactions", "labels")
 

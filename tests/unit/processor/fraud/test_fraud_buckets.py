@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from streamwatch_processor.fraud import buckets
+from streamwatch.processor.fraud import buckets
 
 
 def _used_checkpoint(root: Path) -> None:

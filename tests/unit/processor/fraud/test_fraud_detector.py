@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from streamwatch.events import Alert, alert_id
-from streamwatch_processor.fraud.detector import detect, detect_delta
-from streamwatch_processor.fraud.rules import RuleSet, default_rules_path, load_rules
-from streamwatch_processor.fraud.state import BucketState, StateDelta, with_keys
+from streamwatch.contracts.events import Alert, alert_id
+from streamwatch.processor.fraud.detector import detect, detect_delta
+from streamwatch.processor.fraud.rules import RuleSet, default_rules_path, load_rules
+from streamwatch.processor.fraud.state import BucketState, StateDelta, with_keys
 
 T0 = 1_795_000_000_000
 TTL_MS = 2 * 3600 * 1000
@@ -243,7 +243,7 @@ def test_disabled_rule_does_not_run(rules: RuleSet) -> None:
 # output changes, the input digest check says so; regenerate the file with that commit's
 # detector (``GOLDEN_RUNS`` and ``_golden_run`` are all it takes).
 
-GOLDEN = Path(__file__).parent / "data" / "fraud_detector_golden.json"
+GOLDEN = Path(__file__).resolve().parents[2] / "data" / "fraud_detector_golden.json"
 #: (name, state TTL ms): 2 h (the default) and 5 min, so that cards expire and restart
 GOLDEN_RUNS = (("ttl_2h", 2 * 3600 * 1000), ("ttl_5min", 5 * 60 * 1000))
 GOLDEN_BUCKETS = 4
@@ -255,8 +255,8 @@ def _golden_input() -> pd.DataFrame:
     """15k simulator transactions with 5 % fraud, delivery disorder and late events."""
     import orjson
 
-    from txn_simulator.config import SimConfig
-    from txn_simulator.simulator import TxnGenerator
+    from streamwatch.producers.txns.config import SimConfig
+    from streamwatch.producers.txns.simulator import TxnGenerator
 
     cfg = SimConfig(seed=3, rate=20.0, fraud_rate=0.05, disorder_s=30.0, late_fraction=0.02,
                     late_by_s=300.0)

@@ -19,16 +19,16 @@ import pandas as pd
 import pytest
 from pyspark.sql.streaming.tws_tester import TwsTester
 
-from streamwatch_processor.fraud import processor as proc
-from streamwatch_processor.fraud.detector import detect
-from streamwatch_processor.fraud.processor import (
+from streamwatch.processor.fraud import processor as proc
+from streamwatch.processor.fraud.detector import detect
+from streamwatch.processor.fraud.processor import (
     COMPACT_AFTER,
     FraudProcessor,
     WorkerCache,
     has_legacy_state,
 )
-from streamwatch_processor.fraud.rules import RuleSet, default_rules_path, load_rules, publish
-from streamwatch_processor.fraud.state import TXN_COLUMNS, BucketState, with_keys
+from streamwatch.processor.fraud.rules import RuleSet, default_rules_path, load_rules, publish
+from streamwatch.processor.fraud.state import TXN_COLUMNS, BucketState, with_keys
 
 BUCKETS = 4
 BUCKET = 1
@@ -44,8 +44,8 @@ def rules() -> RuleSet:
 @pytest.fixture(scope="module")
 def batches() -> list[pd.DataFrame]:
     """One bucket's transactions, cut into micro-batches (cards recur across batches)."""
-    from txn_simulator.config import SimConfig
-    from txn_simulator.simulator import TxnGenerator
+    from streamwatch.producers.txns.config import SimConfig
+    from streamwatch.producers.txns.simulator import TxnGenerator
 
     txns, _ = TxnGenerator(SimConfig(seed=21, rate=1.0, cards=200, fraud_rate=0.05)).take(6000)
     df = pd.DataFrame([orjson.loads(x) for x in txns])
@@ -231,7 +231,7 @@ def test_alerts_carry_the_wall_clock_of_their_detection(
     time is then -1, which once stamped every alert 1969-12-31T23:59:59.999Z."""
     from datetime import UTC, datetime, timedelta
 
-    from streamwatch.events import parse_ts
+    from streamwatch.contracts.events import parse_ts
 
     tester = TwsTester(_processor(rules, tmp_path))
     started = datetime.now(UTC) - timedelta(milliseconds=1)  # detected_at drops sub-ms
@@ -244,7 +244,7 @@ def test_alerts_carry_the_wall_clock_of_their_detection(
 
 
 def test_alerts_on_transactions_stamped_in_the_future_are_set_apart() -> None:
-    from streamwatch_processor.jobs.fraud import split_future
+    from streamwatch.processor.fraud.job import split_future
 
     def row(event: str) -> dict[str, Any]:
         return {"alert_id": event, "event_time": event, "detected_at": "2026-11-20T10:00:00.000Z"}

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streamwatch.events import SCENARIOS
-from streamwatch_processor.fraud.rules import (
+from streamwatch.contracts.events import SCENARIOS
+from streamwatch.processor.fraud.rules import (
     RulesError,
     RulesWatcher,
     default_rules_path,

@@ -1,4 +1,4 @@
-"""Pane-based windows of the hashtags job (``streamwatch_processor.jobs.panes``).
+"""Pane-based windows of the hashtags job (``streamwatch.processor.hashtags.panes``).
 
 Tested: ``pane_ms`` is the gcd of the durations; trend and sentiment windows assembled
 from panes fed batch by batch (append mode: each pane once, when the watermark passes its
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from streamwatch_processor.jobs.panes import (
+from streamwatch.processor.hashtags.panes import (
     RETAIN,
     Pane,
     PaneStore,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamwatch_processor.hashtag_rule import extract_hashtags
+from streamwatch.processor.hashtags.rule import extract_hashtags
 
 
 @pytest.mark.parametrize(("text", "tags"), [
@@ -30,7 +30,7 @@ def test_reference_rule(text: str | None, tags: list[str]) -> None:
 def test_jvm_ascii_path_matches_reference(spark, texts: list[str]) -> None:
     from pyspark.sql import functions as F
 
-    from streamwatch_processor.hashtag_rule import ascii_hashtags_column
+    from streamwatch.processor.hashtags.rule import ascii_hashtags_column
 
     df = spark.createDataFrame([(i, t) for i, t in enumerate(texts)], "i INT, text STRING")
     got = {r["i"]: r["tags"] for r in

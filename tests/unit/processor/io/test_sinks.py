@@ -9,8 +9,8 @@ import orjson
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from streamwatch.httpkit import Server
-from streamwatch_processor.sinks import (
+from streamwatch.core.http import Server
+from streamwatch.processor.io.sinks import (
     HttpSink,
     JsonlSink,
     SinkError,
@@ -88,14 +88,14 @@ def test_http_sink_fails_fast_on_4xx_and_after_retries_on_refused() -> None:
 def test_http_sink_and_progress_forwarder_send_the_ingest_token(
         tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Against the real receivers, which refuse writes without the token."""
-    from alerting_service.app import create_app as alerting_app
-    from alerting_service.config import AlertingConfig
-    from alerting_service.runtime import Runtime
-    from metrics_exporter.app import EXTENSION
-    from metrics_exporter.app import create_app as exporter_app
-    from metrics_exporter.config import ExporterConfig
-    from metrics_exporter.openapi import example
-    from streamwatch_processor.listener import ProgressForwarder
+    from streamwatch.alerting.app import create_app as alerting_app
+    from streamwatch.alerting.config import AlertingConfig
+    from streamwatch.alerting.runtime import Runtime
+    from streamwatch.exporter.app import EXTENSION
+    from streamwatch.exporter.app import create_app as exporter_app
+    from streamwatch.exporter.config import ExporterConfig
+    from streamwatch.exporter.openapi import example
+    from streamwatch.processor.listener import ProgressForwarder
     from tests.factories import alert_body
 
     token = "sink-test-ingest-token-0123"

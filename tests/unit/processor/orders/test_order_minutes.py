@@ -10,9 +10,9 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from order_simulator.simulator import OrderConfig, OrderGenerator
-from streamwatch.events import ORDER_STATUSES, parse_ts
-from streamwatch_processor.jobs.order_minutes import MINUTE_MS, MinuteStore
+from streamwatch.contracts.events import ORDER_STATUSES, parse_ts
+from streamwatch.processor.orders.minutes import MINUTE_MS, MinuteStore
+from streamwatch.producers.orders.simulator import OrderConfig, OrderGenerator
 
 ITEM = pa.struct([("sku", pa.string()), ("category", pa.string()),
                   ("quantity", pa.int32()), ("unit_price", pa.string())])

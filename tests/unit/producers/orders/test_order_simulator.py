@@ -10,8 +10,9 @@ from typing import Any
 import orjson
 import pytest
 
-from order_simulator.cli import build_config, world_params
-from order_simulator.simulator import (
+from streamwatch.contracts.events import EventError, OrderEvent, parse_ts
+from streamwatch.producers.orders.cli import build_config, world_params
+from streamwatch.producers.orders.simulator import (
     CATEGORIES,
     REGIONS,
     Lifecycle,
@@ -19,7 +20,6 @@ from order_simulator.simulator import (
     OrderGenerator,
     OrderSource,
 )
-from streamwatch.events import EventError, OrderEvent, parse_ts
 
 ANCHOR = "2026-11-20T10:00:00Z"
 ANCHOR_MS = int(parse_ts(ANCHOR).timestamp() * 1000)
@@ -165,7 +165,7 @@ def test_bad_flags_are_refused_naming_the_flag(changes: dict[str, Any], flag: st
 def test_world_params_leave_seed_and_now_to_the_record() -> None:
     import argparse
 
-    from order_simulator import cli
+    from streamwatch.producers.orders import cli
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
     params = world_params(parser.parse_args([]))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tweet_ingester import cli
+from streamwatch.producers.tweets import cli
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

@@ -19,9 +19,8 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
-from streamwatch.events import format_ts, parse_ts
-from tests.tweet_shapes import AIRLINE_HEADER, SHAPES, Src, snowflake, tags_of, v11_status
-from tweet_ingester.replay import (
+from streamwatch.contracts.events import format_ts, parse_ts
+from streamwatch.producers.tweets.replay import (
     MalformedRecord,
     ReplayConfig,
     ReplayFileError,
@@ -34,6 +33,7 @@ from tweet_ingester.replay import (
     read_records,
     snowflake_time,
 )
+from tests.tweet_shapes import AIRLINE_HEADER, SHAPES, Src, snowflake, tags_of, v11_status
 
 JSONL = "\n".join([
     '{"id": "1", "created_at": "2026-11-20T10:15:03.120Z", "user": "ada", "lang": "en", '
@@ -142,7 +142,7 @@ def test_source_counts_and_logs_malformed_lines(tmp_path: Path,
     registry = CollectorRegistry()
     source = ReplaySource(ReplayConfig(write(tmp_path, "t.jsonl", JSONL), speed=0),
                           registry=registry)
-    with caplog.at_level(logging.INFO, logger="tweet_ingester.replay"):
+    with caplog.at_level(logging.INFO, logger="streamwatch.producers.tweets.replay"):
         batches = run_source(source)
     assert len(batches) == 1  # speed 0: as fast as possible, batched
     assert [t["id"] for t in batches[0]] == ["1", "3", "4", "6"]
@@ -179,7 +179,7 @@ def test_a_resumed_replay_skips_the_tweets_the_feed_holds_and_keeps_their_times(
         ReplayConfig(path, speed=0, rebase_time=True, rebase_anchor_ms=anchor),
         registry=CollectorRegistry())) for t in b]
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="tweet_ingester.replay"):
+    with caplog.at_level(logging.INFO, logger="streamwatch.producers.tweets.replay"):
         rest = [t for b in run_source(ReplaySource(
             ReplayConfig(path, speed=0, rebase_time=True, rebase_anchor_ms=anchor, skip=2),
             registry=CollectorRegistry())) for t in b]
@@ -279,7 +279,7 @@ def test_crlf_and_cr_line_endings_number_lines_alike(tmp_path: Path) -> None:
 
 
 def test_cr_split_across_read_chunks(tmp_path: Path) -> None:
-    from tweet_ingester import replay
+    from streamwatch.producers.tweets import replay
 
     path = tmp_path / "t.jsonl"
     line = orjson.dumps({"id": "1", "created_at": "2026-11-20T10:15:03Z", "text": "x"})

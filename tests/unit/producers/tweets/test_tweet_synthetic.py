@@ -11,8 +11,8 @@ from collections import Counter
 import orjson
 import pytest
 
-from streamwatch.events import Tweet, parse_ts
-from tweet_ingester.synthetic import SyntheticConfig, SyntheticSource, TweetGenerator
+from streamwatch.contracts.events import Tweet, parse_ts
+from streamwatch.producers.tweets.synthetic import SyntheticConfig, SyntheticSource, TweetGenerator
 
 HASHTAG = re.compile(r"(?<!\w)#(\w+)")
 NOW_MS = 1_795_000_000_000

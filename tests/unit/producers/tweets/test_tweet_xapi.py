@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streamwatch.events import EventError
-from tweet_ingester.xapi import (
+from streamwatch.contracts.events import EventError
+from streamwatch.producers.tweets.xapi import (
     Backoff,
     BackoffPolicy,
     Rule,

@@ -1,7 +1,7 @@
 """Fraud incidents carry their signature; legit traffic never does.
 
 One generated data set (fraud-heavy so every scenario has incidents) is
-checked against the thresholds in ``txn_simulator.config``, and simple rules
+checked against the thresholds in ``streamwatch.producers.txns.config``, and simple rules
 written from ``docs/fraud-scenarios.md`` must find every incident and nothing
 else.
 """
@@ -18,11 +18,11 @@ import numpy as np
 import orjson
 import pytest
 
-from streamwatch.events import SCENARIOS, Label, Transaction, parse_ts
-from txn_simulator.config import CATEGORIES, SimConfig
-from txn_simulator.geo import haversine_km
-from txn_simulator.population import CHANNEL_NAMES, IN_PERSON, PROFILES, device_name
-from txn_simulator.simulator import TxnGenerator
+from streamwatch.contracts.events import SCENARIOS, Label, Transaction, parse_ts
+from streamwatch.producers.txns.config import CATEGORIES, SimConfig
+from streamwatch.producers.txns.geo import haversine_km
+from streamwatch.producers.txns.population import CHANNEL_NAMES, IN_PERSON, PROFILES, device_name
+from streamwatch.producers.txns.simulator import TxnGenerator
 
 # a low rate stretches few events over 83 min of event time, long enough for every
 # scenario's incidents to complete; a high fraud rate gives each scenario dozens

@@ -8,10 +8,10 @@ import threading
 import orjson
 import pytest
 
-from streamwatch.events import parse_ts
-from txn_simulator import cli
-from txn_simulator.config import SimConfig
-from txn_simulator.simulator import TxnGenerator, TxnSource
+from streamwatch.contracts.events import parse_ts
+from streamwatch.producers.txns import cli
+from streamwatch.producers.txns.config import SimConfig
+from streamwatch.producers.txns.simulator import TxnGenerator, TxnSource
 
 SMALL = SimConfig(seed=3, rate=100.0, fraud_rate=0.05)
 

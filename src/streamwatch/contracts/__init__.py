@@ -1,0 +1,1 @@
+"""The event types the services exchange, defined once."""

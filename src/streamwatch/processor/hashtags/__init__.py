@@ -1,0 +1,1 @@
+"""The hashtags job: trending hashtags per sliding window, with sentiment."""

@@ -1,0 +1,1 @@
+"""Where the processor's events come from and where its results go."""

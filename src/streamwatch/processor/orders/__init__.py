@@ -1,0 +1,1 @@
+"""The orders job: orders per event-time minute and status."""

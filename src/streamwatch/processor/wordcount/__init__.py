@@ -1,0 +1,1 @@
+"""The classic Structured Streaming word count over a producer's line socket."""

@@ -1,0 +1,1 @@
+"""The producers: each one a source behind the shared feed runtime (streamwatch.feed)."""

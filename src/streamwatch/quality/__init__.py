@@ -1,0 +1,1 @@
+"""Fraud detection quality against the simulator's ground truth."""
