@@ -1,5 +1,5 @@
 """The fraud job in Spark: F1 per scenario on simulator data, hot reload of the rules, and
-the takeover of a checkpoint written by the earlier whole-bucket state layout.
+the bucket count a restarted checkpoint keeps.
 
 The tests share the session ``spark`` fixture and read ``file:`` sources.
 """
@@ -179,47 +179,6 @@ def test_hot_reload_valid_then_invalid(spark: Any, tmp_path: Path) -> None:
         assert metrics()["rules_version"] == 2
     finally:
         query.stop()
-
-
-def test_a_whole_bucket_checkpoint_is_taken_over_by_the_delta_log_layout(
-        spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A checkpoint written by the earlier whole-bucket layout continues with the current
-    processor: its alerts over the rest of the input are those of one uninterrupted run."""
-    from streamwatch.processor.fraud import processor
-    from tests.integration.legacy_fraud import WholeBucketProcessor
-
-    txns, _, _ = simulate(tmp_path / "data", n=16_000, rate=8.0, seed=17)
-    lines = (txns / "part-0.jsonl").read_bytes().splitlines(keepends=True)
-    half = len(lines) // 2
-    parts = {name: tmp_path / name for name in ("first", "all", "second")}
-    for d in parts.values():
-        d.mkdir()
-    (parts["first"] / "part-0.jsonl").write_bytes(b"".join(lines[:half]))
-    (parts["all"] / "part-0.jsonl").write_bytes(b"".join(lines))
-    (parts["second"] / "part-1.jsonl").write_bytes(b"".join(lines[half:]))
-
-    def run(source: Path, checkpoint: Path, out: Path) -> set[str]:
-        run_available_now(spark, [
-            "--source", f"file:{source}", "--sink", f"jsonl:{out}",
-            "--trigger", "available-now", "--checkpoint", str(checkpoint), "--buckets", "4",
-            "--max-files-per-trigger", "1"])
-        return {orjson.loads(x)["alert_id"] for f in out.glob("*.jsonl")
-                for x in f.read_bytes().splitlines()}
-
-    uninterrupted = run(parts["all"], tmp_path / "ck-all", tmp_path / "out-all")
-    without_history = run(parts["second"], tmp_path / "ck-second", tmp_path / "out-second")
-    # the first half with the old layout ...
-    with monkeypatch.context() as m:
-        m.setattr(processor, "FraudProcessor", WholeBucketProcessor)
-        before = run(parts["first"], tmp_path / "ck", tmp_path / "out-1")
-    assert processor.has_legacy_state(str(tmp_path / "ck" / "alerts"))
-    # ... then the second half, in the same source directory, with the current one
-    (parts["first"] / "part-1.jsonl").write_bytes(b"".join(lines[half:]))
-    after = run(parts["first"], tmp_path / "ck", tmp_path / "out-2")
-    assert before and after
-    assert before | after == uninterrupted
-    # the card histories of the first half mattered: without them, other alerts
-    assert after != without_history
 
 
 def test_a_restart_without_buckets_uses_the_checkpoints_count(spark: Any, tmp_path: Path

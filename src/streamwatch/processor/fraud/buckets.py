@@ -12,10 +12,9 @@ Key concepts:
   (docs/benchmarks.md).
 - ``<checkpoint>/fraud-buckets.json`` records the count once a micro-batch
   has run with it, so a restart without ``--buckets`` uses the checkpoint's
-  own count. Checkpoints from before the record were made with the old
-  default, 32, unless ``--buckets`` said otherwise, which it must then say
-  again. A checkpoint on an object store (a URI) cannot be read from Python:
-  it keeps the old default unless ``--buckets`` is given.
+  own count. A checkpoint on an object store (a URI) cannot be read from
+  Python: a restart of one made with another count than the default must
+  repeat ``--buckets`` (the processor refuses a mismatch by name).
 
 Usage::
 
@@ -27,13 +26,10 @@ Usage::
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from streamwatch.processor.io.files import local_path, write_atomically
 
 DEFAULT = 8
-#: the default before the record existed: what an unrecorded, used checkpoint was made with
-LEGACY_DEFAULT = 32
 RECORD = "fraud-buckets.json"
 QUERY_DIR = "alerts"  # the fraud query's own checkpoint, under the job's --checkpoint
 
@@ -54,22 +50,12 @@ def recorded(checkpoint: str) -> int | None:
     return value
 
 
-def _used(root: Path) -> bool:
-    offsets = root / QUERY_DIR / "offsets"
-    return offsets.is_dir() and any(p.name.isdigit() for p in offsets.iterdir())
-
-
 def resolve(checkpoint: str, given: int | None) -> int:
     """``given`` (``--buckets``) if set, else the checkpoint's count, else ``DEFAULT``."""
     if given is not None:
         return given
-    root = local_path(checkpoint)
-    if root is None:
-        return LEGACY_DEFAULT
     stored = recorded(checkpoint)
-    if stored is not None:
-        return stored
-    return LEGACY_DEFAULT if _used(root) else DEFAULT
+    return DEFAULT if stored is None else stored
 
 
 def record(checkpoint: str, buckets: int) -> None:

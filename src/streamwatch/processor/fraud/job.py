@@ -125,17 +125,11 @@ def alerts_with_stats(txns: DataFrame, watcher: RulesWatcher, args: argparse.Nam
     """The processor's output (alerts + per-bucket stats rows), observed as ``fraud``."""
     from pyspark.sql import functions as F
 
-    from streamwatch.processor.fraud.processor import (
-        OUTPUT_SCHEMA,
-        FraudProcessor,
-        has_legacy_state,
-    )
-    from streamwatch.processor.jobs import checkpoint_dir
+    from streamwatch.processor.fraud.processor import OUTPUT_SCHEMA, FraudProcessor
 
     processor = FraudProcessor(
         rules_dir=str(watcher.publish_dir), buckets=args.buckets,
-        ttl_ms=int(args.state_ttl * 1000), initial=watcher.rules.to_json(),
-        legacy=has_legacy_state(checkpoint_dir(args, QUERY_DIR)))
+        ttl_ms=int(args.state_ttl * 1000), initial=watcher.rules.to_json())
     out = txns.groupBy("bucket").transformWithStateInPandas(
         statefulProcessor=processor, outputStructType=OUTPUT_SCHEMA,
         outputMode="Append", timeMode="None")

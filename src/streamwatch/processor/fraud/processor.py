@@ -29,9 +29,8 @@ Key concepts:
   state is rebuilt from the base and the log. Tokens are fresh random values
   for every write, so a cached state from an attempt whose batch was rolled
   back (a failed task, a restart from the checkpoint) never matches, and the
-  checkpoint stays the only source of truth. Before this layout every batch
-  read and wrote every card of every bucket: batch time and changelog bytes
-  grew with the card count (bench/component-figures.md).
+  checkpoint stays the only source of truth. A batch's cost follows the cards
+  it touches, not the cards in state (bench/component-figures.md).
 - Rules are read from the snapshot the driver publishes (``rules.publish``)
   once per task, i.e. once per partition per micro-batch, so an edit of the
   rules file reaches every executor at the next micro-batch.
@@ -68,9 +67,6 @@ from streamwatch.processor.fraud.state import (
 #: log entries before a bucket is compacted into a new base, plus a per-bucket offset
 #: below this (so that the buckets of a job compact in different batches)
 COMPACT_AFTER = 16
-#: the one whole-bucket value of checkpoints written before the log layout
-LEGACY_NAME = "bucket"
-LEGACY_SCHEMA = "buckets INT, recent BINARY, cards BINARY, seen BINARY"
 
 OUTPUT_SCHEMA = (
     "kind STRING, alert_id STRING, rule STRING, severity STRING, score DOUBLE, card_id STRING, "
@@ -157,29 +153,21 @@ WORKER_CACHE = WorkerCache()
 
 
 class FraudProcessor(StatefulProcessor):
-    """Per-bucket fraud detection; see the module docstring.
-
-    ``legacy``: the checkpoint has the whole-bucket state of earlier versions
-    (see :func:`has_legacy_state`); each bucket's value is then taken over as its
-    first base, on the bucket's first batch.
-    """
+    """Per-bucket fraud detection; see the module docstring."""
 
     def __init__(self, rules_dir: str, buckets: int, ttl_ms: int, initial: dict[str, Any],
-                 legacy: bool = False, instance: str | None = None):
+                 instance: str | None = None):
         self.rules_dir = rules_dir
         self.buckets = buckets
         self.ttl_ms = ttl_ms
         # used only if the published snapshot cannot be read (never expected)
         self.initial = initial
-        self.with_legacy = legacy
         # names this run of the job in the worker caches (a new one per job start)
         self.instance = instance or uuid.uuid4().hex
 
     def init(self, handle: StatefulProcessorHandle) -> None:
         self.meta = handle.getValueState("meta", META_SCHEMA)
         self.log = handle.getMapState("log", LOG_KEY_SCHEMA, LOG_SCHEMA)
-        self.legacy = (handle.getValueState(LEGACY_NAME, LEGACY_SCHEMA) if self.with_legacy
-                       else None)
         self._rules: tuple[RuleSet, dict[str, Any]] | None = None
 
     def _current_rules(self) -> tuple[RuleSet, dict[str, Any]]:
@@ -221,7 +209,8 @@ class FraudProcessor(StatefulProcessor):
         """The bucket's state as the checkpoint holds it: from the cache when it is current."""
         value = self.meta.get()
         if value is None:
-            return self._first_load()
+            fresh = uuid.uuid4().hex
+            return Meta(self.buckets, fresh, 0, fresh), BucketState.new()
         meta = Meta(*value)
         self._check_buckets(meta.buckets)
         cached = WORKER_CACHE.get((self.instance, bucket))
@@ -237,20 +226,6 @@ class FraudProcessor(StatefulProcessor):
                 f"fraud state of bucket {bucket} is inconsistent: its log does not lead from "
                 f"base {meta.epoch} to state {meta.token}; restore the checkpoint from a copy "
                 "or start with a new --checkpoint")
-        return meta, state
-
-    def _first_load(self) -> tuple[Meta, BucketState]:
-        """A bucket without ``meta``: new, or kept in the legacy whole-bucket value."""
-        fresh = uuid.uuid4().hex
-        meta = Meta(self.buckets, fresh, 0, fresh)
-        if self.legacy is None or not self.legacy.exists():
-            return meta, BucketState.new()
-        stored, *tables = self.legacy.get()
-        self._check_buckets(stored)
-        state = BucketState.from_tables(*tables)
-        self._write_base(meta.token, state)
-        self.legacy.clear()
-        self.meta.update((meta.buckets, meta.epoch, meta.seq, meta.token))
         return meta, state
 
     def _check_buckets(self, stored: int) -> None:
@@ -291,36 +266,3 @@ class FraudProcessor(StatefulProcessor):
 
     def close(self) -> None:
         pass
-
-
-def has_legacy_state(checkpoint: str) -> bool:
-    """Whether the fraud query's checkpoint (a local path) has the whole-bucket state
-    variable of earlier versions: its newest state schema file names it.
-
-    Spark writes a schema file per change of the operator's state variables, each
-    variable's name as Java ``writeUTF`` (2-byte length, then the bytes) followed by
-    its schemas as JSON. Once there, the variable stays registered: a bucket that saw
-    no data since the upgrade still holds its state there. A checkpoint Python cannot
-    read (an object store URI) counts as legacy: registering the variable costs a
-    little per task, missing it would lose state.
-    """
-    import os
-
-    from streamwatch.processor.io.files import local_path
-
-    local = local_path(checkpoint)
-    if local is None:
-        return True
-    root = os.path.join(local, "state", "0", "_stateSchema")
-    newest: tuple[int, str] | None = None
-    for folder, _, files in os.walk(root):
-        for name in files:
-            head = name.split("_", 1)[0]
-            if head.isdigit():
-                newest = max(newest or (-1, ""), (int(head), os.path.join(folder, name)))
-    if newest is None:
-        return False  # a new checkpoint
-    with open(newest[1], "rb") as fh:
-        data = fh.read()
-    name = LEGACY_NAME.encode()
-    return len(name).to_bytes(2, "big") + name in data

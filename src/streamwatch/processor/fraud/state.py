@@ -212,7 +212,7 @@ def _to_ipc(cols: Columns, columns: dict[str, str]) -> bytes:
 
 
 def _from_ipc(data: bytes, columns: dict[str, str]) -> Columns:
-    """Also reads the bytes of earlier versions (written from pandas, same columns)."""
+    """The columns of one table in Arrow IPC stream bytes (as ``_to_ipc`` writes them)."""
     table = pa.ipc.open_stream(pa.py_buffer(bytes(data))).read_all()
     if table.num_rows == 0:
         return _empty_columns(columns)

@@ -1,4 +1,4 @@
-"""The card bucket count of a fraud checkpoint: default, record, older checkpoints."""
+"""The card bucket count of a fraud checkpoint: default, record, flag."""
 
 from __future__ import annotations
 
@@ -33,16 +33,11 @@ def test_the_flag_wins_and_a_recorded_count_is_used_without_it(tmp_path: Path) -
     assert buckets.resolve(ck, None) == 4
 
 
-def test_a_used_checkpoint_without_a_record_has_the_old_default(tmp_path: Path) -> None:
-    _used_checkpoint(tmp_path)
-    assert buckets.resolve(str(tmp_path), None) == buckets.LEGACY_DEFAULT == 32
-    assert buckets.resolve(f"file://{tmp_path}", None) == 32
-
-
-def test_object_store_checkpoints_keep_the_old_default_and_record_nothing() -> None:
-    assert buckets.resolve("s3a://bucket/ck", None) == buckets.LEGACY_DEFAULT
-    assert buckets.resolve("s3a://bucket/ck", 8) == 8
-    buckets.record("s3a://bucket/ck", 8)  # no local file to write: nothing happens
+def test_object_store_checkpoints_get_the_default_and_record_nothing() -> None:
+    assert buckets.resolve("s3a://bucket/ck", None) == buckets.DEFAULT
+    assert buckets.resolve("s3a://bucket/ck", 16) == 16
+    buckets.record("s3a://bucket/ck", 16)  # no local file to write: nothing happens
+    assert buckets.resolve("s3a://bucket/ck", None) == buckets.DEFAULT
 
 
 @pytest.mark.parametrize("content", ['{"buckets": 0}', '{"buckets": "8"}', "not json", "{}"])

@@ -3,8 +3,8 @@ Spark's own ``TwsTester`` (an in-memory transformWithState harness).
 
 The reference is the detector alone over the same batches: whatever path the
 processor takes to a bucket's state (its cache, a stale cache caught up
-through the log, a rebuild from base + log, a legacy whole-bucket value), the
-alerts and the state must be the ones the detector gives.
+through the log, a rebuild from base + log), the alerts and the state must be
+the ones the detector gives.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from streamwatch.processor.fraud.processor import (
     COMPACT_AFTER,
     FraudProcessor,
     WorkerCache,
-    has_legacy_state,
 )
 from streamwatch.processor.fraud.rules import RuleSet, default_rules_path, load_rules, publish
 from streamwatch.processor.fraud.state import TXN_COLUMNS, BucketState, with_keys
@@ -65,10 +64,10 @@ def worker_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[WorkerCache]:
     yield cache
 
 
-def _processor(rules: RuleSet, tmp_path: Path, *, legacy: bool = False) -> FraudProcessor:
+def _processor(rules: RuleSet, tmp_path: Path) -> FraudProcessor:
     publish(tmp_path / "rules", rules, {"reload_errors_total": 0})
     return FraudProcessor(rules_dir=str(tmp_path / "rules"), buckets=BUCKETS, ttl_ms=TTL_MS,
-                          initial=rules.to_json(), legacy=legacy, instance="run-1")
+                          initial=rules.to_json(), instance="run-1")
 
 
 def _alert_ids(out: pd.DataFrame) -> list[str]:
@@ -178,50 +177,6 @@ def test_a_stale_cache_catches_up_through_the_log(
     want_ids, want_state = _reference(rules, batches[:7])
     assert set(ids) <= set(want_ids)
     _same(worker_a.get(("run-1", BUCKET)).state, want_state)
-
-
-def test_a_legacy_whole_bucket_value_becomes_the_first_base(
-        rules: RuleSet, batches: list[pd.DataFrame], tmp_path: Path,
-        worker_cache: WorkerCache) -> None:
-    k = 8
-    _, old_state = _reference(rules, batches[:k])
-    processor = _processor(rules, tmp_path, legacy=True)
-    tester = TwsTester(processor)
-    tester.updateValueState(proc.LEGACY_NAME, BUCKET, (BUCKETS, *old_state.to_tables()))
-    ids: list[str] = []
-    for part in batches[k:]:
-        ids += _alert_ids(tester.testInPandas(BUCKET, part))
-    want_ids, want_state = _reference(rules, batches[k:], old_state)
-    fresh_ids, _ = _reference(rules, batches[k:])
-    assert sorted(ids) == want_ids != fresh_ids  # the history mattered, and was kept
-    assert tester.peekValueState(proc.LEGACY_NAME, BUCKET) is None
-    _same(_rebuilt(tester, processor), want_state)
-
-    other = TwsTester(_processor(rules, tmp_path / "b", legacy=True))
-    other.updateValueState(proc.LEGACY_NAME, BUCKET, (8, *old_state.to_tables()))
-    with pytest.raises(ValueError, match="--buckets 8"):
-        other.testInPandas(BUCKET, batches[k])
-
-
-def _schema_file(path: Path, names: list[str]) -> None:
-    """A state schema file as Spark 4 writes it: names as Java writeUTF, then JSON."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    body = b"".join(len(n).to_bytes(2, "big") + n.encode() + b'\x00\x01\x00]{"type":"struct"}'
-                    for n in names)
-    path.write_bytes(b"\x00\x02v3" + len(names).to_bytes(4, "big") + body)
-
-
-def test_has_legacy_state_reads_the_newest_schema_file(tmp_path: Path) -> None:
-    schema = tmp_path / "ck" / "state" / "0" / "_stateSchema" / "default"
-    assert has_legacy_state(str(tmp_path / "ck")) is False  # a new checkpoint
-    _schema_file(schema / "0_a", ["meta", "log"])
-    assert has_legacy_state(str(tmp_path / "ck")) is False
-    _schema_file(schema / "1_b", ["bucket"])
-    assert has_legacy_state(str(tmp_path / "ck")) is True
-    assert has_legacy_state(f"file://{tmp_path / 'ck'}") is True
-    _schema_file(schema / "2_c", ["buckets_x", "meta", "log"])  # a name is not a prefix match
-    assert has_legacy_state(str(tmp_path / "ck")) is False
-    assert has_legacy_state("s3a://bucket/ck/alerts") is True  # unreadable: register it
 
 
 def test_alerts_carry_the_wall_clock_of_their_detection(
