@@ -150,17 +150,6 @@ def txn_offset(txn_id: str) -> int:
     return int(txn_id.rsplit("-", 1)[1]) - 1
 
 
-def check_mapping(pipe: Pipeline, txn_ids: list[str]) -> bool:
-    """Spot-check that transaction numbers map to feed offsets (bounded: 20 reads)."""
-    for txn in txn_ids[:20]:
-        off = txn_offset(txn)
-        r = requests.get(f"{pipe.sim_url}/v1/feeds/transactions/records",
-                         params={"start": off, "end": off + 1}, timeout=10)
-        if r.status_code != 200 or f'"{txn}"'.encode() not in r.content:
-            return False
-    return True
-
-
 def measure(work: Path, trigger: str, rate: float, seconds: float, warmup: float,
             profile_s: float = 0.0) -> dict:
     workload = Workload(events=None, rate=rate, seed=5000, fraud_rate=0.02,

@@ -38,7 +38,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -488,17 +488,3 @@ def dir_bytes(path: Path) -> int:
             with contextlib.suppress(OSError):
                 total += (Path(root) / f).stat().st_size
     return total
-
-
-@contextlib.contextmanager
-def temp_results_dir(path: Path) -> Iterator[Path]:
-    """Point :func:`results_dir` at ``path`` for the duration (tests)."""
-    old = os.environ.get(RESULTS_ENV)
-    os.environ[RESULTS_ENV] = str(path)
-    try:
-        yield path
-    finally:
-        if old is None:
-            os.environ.pop(RESULTS_ENV, None)
-        else:
-            os.environ[RESULTS_ENV] = old

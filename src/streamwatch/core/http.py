@@ -16,7 +16,7 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -397,8 +397,3 @@ def port_in_use_message(host: str, port: int, flag: str) -> str:
         f"(`ss -ltnp 'sport = :{port}'` shows it) or choose another with {flag} "
         f"(env twin STREAMWATCH_{flag.lstrip('-').replace('-', '_').upper()})."
     )
-
-
-def ndjson_lines(items: Iterable[bytes]) -> Iterable[bytes]:
-    for item in items:
-        yield item + b"\n"

@@ -91,11 +91,6 @@ class TxnGenerator:
         pairs = [self._out.popleft() for _ in range(n)]
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
-    @property
-    def sim_time_ms(self) -> int:
-        """Event time (relative to the anchor) up to which blocks are generated."""
-        return self._block_start(self.block_no)
-
     # -- one block ----------------------------------------------------------
 
     def _block_start(self, k: int) -> int:
