@@ -180,7 +180,7 @@ def resume_or_create(data_dir: str | os.PathLike[str], producer: str, asked: dic
                     "the feed logs were replaced or truncated. Restore them, or start a new "
                     "world with --new-world")
         return recorded, True
-    # data without a record was written by earlier versions, each start a new world
+    # feeds that hold records but no world record (it was removed): a new world after them
     epoch = recorded.epoch + 1 if recorded is not None else 2 if any(latest.values()) else 1
     params = {flag: (defaults.get(flag) if value is None else value)
               for flag, value in asked.items()}
