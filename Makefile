@@ -55,8 +55,9 @@ test-containers: venv tools ## build the images offline, run the compose stack u
 	eval "$$(bash scripts/containers-setup.sh)" \
 	  && STREAMWATCH_CONTAINER_TESTS=1 $(PY) -m pytest tests/containers $(PYTEST_ARGS)
 
-lint: venv ## ruff over the whole tree
+lint: venv ## ruff over the whole tree, mypy over the package (config in pyproject.toml)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 lock: | $(PY) ## upgrade the runtime dependencies within pyproject.toml's ranges and re-pin them
 	$(PY) -m pip install --quiet --upgrade --upgrade-strategy eager -e '.[dev]'

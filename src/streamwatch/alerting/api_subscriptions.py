@@ -76,7 +76,7 @@ def validate_subscription(body: Any) -> dict[str, Any]:
             not isinstance(description, str) or len(description) > MAX_DESCRIPTION):
         errors.append({"field": "description",
                        "error": f"must be a string of at most {MAX_DESCRIPTION} characters"})
-    if not errors:
+    if not errors and isinstance(url, str):  # a str once no error names it
         cfg = Runtime.of().config
         try:
             # Stored normalised (IDNA host, percent-encoded path), so what is checked

@@ -115,7 +115,7 @@ _CURSOR = _q("cursor", "next_cursor of the previous page",
 _TIME = {"type": "string", "format": "date-time",
          "description": "RFC 3339, between 2000-01-01 and 2100-01-01"}
 _SUB_ID = {"name": "sub_id", "in": "path", "required": True, "schema": {"type": "string"}}
-_SECURED = {"security": [{"admin": []}]}
+_SECURED: dict[str, list[dict[str, list[str]]]] = {"security": [{"admin": []}]}
 _AUTH_ERRORS = {"400": _ERR, "401": _ERR, "404": _ERR}
 _WRITE_ERRORS = {"400": _ERR, "401": _ERR, "413": _ERR, "415": _ERR, "422": _ERR}
 

@@ -31,7 +31,8 @@ class Runtime:
 
     @staticmethod
     def of(app: Flask | None = None) -> Runtime:
-        return (app or current_app).extensions[EXTENSION]
+        runtime: Runtime = (app or current_app).extensions[EXTENSION]
+        return runtime
 
 
 def now_ms() -> int:

@@ -360,6 +360,7 @@ def _order_item(c: _Checker, item: Any, path: str) -> list[OrderItem]:
     price = item.get("unit_price")
     if not isinstance(price, str) or not re.fullmatch(r"\d{1,12}(\.\d{1,4})?", price):
         c.fail(f"{path}.unit_price", "must be a decimal string >= 0 such as 12.99")
-    if len(c.errors) > before:
+    # the isinstance checks repeat the ones above for the type checker
+    if len(c.errors) > before or not isinstance(quantity, int) or not isinstance(price, str):
         return []
     return [OrderItem(item["sku"], item["category"], quantity, price)]

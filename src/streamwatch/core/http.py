@@ -29,7 +29,7 @@ from prometheus_client import (
     generate_latest,
 )
 from werkzeug.exceptions import HTTPException
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import ThreadedWSGIServer
 
 from streamwatch.contracts.events import parse_ts
 from streamwatch.core.flags import env_name
@@ -311,7 +311,7 @@ def openapi_document(title: str, version: str, paths: dict[str, Any],
 
 def openapi_path(rule: Any) -> str:
     """A werkzeug ``Rule`` in OpenAPI path syntax (``/v1/feeds/{feed}``)."""
-    path = rule.rule
+    path: str = rule.rule
     for arg in rule.arguments:
         for conv in ("", "string:", "int:", "path:"):
             path = path.replace(f"<{conv}{arg}>", "{" + arg + "}")
@@ -342,7 +342,7 @@ class Server:
 
     def __init__(self, app: Any, host: str, port: int) -> None:
         try:
-            self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+            self._server = ThreadedWSGIServer(host, port, app)
         except SystemExit:
             # werkzeug prints and exits when the port is taken; callers want an error to report
             raise OSError(errno.EADDRINUSE, port_in_use_message(host, port, "--port")) from None

@@ -69,7 +69,8 @@ class Exporter:
 
 
 def _exporter() -> Exporter:
-    return current_app.extensions[EXTENSION]
+    api: Exporter = current_app.extensions[EXTENSION]
+    return api
 
 
 api = Blueprint("exporter_api", __name__)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -24,6 +25,13 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from streamwatch.exporter.state import ENDPOINTS, POLLERS, ExporterState, Snapshot
+
+if TYPE_CHECKING:
+    class Family(Metric):
+        """A metric family as the collector fills it: ``add_metric`` takes a value for
+        counters and gauges, buckets and a sum for histograms (the spec's kind decides)."""
+
+        def add_metric(self, *args: Any, **kwargs: Any) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -118,14 +126,17 @@ _SPECS = (
 METRICS: dict[str, MetricSpec] = {s.name: s for s in _SPECS}
 
 
-def _family(name: str, labels: tuple[str, ...] | None = None) -> Metric:
+def _family(name: str, labels: tuple[str, ...] | None = None) -> Family:
     spec = METRICS[name]
     labels = spec.labels if labels is None else labels
+    family: Metric
     if spec.kind == "counter":
-        return CounterMetricFamily(spec.family_name, spec.help, labels=labels)
-    if spec.kind == "histogram":
-        return HistogramMetricFamily(spec.family_name, spec.help, labels=labels, unit="")
-    return GaugeMetricFamily(spec.family_name, spec.help, labels=labels)
+        family = CounterMetricFamily(spec.family_name, spec.help, labels=labels)
+    elif spec.kind == "histogram":
+        family = HistogramMetricFamily(spec.family_name, spec.help, labels=labels, unit="")
+    else:
+        family = GaugeMetricFamily(spec.family_name, spec.help, labels=labels)
+    return cast("Family", family)
 
 
 class ExporterCollector(Collector):

@@ -224,7 +224,8 @@ ui = Blueprint("dashboard", __name__)
 
 
 def _dashboard() -> Dashboard:
-    return current_app.extensions[EXTENSION]
+    api: Dashboard = current_app.extensions[EXTENSION]
+    return api
 
 
 def _static(name: str) -> bytes:

@@ -18,10 +18,11 @@ def example(name: str) -> dict[str, Any]:
     """``progress`` or ``trends``: a realistic request body shipped with the package."""
     # Shipped as package data next to this module (pyproject package-data *.json).
     path = Path(__file__).with_name(f"example_{name}.json")
-    return json.loads(path.read_text("utf-8"))
+    doc: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    return doc
 
 
-_INGEST = [{"ingest": []}]
+_INGEST: list[dict[str, list[str]]] = [{"ingest": []}]
 _WRITE_ERRORS = {code: _ERROR for code in ("400", "401", "413", "415")}
 
 

@@ -257,7 +257,7 @@ METRICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 }
 
 
-def _family(name: str) -> Metric:
+def _family(name: str) -> CounterMetricFamily | GaugeMetricFamily:
     kind, help_text, labels = METRICS[name]
     if kind == "counter":
         return CounterMetricFamily(name.removesuffix("_total"), help_text, labels=labels)
@@ -315,7 +315,8 @@ class OrdersApi:
 
 
 def _api() -> OrdersApi:
-    return current_app.extensions[EXTENSION]
+    api: OrdersApi = current_app.extensions[EXTENSION]
+    return api
 
 
 @api.post("/v1/orders")

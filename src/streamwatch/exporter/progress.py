@@ -89,7 +89,7 @@ def _duration_seconds(doc: dict[str, Any]) -> float | None:
             if not is_int(value) or value < 0:
                 raise ValidationError(f"durationMs.{name}", "must be an integer >= 0")
         if "triggerExecution" in durations:
-            return durations["triggerExecution"] / 1000.0
+            return float(durations["triggerExecution"]) / 1000.0
     if "batchDuration" in doc:
         return require_int(doc, "batchDuration", "batchDuration") / 1000.0
     return None

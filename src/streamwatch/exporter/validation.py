@@ -7,7 +7,7 @@ field (``trends[3].count``), which the HTTP layer answers as a 400 naming it.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeGuard
 
 from streamwatch.contracts.events import parse_ts
 from streamwatch.core.http import EARLIEST, LATEST, TimeOutOfRange, parse_bounded_ts
@@ -22,11 +22,11 @@ class ValidationError(ValueError):
         self.message = message
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[int | float]:
     return (is_int(value) or isinstance(value, float)) and math.isfinite(value)
 
 
@@ -68,11 +68,14 @@ def require_ts(doc: dict[str, Any], key: str, path: str, *, bounded: bool = True
     from the data (``eventTime``, and Spark's epoch watermark) are not.
     """
     value = doc.get(key)
+    not_a_timestamp = ValidationError(path, "must be an RFC 3339 timestamp like "
+                                      "2026-11-20T10:15:03.120Z")
+    if not isinstance(value, str):
+        raise not_a_timestamp
     try:
         return (parse_bounded_ts(value) if bounded else parse_ts(value)).timestamp()
     except TimeOutOfRange:
         raise ValidationError(path, f"must lie between {EARLIEST.date()} and "
                               f"{LATEST.date()}") from None
-    except (ValueError, OverflowError, TypeError):
-        raise ValidationError(path, "must be an RFC 3339 timestamp like "
-                              "2026-11-20T10:15:03.120Z") from None
+    except (ValueError, OverflowError):
+        raise not_a_timestamp from None

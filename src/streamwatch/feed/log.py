@@ -77,7 +77,7 @@ class _Segment:
     count: int = 0  # records written
     end: int = 0  # bytes written
     # positions[i] = byte position of record base + i * INDEX_EVERY
-    positions: array = field(default_factory=lambda: array("q"))
+    positions: array[int] = field(default_factory=lambda: array("q"))
     last_write: float = field(default_factory=time.time)  # age of its newest record
 
     @property
@@ -92,7 +92,7 @@ def _seg_name(base: int) -> str:
     return f"{base:020d}.log"
 
 
-def _scan(data: bytes | memoryview) -> tuple[int, int, array, str | None]:
+def _scan(data: bytes | memoryview) -> tuple[int, int, array[int], str | None]:
     """Parse framed records: (count, valid_end, positions, reason the scan stopped early)."""
     positions = array("q")
     pos = 0

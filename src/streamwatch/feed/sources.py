@@ -18,8 +18,11 @@ Emit = Callable[[str, list[bytes]], None]
 
 
 class Source(Protocol):
-    #: feed names this source emits to, e.g. ("transactions", "labels")
-    feeds: tuple[str, ...]
+    @property
+    def feeds(self) -> tuple[str, ...]:
+        """Feed names this source emits to, e.g. ("transactions", "labels")."""
+        ...
+
 
     def run(self, emit: Emit, stop: threading.Event) -> None: ...
 

@@ -101,7 +101,7 @@ class SqlStore:
 
     def ping(self) -> bool:
         with self._read() as tx:
-            return tx.fetchone("SELECT 1")[0] == 1
+            return bool(tx.fetchone("SELECT 1")[0] == 1)
 
     def close(self) -> None:
         self._durable.close()
@@ -151,7 +151,8 @@ class SqlStore:
                      limit: int = 100, max_bytes: int | None = None) -> list[StoredAlert]:
         """Alerts after ``after_seq`` in ingest order: at most ``limit`` rows and, past
         the first row, at most ``max_bytes`` of bodies."""
-        where, filters = ["seq > ?"], []
+        where: list[str] = ["seq > ?"]
+        filters: list[str | int] = []
         for column, value in (("rule", rule), ("severity", severity), ("card_id", card_id)):
             if value is not None:
                 where.append(f"{column} = ?")
@@ -214,7 +215,7 @@ class SqlStore:
 
     def delete_subscription(self, sid: str) -> bool:
         with self._tx(write=True) as tx:
-            gone = tx.execute("DELETE FROM subscriptions WHERE id = ?", (sid,)).rowcount
+            gone: int = tx.execute("DELETE FROM subscriptions WHERE id = ?", (sid,)).rowcount
             tx.execute("DELETE FROM messages WHERE subscription_id = ?", (sid,))
             tx.execute("DELETE FROM attempts WHERE subscription_id = ?", (sid,))
         return gone > 0
@@ -380,7 +381,7 @@ class SqlStore:
                 " round_start = attempts, lease_owner = NULL, lease_until_ms = 0, updated_ms = ?"
                 " WHERE id = ? AND subscription_id = ?",
                 (now_ms, now_ms, mid, sid)).rowcount
-        return n > 0
+        return bool(n > 0)
 
     def replay_since(self, sub: Subscription, since_ms: int, now_ms: int) -> int:
         """Re-send every matching alert received since ``since_ms``; returns how many.

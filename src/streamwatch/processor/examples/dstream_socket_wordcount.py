@@ -57,7 +57,8 @@ def main(argv: list[str]) -> int:
     counts.pprint()
     ssc.start()
     if len(argv) == 3:
-        ssc.awaitTerminationOrTimeout(float(argv[2]))
+        # PySpark annotates int seconds but converts with int(timeout * 1000): fractions work
+        ssc.awaitTerminationOrTimeout(float(argv[2]))  # type: ignore[arg-type]
     else:
         with contextlib.suppress(KeyboardInterrupt):
             ssc.awaitTermination()

@@ -138,13 +138,13 @@ def _score(observed: float, threshold: float) -> float:
 def _build_frame(recent: Columns, cards: Columns, new: Columns, ttl_ms: int) -> _Frame:
     n_prior, n_new = len(recent["card"]), len(new["card"])
     cols: Columns = {}
-    for c in TXN_COLUMNS:
-        if c in recent:
-            cols[c] = np.concatenate([recent[c], new[c]])
-        elif c in _HASHES:
-            cols[c] = np.concatenate([np.full(n_prior, np.nan), new[c].astype(np.float64)])
+    for name in TXN_COLUMNS:
+        if name in recent:
+            cols[name] = np.concatenate([recent[name], new[name]])
+        elif name in _HASHES:
+            cols[name] = np.concatenate([np.full(n_prior, np.nan), new[name].astype(np.float64)])
         else:
-            cols[c] = np.concatenate([np.full(n_prior, np.nan, dtype=object), new[c]])
+            cols[name] = np.concatenate([np.full(n_prior, np.nan, dtype=object), new[name]])
     is_new = np.r_[np.zeros(n_prior, dtype=bool), np.ones(n_new, dtype=bool)]
     code0, ts0 = cols["card"], cols["ts"]
     order = np.lexsort((ts0, code0))
@@ -166,7 +166,7 @@ def _build_frame(recent: Columns, cards: Columns, new: Columns, ttl_ms: int) -> 
     resets = np.cumsum(reset)
     starts = np.flatnonzero(change)
     at_card_start = resets[starts][code - 1]
-    prof = pd.Index(cards["card"]).get_indexer(code_sorted) if len(cards["card"]) else \
+    prof = pd.Index(cards["card"]).get_indexer(pd.Index(code_sorted)) if len(cards["card"]) else \
         np.full(len(order), -1, dtype=np.intp)
     return _Frame(cols, is_new, code, key, ts, cols["amount"], np.cumsum(change | reset),
                   resets == at_card_start, prof)
@@ -472,8 +472,10 @@ def _next_state(f: _Frame, prof: Columns, seen: Columns, rules: RuleSet, norm: n
     g_s = pd.Series(np.where(counted & in_last, norm, 0.0)[rows]).groupby(group).sum().to_numpy()
 
     card = np.union1d(prof["card"], g_card)
-    pi = pd.Index(prof["card"]).get_indexer(card)
-    gi = pd.Index(g_card).get_indexer(card)
+    # get_indexer makes an Index of its target anyway; passing one costs nothing extra
+    target = pd.Index(card)
+    pi = pd.Index(prof["card"]).get_indexer(target)
+    gi = pd.Index(g_card).get_indexer(target)
     has_p, has_g = pi >= 0, gi >= 0
 
     def old(column: str, default: Any) -> np.ndarray:

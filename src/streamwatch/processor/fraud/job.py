@@ -165,7 +165,8 @@ def split_future(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list
     """
     from streamwatch.contracts.events import DETECTION_CLOCK_SKEW, parse_ts
 
-    ok, future = [], []
+    ok: list[dict[str, Any]] = []
+    future: list[dict[str, Any]] = []
     for row in rows:
         ahead = parse_ts(row["event_time"]) - parse_ts(row["detected_at"])
         (future if ahead > DETECTION_CLOCK_SKEW else ok).append(row)

@@ -178,7 +178,9 @@ class FraudProcessor(StatefulProcessor):
                 self._rules = (RuleSet.from_json(self.initial), {"reload_errors_total": 0})
         return self._rules
 
-    def handleInputRows(self, key: Any, rows: Iterator[pd.DataFrame],
+    # PySpark types one base method for its pandas and its Row API; this processor runs
+    # under transformWithStateInPandas only, so it takes and gives pandas frames
+    def handleInputRows(self, key: Any, rows: Iterator[pd.DataFrame],  # type: ignore[override]
                         timerValues: Any) -> Iterator[pd.DataFrame]:
         new = input_frame(rows)
         if new is None:

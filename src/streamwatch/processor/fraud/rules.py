@@ -121,7 +121,8 @@ PARAMS: dict[str, dict[str, Param]] = {
         "min_history": Param(int, 3, 1, 10_000,
                              "transactions the card needs before a device counts as new"),
         "require_new_country": Param(bool, True,
-                                     "the new device must also be in a country new to the card"),
+                                     help="the new device must also be in a country new to "
+                                          "the card"),
     },
 }
 
@@ -251,7 +252,7 @@ def _parse_rule(name: str, body: Any, errors: list[str]) -> Rule | None:
                            if schema[key].kind is dict else schema[key].kind(value))
     for key, spec in schema.items():
         params.setdefault(key, spec.default)
-    if len(errors) > n_before:
+    if len(errors) > n_before or not isinstance(severity, str):
         return None
     return Rule(name=name, enabled=enabled, severity=severity, cooldown_s=float(cooldown),
                 params=params)

@@ -175,13 +175,14 @@ class StateDelta:
         return len(self.touched) == 0 and len(self.expired) == 0
 
     def apply(self, state: BucketState) -> BucketState:
-        tables = state.columns()
+        tables: tuple[Columns, ...] = state.columns()
         if len(self.touched):
             tables = tuple(_concat(rows_of(t, ~np.isin(t["card"], self.touched)), upd)
                            for t, upd in zip(tables, self.rows.columns(), strict=True))
         if len(self.expired):
             tables = tuple(rows_of(t, ~np.isin(t["card"], self.expired)) for t in tables)
-        return BucketState.from_columns(*tables)
+        recent, cards, seen = tables
+        return BucketState.from_columns(recent, cards, seen)
 
     def to_value(self) -> tuple[bytes, bytes, bytes, bytes, bytes]:
         """``touched, expired, recent, cards, seen`` of ``LOG_SCHEMA``."""
@@ -208,7 +209,8 @@ def _to_ipc(cols: Columns, columns: dict[str, str]) -> bytes:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema, options=_IPC_OPTIONS) as writer:
         writer.write_table(table)
-    return sink.getvalue().to_pybytes()
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
 
 
 def _from_ipc(data: bytes, columns: dict[str, str]) -> Columns:

@@ -179,10 +179,10 @@ def trend_windows(final: Final, length_ms: int, slide_ms: int, top: int
                 acc[1] += s_sum
                 acc[2] += s_n
         ranked = sorted(per_tag.items(), key=lambda kv: (-kv[1][0], kv[0]))[:top]
-        for rank, (tag, (count, s_sum, s_n)) in enumerate(ranked, start=1):
+        for rank, (tag, (total, total_sum, total_n)) in enumerate(ranked, start=1):
             rows.append({"window_start": iso(start), "window_end": iso(end), "hashtag": tag,
-                         "count": int(count), "rank": rank,
-                         "sentiment": round(s_sum / s_n, 4) if s_n else None})
+                         "count": int(total), "rank": rank,
+                         "sentiment": round(total_sum / total_n, 4) if total_n else None})
     return rows
 
 

@@ -38,9 +38,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 from pyspark.sql.streaming.datasource import (
@@ -152,7 +152,10 @@ def split_range(start: int, end: int, num_partitions: int, min_records: int) -> 
     return out
 
 
-def _with_retry(opts: FeedOptions, what: str, call: Any) -> Any:
+T = TypeVar("T")
+
+
+def _with_retry(opts: FeedOptions, what: str, call: Callable[[], T]) -> T:
     """Call ``call()`` until it stops raising connection errors or 5xx; back off and log."""
     import requests
 
@@ -266,7 +269,7 @@ class FeedStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         self._target: int | None = None  # AvailableNow: do not read past this
         self._latest: int | None = None
 
-    def initialOffset(self) -> dict:
+    def initialOffset(self) -> dict[str, Any]:
         earliest, latest = fetch_offsets(self.opts)
         return {"offset": latest if self.opts.starting == "latest" else earliest}
 
@@ -278,7 +281,7 @@ class FeedStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     def prepareForTriggerAvailableNow(self) -> None:
         self._target = fetch_offsets(self.opts)[1]
 
-    def latestOffset(self, start: dict, limit: ReadLimit) -> dict:
+    def latestOffset(self, start: dict[str, Any], limit: ReadLimit) -> dict[str, Any]:
         pos = int(start["offset"])
         earliest, latest = fetch_offsets(self.opts)
         self._latest = latest
@@ -289,10 +292,11 @@ class FeedStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             end = min(end, pos + limit.max_rows)
         return {"offset": max(pos, end)}
 
-    def reportLatestOffset(self) -> dict | None:
+    def reportLatestOffset(self) -> dict[str, Any] | None:
         return None if self._latest is None else {"offset": self._latest}
 
-    def partitions(self, start: dict, end: dict) -> Sequence[InputPartition]:
+    def partitions(self, start: dict[str, Any], end: dict[str, Any]
+                   ) -> Sequence[InputPartition]:
         return split_range(int(start["offset"]), int(end["offset"]),
                            self.opts.num_partitions, self.opts.min_partition_records)
 
@@ -307,7 +311,7 @@ class FeedStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             values = pa.array(lines, type=pa.binary()).cast(pa.string())
             yield pa.RecordBatch.from_arrays([offsets, values], schema=schema)
 
-    def commit(self, end: dict) -> None:
+    def commit(self, end: dict[str, Any]) -> None:
         # Retention is the producer's business; nothing to release here.
         return None
 

@@ -150,6 +150,8 @@ def read_stream(
     src = parse_source(spec)
     lines = read_lines(spark, src, options=options)
     schema = StructType.fromDDL(ddl)
+    if not isinstance(schema, StructType):  # a DDL of one bare type, not of fields
+        raise ValueError(f"not a record DDL (name TYPE, ...): {ddl!r}")
     key = schema.fields[0].name
     with_corrupt = StructType([*schema.fields, StructField(CORRUPT_COLUMN, StringType())])
     parsed = lines.select(
@@ -190,7 +192,7 @@ def _start_dead_letter(
     sink = JsonlSink(dead_letter_dir, prefix="dead-letter")
     source_name = str(src)
 
-    def write(batch, batch_id: int) -> None:
+    def write(batch: DataFrame, batch_id: int) -> None:
         rows = [
             {"source": source_name, "value": r["value"], "batch_id": batch_id}
             for r in batch.select("value").collect()

@@ -297,14 +297,14 @@ def main(args: argparse.Namespace) -> int:
             rules = parse_rules(args.x_rules)
         except ValueError as exc:
             return _fail(f"--x-rules: {exc}")
-        config = XApiConfig(token=token, base_url=args.x_base_url, rules=rules,
-                            stall_timeout_s=args.x_stall_timeout,
-                            backoff=BackoffPolicy().scaled(args.x_backoff_scale))
+        x_config = XApiConfig(token=token, base_url=args.x_base_url, rules=rules,
+                              stall_timeout_s=args.x_stall_timeout,
+                              backoff=BackoffPolicy().scaled(args.x_backoff_scale))
         # a live stream has nothing to replay; the record keeps other sources out of its feed
         opened = _open_world(args, {"--source": "x-api"}, defaults={})
         if isinstance(opened, int):
             return opened
-        source = XApiSource(config, registry=registry)
+        source = XApiSource(x_config, registry=registry)
     if args.exit_at_end:
         source = _ExitAtEnd(source)
     return run_producer("tweet-ingester", source, args, socket_feed="tweets", registry=registry)

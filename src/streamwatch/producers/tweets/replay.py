@@ -50,6 +50,7 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import io
 import logging
 import re
 import threading
@@ -58,7 +59,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter
@@ -193,7 +194,7 @@ def detect_format(path: Path) -> str:
     return "jsonl" if head[:1] in (b"{", b"[") else "csv"
 
 
-def _open_binary(path: Path) -> IO[bytes]:
+def _open_binary(path: Path) -> gzip.GzipFile | io.BufferedReader:
     return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
 
 
@@ -261,14 +262,14 @@ def parse_time(value: Any, time_format: str | None = None) -> str:
         return format_ts(parse_ts(text))
     except ValueError:
         pass
-    dt = _twitter_time(text)
-    if dt is None:
+    parsed = _twitter_time(text)
+    if parsed is None:
         try:  # also 2015-02-24 11:35:52 -0800 (the Airline Sentiment CSV)
-            dt = datetime.fromisoformat(text)
+            parsed = datetime.fromisoformat(text)
         except ValueError:
             raise MalformedRecord(f"created_at: {text[:40]!r} is not a recognised timestamp; "
                                   "name its format with --time-format") from None
-    return format_ts(dt if dt.tzinfo else dt.replace(tzinfo=UTC))
+    return format_ts(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
 
 
 # --- one record ------------------------------------------------------------------------
@@ -354,8 +355,9 @@ def _json_values(doc: dict[str, Any], users: dict[str, str],
         # the complete text of a long tweet: v1.1 extended_tweet, v2 note_tweet
         for holder in ("extended_tweet", "note_tweet"):
             extended = doc.get(holder)
-            full = extended.get("full_text") or extended.get("text") if isinstance(
-                extended, dict) else None
+            if not isinstance(extended, dict):
+                continue
+            full = extended.get("full_text") or extended.get("text")
             if isinstance(full, str) and full:
                 values["text"] = full
                 doc = {**doc, "entities": extended.get("entities") or doc.get("entities")}
@@ -414,7 +416,7 @@ def json_tweets(doc: Any, column_map: dict[str, str] | None = None,
 # --- lines and layouts -----------------------------------------------------------------
 
 
-def _raw_lines(f: IO[bytes]) -> Iterator[bytes]:
+def _raw_lines(f: gzip.GzipFile | io.BufferedReader) -> Iterator[bytes]:
     """Lines with their terminator, split at LF, CRLF or a lone CR."""
     rest = b""
     while chunk := f.read(1 << 20):

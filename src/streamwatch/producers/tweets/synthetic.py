@@ -189,7 +189,8 @@ class TweetGenerator:
         self.duplicates = 0
 
     def _build_users(self, rng: random.Random) -> list[tuple[str, str]]:
-        users, seen = [], set()
+        users: list[tuple[str, str]] = []
+        seen: set[str] = set()
         langs = list(vocab.LANGUAGES)
         cum = list(accumulate(vocab.LANGUAGES.values()))
         while len(users) < self.config.users:

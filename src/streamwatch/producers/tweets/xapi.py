@@ -147,13 +147,13 @@ class Backoff:
 
     def http(self) -> float:
         p = self.policy
-        delay = min(p.http_base_s * 2 ** self._http, p.http_max_s)
+        delay = min(p.http_base_s * 2.0 ** self._http, p.http_max_s)
         self._http = min(self._http + 1, 32)
         return delay
 
     def rate_limited(self, reset_epoch_s: float | None) -> float:
         p = self.policy
-        delay = min(p.rate_limit_base_s * 2 ** self._rate, p.rate_limit_max_s)
+        delay = min(p.rate_limit_base_s * 2.0 ** self._rate, p.rate_limit_max_s)
         self._rate = min(self._rate + 1, 32)
         if reset_epoch_s is not None:
             delay = max(delay, reset_epoch_s - self._clock())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import orjson
@@ -47,7 +48,7 @@ class Columns:
         return cls.from_rows([])
 
     @classmethod
-    def from_rows(cls, rows: list[tuple]) -> Columns:
+    def from_rows(cls, rows: list[tuple[Any, ...]]) -> Columns:
         """Rows in field order (as tuples) -> columns; used for the few fraud rows."""
         dtypes = (np.int64, np.int64, np.int64, np.int64, np.int64, np.int64, np.int64,
                   np.float64, np.float64, np.int64, np.uint64, np.int64, np.int64)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ from streamwatch.producers.txns.population import (
     mix64,
 )
 
-Row = tuple  # Columns field order
+Row = tuple[Any, ...]  # Columns field order
 
 
 @dataclass
