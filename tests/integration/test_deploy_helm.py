@@ -76,7 +76,14 @@ CRD_SCHEMAS = {
                     "type": "object", "required": ["port", "path"], "additionalProperties": False,
                     "properties": {"port": _STR, "path": {"type": "string", "pattern": "^/"},
                                    "interval": {"type": "string",
-                                                "pattern": "^[0-9]+(ms|s|m|h)$"}}}}}}}},
+                                                "pattern": "^[0-9]+(ms|s|m|h)$"},
+                                   "relabelings": {"type": "array", "items": {
+                                       "type": "object", "additionalProperties": False,
+                                       "properties": {
+                                           "action": {"enum": ["replace", "keep", "drop"]},
+                                           "sourceLabels": {"type": "array", "items": _STR},
+                                           "targetLabel": _STR, "replacement": _STR,
+                                           "regex": _STR}}}}}}}}}},
 }
 
 VALUE_SETS = sorted(p.name for p in (CHART / "ci").glob("*.yaml"))
@@ -254,7 +261,7 @@ def test_multi_replica_alerting_reads_database_url_from_secret() -> None:
     assert "STREAMWATCH_DB" not in env, "replicas must not fall back to per-pod SQLite"
     assert not [v for v in alerting["spec"]["template"]["spec"]["volumes"]
                 if "persistentVolumeClaim" in v]
-    assert len(by_kind(docs, "ServiceMonitor")) == 5
+    assert len(by_kind(docs, "ServiceMonitor")) == 2  # the services', the drivers'
 
 
 @needs_helm
@@ -277,7 +284,7 @@ def test_monitoring_switches() -> None:
     default = render()
     assert not by_kind(default, "ServiceMonitor"), "no CRD API detected, not enabled"
     detected = render("--api-versions", "monitoring.coreos.com/v1/ServiceMonitor")
-    assert len(by_kind(detected, "ServiceMonitor")) == 5
+    assert len(by_kind(detected, "ServiceMonitor")) == 2  # the services', the drivers'
     off = render("-f", str(CHART / "ci" / "no-monitoring-values.yaml"),
                  "--api-versions", "monitoring.coreos.com/v1/ServiceMonitor")
     assert not by_kind(off, "ServiceMonitor")
@@ -310,6 +317,9 @@ def test_dashboards_ship_as_a_configmap_for_the_grafana_sidecar() -> None:
      "alerting.replicas=3 needs a shared PostgreSQL"),
     (["--set", "tweetIngester.enabled=yes"],
      "at '/tweetIngester/enabled': got string, want boolean"),
+    # a value `streamwatch orders --disorder` would refuse only when the pod starts
+    (["--set", "orderSimulator.disorder=2 seconds"],
+     "at '/orderSimulator/disorder': '2 seconds' does not match pattern"),
 ])
 def test_invalid_values_fail_with_a_clear_message(args: list[str], message: str) -> None:
     res = helm("template", "sw", str(CHART), *args, check=False)
