@@ -317,6 +317,11 @@ def test_dashboards_ship_as_a_configmap_for_the_grafana_sidecar() -> None:
      "alerting.replicas=3 needs a shared PostgreSQL"),
     (["--set", "tweetIngester.enabled=yes"],
      "at '/tweetIngester/enabled': got string, want boolean"),
+    # an empty selector would admit every pod of the Prometheus namespaces to every API
+    (["--set", "networkPolicy.prometheus.podSelector.matchLabels=null"],
+     "at '/networkPolicy/prometheus/podSelector': minProperties"),
+    (["--set-json", 'networkPolicy.apiClients={"exporter": [{"podSelektor": {}}]}'],
+     "at '/networkPolicy/apiClients/exporter/0': additional properties 'podSelektor'"),
     # a value `streamwatch orders --disorder` would refuse only when the pod starts
     (["--set", "orderSimulator.disorder=2 seconds"],
      "at '/orderSimulator/disorder': '2 seconds' does not match pattern"),
