@@ -1,11 +1,11 @@
 # One multi-target Dockerfile for every Streamwatch image. The project is one Python
 # distribution built twice: with Spark's stack for the spark image, without it (pyspark,
-# py4j, pandas, pyarrow, grpcio, protobuf, vaderSentiment) for the four services, which
+# py4j, pandas, pyarrow, grpcio, protobuf, vaderSentiment) for the five services, which
 # import none of it. The targets differ in what they run, expose and health-check
 # (see docs/deploy.md).
 #
 #   docker build --target tweet-ingester -t streamwatch/tweet-ingester:0.1.0 .
-#   targets: tweet-ingester txn-simulator alerting exporter spark
+#   targets: tweet-ingester txn-simulator order-simulator alerting exporter spark
 #
 # Without a registry, `make images OFFLINE=1` builds both base images from Debian packages
 # and this machine's JDK (scripts/containers-setup.sh) and passes them as the two args.
@@ -48,7 +48,7 @@ COPY src src
 COPY docker/check_imports.py /tmp/check_imports.py
 # pip check would name the Spark packages left out on purpose; importing every module
 # but the Spark side (streamwatch.processor, streamwatch.launcher) proves nothing the
-# services need is missing.
+# five services need is missing.
 RUN pip install --no-deps . \
     && python /tmp/check_imports.py streamwatch.cli streamwatch.core streamwatch.contracts \
        streamwatch.feed streamwatch.producers streamwatch.quality streamwatch.alerting \
@@ -92,6 +92,13 @@ VOLUME ["/data"]
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["/opt/streamwatch/healthcheck", "http://127.0.0.1:7102/healthz"]
 CMD ["txns", "--host", "0.0.0.0", "--http-port", "7102", "--socket-port", "7202", "--data-dir", "/data"]
+
+FROM service-runtime AS order-simulator
+EXPOSE 7105 7205
+VOLUME ["/data"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+    CMD ["/opt/streamwatch/healthcheck", "http://127.0.0.1:7105/healthz"]
+CMD ["orders", "--host", "0.0.0.0", "--http-port", "7105", "--socket-port", "7205", "--data-dir", "/data"]
 
 FROM service-runtime AS alerting
 # gunicorn (gthread workers) reads every setting from STREAMWATCH_* env twins.

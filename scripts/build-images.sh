@@ -6,14 +6,14 @@
 #                                      also a Prometheus image from Debian's package, which the
 #                                      compose stack uses through PROMETHEUS_IMAGE.
 # Layers are cached by the engine, so a second run only rebuilds what changed.
-# Env: STREAMWATCH_VERSION (tag, default from pyproject.toml), TARGETS (default: all five).
+# Env: STREAMWATCH_VERSION (tag, default from pyproject.toml), TARGETS (default: all six).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 offline=0
 [[ ${1:-} == --offline ]] && offline=1
 version=${STREAMWATCH_VERSION:-$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -1)}
-targets=(${TARGETS:-tweet-ingester txn-simulator alerting exporter spark})
+targets=(${TARGETS:-tweet-ingester txn-simulator order-simulator alerting exporter spark})
 log() { echo "build-images: $*" >&2; }
 
 args=()

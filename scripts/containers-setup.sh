@@ -23,8 +23,9 @@ log() { echo "containers-setup: $*" >&2; }
 [[ $(id -u) -eq 0 ]] || { log "needs root (rootful podman, debootstrap); run with sudo"; exit 1; }
 mkdir -p "$state/runtime"
 
+# catatonit: podman builds the pause image of a pod's infra container from it (kube play)
 packages=(podman runc debootstrap uidmap slirp4netns fuse-overlayfs docker-compose
-          golang-github-containernetworking-plugin-dnsname)
+          golang-github-containernetworking-plugin-dnsname catatonit)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")

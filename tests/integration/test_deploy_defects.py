@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.integration import network_policy as netpol
 from tests.integration.test_deploy_helm import CHART, needs_helm, render
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -200,19 +201,156 @@ def dashboard_jobs() -> set[str]:
     return jobs
 
 
+def scrape_jobs(docs: list[dict[str, Any]]) -> set[str]:
+    """The `job` label of every target the ServiceMonitors make, as the Prometheus Operator
+    sets it: from the Service label named by jobLabel (else the Service name), then the
+    endpoint's relabelings; a Service without the endpoint's port yields no target."""
+    services = [d for d in docs if d["kind"] == "Service"]
+    jobs = set()
+    for monitor in (d for d in docs if d["kind"] == "ServiceMonitor"):
+        for endpoint in monitor["spec"]["endpoints"]:
+            for svc in services:
+                labels = svc["metadata"].get("labels", {})
+                if not selects(monitor["spec"]["selector"], labels) or not any(
+                        p.get("name") == endpoint["port"] for p in svc["spec"]["ports"]):
+                    continue
+                key = monitor["spec"].get("jobLabel")
+                job = labels[key] if key in labels else svc["metadata"]["name"]
+                for relabel in endpoint.get("relabelings") or []:
+                    if relabel.get("targetLabel") == "job" and not relabel.get("sourceLabels"):
+                        job = relabel["replacement"]
+                jobs.add(job)
+    return jobs
+
+
 @needs_helm
 def test_dashboards_job_names_exist_on_kubernetes() -> None:
     """Prometheus names a ServiceMonitor's targets' job after the Service unless jobLabel
     names a Service label to take it from; the dashboards select compose's job names."""
-    docs = render("--api-versions", "monitoring.coreos.com/v1/ServiceMonitor")
-    services = [d for d in docs if d["kind"] == "Service"]
-    jobs = set()
-    for monitor in (d for d in docs if d["kind"] == "ServiceMonitor"):
-        for svc in services:
-            labels = svc["metadata"].get("labels", {})
-            if selects(monitor["spec"]["selector"], labels):
-                key = monitor["spec"].get("jobLabel")
-                jobs.add(labels[key] if key in labels else svc["metadata"]["name"])
+    jobs = scrape_jobs(render("--api-versions", "monitoring.coreos.com/v1/ServiceMonitor"))
     wanted = dashboard_jobs()
     assert wanted, "no job selector found in the dashboards"
     assert wanted <= jobs, f"dashboards select jobs no ServiceMonitor yields: {wanted - jobs}"
+
+
+# NetworkPolicy: evaluated as Kubernetes evaluates it (tests/integration/network_policy.py)
+# over every pod the chart makes, in both processor modes.
+NAMESPACES = {ns: {"kubernetes.io/metadata.name": ns}
+              for ns in ("streamwatch", "other", "monitoring", "ingress-nginx")}
+PROMETHEUS = netpol.Pod("prometheus-k8s-0", "monitoring", {"app.kubernetes.io/name": "prometheus"})
+STRANGERS = [
+    netpol.Pod("curl", "other", {}),
+    netpol.Pod("curl", "streamwatch", {}),  # the release's own namespace, not its pods
+    netpol.Pod("prometheus-0", "other", {"app.kubernetes.io/name": "prometheus"}),
+    netpol.Pod("grafana-0", "monitoring", {"app.kubernetes.io/name": "grafana"}),
+]
+MODES = pytest.mark.parametrize("values", [(), OPERATOR], ids=["native", "operator"])
+
+
+def chart_network(*values: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
+                                           list[netpol.Pod]]:
+    docs = render("--api-versions", "monitoring.coreos.com/v1/ServiceMonitor", *values)
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    assert policies, "no NetworkPolicy rendered"
+    return docs, policies, netpol.pods_of(docs)
+
+
+def scrape_targets(docs: list[dict[str, Any]], pods: list[netpol.Pod]) -> set[tuple[Any, int]]:
+    """(pod, port) of every target the ServiceMonitors give Prometheus."""
+    services = [d for d in docs if d["kind"] == "Service"]
+    targets = set()
+    for monitor in (d for d in docs if d["kind"] == "ServiceMonitor"):
+        for endpoint in monitor["spec"]["endpoints"]:
+            for svc in services:
+                if not selects(monitor["spec"]["selector"], svc["metadata"].get("labels", {})):
+                    continue
+                for port in svc["spec"]["ports"]:
+                    if port.get("name") != endpoint["port"]:
+                        continue
+                    for pod in pods:
+                        if netpol.selects({"matchLabels": svc["spec"]["selector"]}, pod.labels):
+                            target = port.get("targetPort", port["port"])
+                            targets.add((pod, pod.ports[target] if isinstance(target, str)
+                                         else target))
+    return targets
+
+
+@needs_helm
+@MODES
+def test_network_policy_refuses_pods_outside_the_release_on_every_port(
+        values: tuple[str, ...]) -> None:
+    """An API or UI port shared with metrics must not open to every namespace."""
+    _, policies, pods = chart_network(*values)
+    open_ = [(s, d, port) for s in STRANGERS for d in pods for port in d.ports.values()
+             if netpol.admits(policies, NAMESPACES, s, d, port)]
+    assert not open_, f"admitted from outside the release: {open_[:8]}"
+
+
+@needs_helm
+@MODES
+def test_network_policy_admits_prometheus_to_the_metrics_ports_only(
+        values: tuple[str, ...]) -> None:
+    docs, policies, pods = chart_network(*values)
+    targets = scrape_targets(docs, pods)
+    if not values:
+        assert {p.component for p, _ in targets} >= {
+            "tweet-ingester", "txn-simulator", "order-simulator", "alerting", "exporter",
+            "spark-driver"}, targets
+    refused = [t for t in targets if not netpol.admits(policies, NAMESPACES, PROMETHEUS, *t)]
+    assert not refused, f"Prometheus cannot scrape {refused}"
+    # the driver UI serves the metrics in both modes (operator mode has no monitor of it)
+    ui = {(p, 4040) for p in pods if p.component == "spark-driver"}
+    extra = [(d, port) for d in pods for port in d.ports.values()
+             if (d, port) not in targets | ui
+             and netpol.admits(policies, NAMESPACES, PROMETHEUS, d, port)]
+    assert not extra, f"Prometheus admitted beyond the metrics ports: {extra}"
+
+
+@needs_helm
+@MODES
+def test_network_policy_admits_each_release_pod_exactly_where_it_calls(
+        values: tuple[str, ...]) -> None:
+    """Every in-cluster URL a pod's manifest names is reachable, and nothing else is, but
+    a Spark job's own driver and executors among themselves."""
+    docs, policies, pods = chart_network(*values)
+    need = netpol.needed_connections(docs, pods)
+    called = {(s.component, s.job, d.component) for s, d, _ in need}
+    for edge in [("spark-driver", "fraud", "alerting"), ("spark-executor", "fraud",
+                                                        "txn-simulator"),
+                 ("spark-executor", "orders", "order-simulator"),
+                 ("spark-driver", "hashtags", "exporter"), ("exporter", None, "alerting"),
+                 ("test", None, "order-simulator")]:
+        assert edge in called, f"the manifests no longer show {edge}: {sorted(called)}"
+    wrong = []
+    for src in pods:
+        for dst in pods:
+            if src is dst:
+                continue
+            for port in dst.ports.values():
+                expected = (src, dst, port) in need or netpol.same_spark_job(src, dst)
+                if netpol.admits(policies, NAMESPACES, src, dst, port) != expected:
+                    wrong.append(f"{src} -> {dst}:{port} {'refused' if expected else 'admitted'}")
+    assert not wrong, "\n".join(wrong[:20])
+
+
+@needs_helm
+def test_network_policy_admits_the_configured_api_clients() -> None:
+    clients = ('{"exporter": [{"namespaceSelector": {"matchLabels": '
+               '{"kubernetes.io/metadata.name": "ingress-nginx"}}}]}')
+    _, policies, pods = chart_network("--set-json", f"networkPolicy.apiClients={clients}")
+    controller = netpol.Pod("controller", "ingress-nginx", {"app.kubernetes.io/name": "nginx"})
+    for dst in pods:
+        for port in dst.ports.values():
+            expected = dst.component == "exporter" and port == dst.ports["http"]
+            assert netpol.admits(policies, NAMESPACES, controller, dst, port) == expected, (
+                dst, port)
+
+
+@needs_helm
+def test_kubernetes_scrape_jobs_are_composes() -> None:
+    """Every compose scrape job of a component the chart runs (all but Spark's standalone
+    master and workers) is a job on Kubernetes too, so queries move between the two."""
+    prom = yaml.safe_load((ROOT / "monitoring" / "prometheus.yml").read_text())
+    compose = {j["job_name"] for j in prom["scrape_configs"]} - {"spark-master", "spark-worker"}
+    jobs = scrape_jobs(render("--api-versions", "monitoring.coreos.com/v1/ServiceMonitor"))
+    assert compose <= jobs, f"compose jobs missing on Kubernetes: {compose - jobs}"

@@ -76,7 +76,14 @@ CRD_SCHEMAS = {
                     "type": "object", "required": ["port", "path"], "additionalProperties": False,
                     "properties": {"port": _STR, "path": {"type": "string", "pattern": "^/"},
                                    "interval": {"type": "string",
-                                                "pattern": "^[0-9]+(ms|s|m|h)$"}}}}}}}},
+                                                "pattern": "^[0-9]+(ms|s|m|h)$"},
+                                   "relabelings": {"type": "array", "items": {
+                                       "type": "object", "additionalProperties": False,
+                                       "properties": {
+                                           "action": {"enum": ["replace", "keep", "drop"]},
+                                           "sourceLabels": {"type": "array", "items": _STR},
+                                           "targetLabel": _STR, "replacement": _STR,
+                                           "regex": _STR}}}}}}}}}},
 }
 
 VALUE_SETS = sorted(p.name for p in (CHART / "ci").glob("*.yaml"))
@@ -172,7 +179,8 @@ def test_default_values_render_native_spark_on_kubernetes() -> None:
     docs = render()  # validated by test_value_set_renders_valid_manifests[default-values]
     drivers = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"].endswith("-driver")]
     assert {d["metadata"]["name"] for d in drivers} == {"sw-streamwatch-hashtags-driver",
-                                                        "sw-streamwatch-fraud-driver"}
+                                                        "sw-streamwatch-fraud-driver",
+                                                        "sw-streamwatch-orders-driver"}
     claim = next(d for d in by_kind(docs, "PersistentVolumeClaim")
                  if d["metadata"]["name"] == "sw-streamwatch-checkpoints")
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
@@ -221,7 +229,8 @@ def test_driver_role_allows_exactly_what_executors_need() -> None:
 def test_every_workload_is_hardened() -> None:
     docs = render("-f", str(CHART / "ci" / "alerting-ha-values.yaml"))
     workloads = by_kind(docs, "Deployment") + by_kind(docs, "StatefulSet")
-    assert len(workloads) == 6
+    # tweet-ingester, alerting, exporter, three drivers; txn- and order-simulator
+    assert len(workloads) == 8
     for w in workloads:
         pod = w["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True, w["metadata"]["name"]
@@ -233,8 +242,8 @@ def test_every_workload_is_hardened() -> None:
             assert c["resources"]["limits"] and c["resources"]["requests"]
             assert {"name": "tmp", "mountPath": "/tmp"} in c["volumeMounts"]
             assert "livenessProbe" in c, f"{w['metadata']['name']} has no liveness probe"
-    sts = by_kind(docs, "StatefulSet")[0]
-    assert sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "data"
+    for sts in by_kind(docs, "StatefulSet"):
+        assert sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "data"
 
 
 @needs_helm
@@ -252,7 +261,7 @@ def test_multi_replica_alerting_reads_database_url_from_secret() -> None:
     assert "STREAMWATCH_DB" not in env, "replicas must not fall back to per-pod SQLite"
     assert not [v for v in alerting["spec"]["template"]["spec"]["volumes"]
                 if "persistentVolumeClaim" in v]
-    assert len(by_kind(docs, "ServiceMonitor")) == 5
+    assert len(by_kind(docs, "ServiceMonitor")) == 2  # the services', the drivers'
 
 
 @needs_helm
@@ -260,7 +269,8 @@ def test_operator_mode_renders_spark_applications_instead_of_drivers() -> None:
     docs = render("-f", str(CHART / "ci" / "operator-values.yaml"))
     apps = by_kind(docs, "SparkApplication")
     assert sorted(a["metadata"]["name"] for a in apps) == ["sw-streamwatch-fraud",
-                                                           "sw-streamwatch-hashtags"]
+                                                           "sw-streamwatch-hashtags",
+                                                           "sw-streamwatch-orders"]
     assert not [d for d in by_kind(docs, "Deployment") if "driver" in d["metadata"]["name"]]
     for app in apps:
         conf = app["spec"]["sparkConf"]
@@ -274,7 +284,7 @@ def test_monitoring_switches() -> None:
     default = render()
     assert not by_kind(default, "ServiceMonitor"), "no CRD API detected, not enabled"
     detected = render("--api-versions", "monitoring.coreos.com/v1/ServiceMonitor")
-    assert len(by_kind(detected, "ServiceMonitor")) == 5
+    assert len(by_kind(detected, "ServiceMonitor")) == 2  # the services', the drivers'
     off = render("-f", str(CHART / "ci" / "no-monitoring-values.yaml"),
                  "--api-versions", "monitoring.coreos.com/v1/ServiceMonitor")
     assert not by_kind(off, "ServiceMonitor")
@@ -307,6 +317,14 @@ def test_dashboards_ship_as_a_configmap_for_the_grafana_sidecar() -> None:
      "alerting.replicas=3 needs a shared PostgreSQL"),
     (["--set", "tweetIngester.enabled=yes"],
      "at '/tweetIngester/enabled': got string, want boolean"),
+    # an empty selector would admit every pod of the Prometheus namespaces to every API
+    (["--set", "networkPolicy.prometheus.podSelector.matchLabels=null"],
+     "at '/networkPolicy/prometheus/podSelector': minProperties"),
+    (["--set-json", 'networkPolicy.apiClients={"exporter": [{"podSelektor": {}}]}'],
+     "at '/networkPolicy/apiClients/exporter/0': additional properties 'podSelektor'"),
+    # a value `streamwatch orders --disorder` would refuse only when the pod starts
+    (["--set", "orderSimulator.disorder=2 seconds"],
+     "at '/orderSimulator/disorder': '2 seconds' does not match pattern"),
 ])
 def test_invalid_values_fail_with_a_clear_message(args: list[str], message: str) -> None:
     res = helm("template", "sw", str(CHART), *args, check=False)
@@ -336,11 +354,12 @@ def test_plain_manifests_are_in_step_with_the_chart() -> None:
 
 
 @needs_helm
-def test_a_restarted_simulator_pod_keeps_its_world() -> None:
+@pytest.mark.parametrize("simulator", ["txn-simulator", "order-simulator"])
+def test_a_restarted_simulator_pod_keeps_its_world(simulator: str) -> None:
     """The simulator's --data-dir, where its feeds and world record live, is a claim of the
     StatefulSet's own: a rescheduled pod gets it back and continues the recorded world."""
     sts = next(d for d in by_kind(render(), "StatefulSet")
-               if d["metadata"]["name"].endswith("txn-simulator"))
+               if d["metadata"]["name"] == f"sw-streamwatch-{simulator}")
     container = containers(sts)[0]
     data_dir = next(a.split("=", 1)[1] for a in container["args"]
                     if a.startswith("--data-dir="))
@@ -350,3 +369,73 @@ def test_a_restarted_simulator_pod_keeps_its_world() -> None:
     pod_volumes = {v["name"] for v in sts["spec"]["template"]["spec"].get("volumes", [])}
     assert mount["name"] not in pod_volumes, "the data dir must not be a pod-lived volume"
     assert not any("--new-world" in a for a in container["args"])
+
+
+def job_args_by_name(docs: list[dict]) -> dict[str, list[str]]:
+    """`streamwatch process` arguments of every job: driver Deployments (native mode) and
+    SparkApplications (operator mode)."""
+    jobs = {}
+    for d in by_kind(docs, "Deployment"):
+        if d["metadata"]["labels"].get("app.kubernetes.io/component") == "spark-driver":
+            jobs[d["metadata"]["name"]] = containers(d)[0]["args"]
+    for app in by_kind(docs, "SparkApplication"):
+        jobs[app["metadata"]["name"]] = app["spec"]["arguments"]
+    return jobs
+
+
+def flag(args: list[str], name: str) -> str | None:
+    return next((a.split("=", 1)[1] for a in args if a.startswith(f"{name}=")), None)
+
+
+@needs_helm
+@pytest.mark.parametrize("values", [(), ("-f", str(CHART / "ci" / "operator-values.yaml"))],
+                         ids=["native", "operator"])
+def test_every_job_reads_a_feed_a_rendered_producer_serves(values: tuple[str, ...]) -> None:
+    """A job's feed URL names a Service of the release, a port it has, and a producer pod
+    behind it that serves HTTP on that port: a wrong name or port would leave the job
+    retrying a feed that never answers."""
+    docs = render(*values)
+    services = {s["metadata"]["name"]: s for s in by_kind(docs, "Service")}
+    workloads = by_kind(docs, "Deployment") + by_kind(docs, "StatefulSet")
+    jobs = job_args_by_name(docs)
+    assert len(jobs) == 3, sorted(jobs)
+    for name, args in jobs.items():
+        m = re.fullmatch(r"feed:http://([^:/]+):(\d+)/(\w+)", flag(args, "--source") or "")
+        assert m, (name, args)
+        host, port, feed = m.group(1), int(m.group(2)), m.group(3)
+        assert host in services, f"{name}: no Service {host}"
+        svc = services[host]
+        assert port in [p["port"] for p in svc["spec"]["ports"]], (name, svc["spec"]["ports"])
+        pods = [w for w in workloads if all(
+            w["spec"]["template"]["metadata"]["labels"].get(k) == v
+            for k, v in svc["spec"]["selector"].items())]
+        assert len(pods) == 1, (name, host)
+        producer_args = containers(pods[0])[0]["args"]
+        assert f"--http-port={port}" in producer_args, (name, producer_args)
+        assert f"http://{host}:{port}/{feed}".endswith(
+            {"tweets": "/tweets", "txns": "/transactions", "orders": "/orders"}[
+                producer_args[0]]), (name, feed, producer_args[0])
+
+
+@needs_helm
+def test_job_output_files_land_on_the_checkpoint_claim() -> None:
+    """The root filesystem is read-only: a jsonl sink (the orders job's final minutes) must
+    write under a mounted claim, or the first final minute fails the batch."""
+    docs = render()
+    for d in by_kind(docs, "Deployment"):
+        if d["metadata"]["labels"].get("app.kubernetes.io/component") != "spark-driver":
+            continue
+        container = containers(d)[0]
+        sink = flag(container["args"], "--sink") or ""
+        if not sink.startswith("jsonl:"):
+            continue
+        path = sink.removeprefix("jsonl:")
+        claims = {v["name"] for v in d["spec"]["template"]["spec"]["volumes"]
+                  if "persistentVolumeClaim" in v}
+        assert any(m["name"] in claims and path.startswith(m["mountPath"].rstrip("/") + "/")
+                   for m in container["volumeMounts"]), (d["metadata"]["name"], path)
+    orders = next(d for d in by_kind(docs, "Deployment")
+                  if d["metadata"]["name"] == "sw-streamwatch-orders-driver")
+    assert flag(containers(orders)[0]["args"], "--sink") == "jsonl:/checkpoints/orders/output"
+    assert flag(containers(orders)[0]["args"], "--exporter-url") == \
+        "http://sw-streamwatch-exporter:7104"

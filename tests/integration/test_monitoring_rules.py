@@ -50,6 +50,34 @@ def test_scrape_config_covers_every_service() -> None:
     assert {"/metrics/prometheus", "/metrics/executors/prometheus"} <= paths
 
 
+def test_scrape_config_covers_every_compose_service() -> None:
+    """Each Streamwatch container of docker-compose.yml is a target: a service or job added
+    to the compose file without a scrape job leaves its dashboard panels empty."""
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    config = yaml.safe_load((MONITORING / "prometheus.yml").read_text())
+    targets: dict[str, set[str]] = {}
+    for job in config["scrape_configs"]:
+        for sc in job["static_configs"]:
+            for target in sc["targets"]:
+                targets.setdefault(target, set()).add(job["job_name"])
+    checked = []
+    for name, svc in services.items():
+        if not str(svc.get("image", "")).startswith("streamwatch/"):
+            continue  # Prometheus and Grafana
+        if "process" in (svc.get("command") or []):
+            # a Spark driver's UI serves its own and its executors' metrics
+            assert targets.get(f"{name}:4040") == {"spark-driver", "spark-executors"}, name
+        elif "SPARK_HEALTH_URL" in (svc.get("environment") or {}):
+            port = svc["environment"]["SPARK_HEALTH_URL"].split(":")[2].split("/")[0]
+            assert f"{name}:{port}" in targets, name
+        else:
+            url = next(a for a in svc["healthcheck"]["test"] if a.startswith("http"))
+            port = url.split(":")[2].split("/")[0]
+            assert targets.get(f"{name}:{port}") == {name}, (name, port)
+        checked.append(name)
+    assert {"order-simulator", "processor-orders"} <= set(checked), checked
+
+
 @needs_promtool
 def test_promtool_checks_config_and_rules() -> None:
     result = promtool("check", "config", str(MONITORING / "prometheus.yml"))

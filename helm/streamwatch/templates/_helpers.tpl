@@ -82,6 +82,9 @@ http://{{ include "streamwatch.componentName" (dict "root" . "component" "tweet-
 {{- define "streamwatch.url.txns" -}}
 http://{{ include "streamwatch.componentName" (dict "root" . "component" "txn-simulator") }}:7102
 {{- end }}
+{{- define "streamwatch.url.orders" -}}
+http://{{ include "streamwatch.componentName" (dict "root" . "component" "order-simulator") }}:7105
+{{- end }}
 {{- define "streamwatch.url.alerting" -}}
 http://{{ include "streamwatch.componentName" (dict "root" . "component" "alerting") }}:7103
 {{- end }}

@@ -60,6 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                   "ranked windows appear within a minute (`streamwatch process hashtags` "
                   "defaults to 5m)")
     add_flag(parser, "--trend-slide", default="10s", help="hashtag window slide")
+    add_flag(parser, "--sentiment-window", default="1m",
+             help="tumbling window of the overall sentiment; short so that the dashboard's "
+                  "sentiment line grows every minute (`streamwatch process hashtags` "
+                  "defaults to 15m)")
     add_flag(parser, "--trend-watermark", default="15s",
              help="how late a tweet may arrive and still count; a window is published "
                   "once the watermark passes its end")

@@ -132,6 +132,7 @@ class Launcher:
                 "--exporter-url", self.endpoints.exporter,
                 "--trend-window", a.trend_window, "--trend-slide", a.trend_slide,
                 "--trend-watermark", a.trend_watermark,
+                "--sentiment-window", a.sentiment_window,
                 "--orders-watermark", a.orders_watermark,
             ], logs_dir / "spark.log", env=ingest_env)
             self.supervisor.start(self.spark)

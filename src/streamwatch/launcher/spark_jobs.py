@@ -19,7 +19,8 @@ def job_argvs(args: argparse.Namespace) -> dict[str, list[str]]:
     return {
         "hashtags": [*common, "--source", f"feed:{args.tweets_url}/tweets",
                      "--sink", f"jsonl:{out}/hashtags", "--window", args.trend_window,
-                     "--slide", args.trend_slide, "--watermark", args.trend_watermark],
+                     "--slide", args.trend_slide, "--watermark", args.trend_watermark,
+                     "--sentiment-window", args.sentiment_window],
         "fraud": [*common, "--source", f"feed:{args.txns_url}/transactions",
                   "--sink", f"http:{args.alerting_url}/v1/alerts"],
         "orders": [*common, "--source", f"feed:{args.orders_url}/orders",
@@ -31,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m streamwatch.launcher.spark_jobs")
     for flag in ("--data-dir", "--master", "--trigger", "--tweets-url", "--txns-url",
                  "--orders-url", "--alerting-url", "--exporter-url", "--trend-window",
-                 "--trend-slide", "--trend-watermark", "--orders-watermark"):
+                 "--trend-slide", "--trend-watermark", "--sentiment-window",
+                 "--orders-watermark"):
         parser.add_argument(flag, required=True)
     args = parser.parse_args(argv)
 

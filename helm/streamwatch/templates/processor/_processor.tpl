@@ -18,6 +18,10 @@
 {{- else if eq .job "fraud" }}
 - --source=feed:{{ include "streamwatch.url.txns" $root }}/transactions
 - --sink=http:{{ include "streamwatch.url.alerting" $root }}/v1/alerts
+{{- else if eq .job "orders" }}
+- --source=feed:{{ include "streamwatch.url.orders" $root }}/orders
+{{- /* final minutes as JSONL beside the job's checkpoint (the driver writes them) */}}
+- --sink=jsonl:{{ $ckpt }}/output
 {{- end }}
 - --checkpoint={{ $ckpt }}
 - --exporter-url={{ include "streamwatch.url.exporter" $root }}
