@@ -4,10 +4,10 @@ Key concepts:
 - One streaming query reads, parses and deduplicates the input once: tweets
   are deduplicated by ``id`` within the watermark
   (``dropDuplicatesWithinWatermark``), so a tweet delivered twice counts once.
-- Hashtags follow the rule in ``hashtag_rule``: pure-ASCII texts are parsed
+- Hashtags follow the rule in ``hashtags.rule``: pure-ASCII texts are parsed
   by JVM regex functions, other texts by the Python reference in an Arrow UDF
   (fed null for ASCII rows, so it costs almost nothing on them).
-- The JVM aggregates per *pane* (``jobs/panes.py``): a tumbling window of
+- The JVM aggregates per *pane* (``hashtags/panes.py``): a tumbling window of
   ``gcd(--window, --slide, --sentiment-window)`` per hashtag, plus a row per
   pane for all tweets, with ``--watermark``; output mode append, so each pane
   is emitted once, final. The 5-minute sliding trend windows and the 15-minute

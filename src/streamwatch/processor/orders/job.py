@@ -5,7 +5,7 @@ Key concepts:
   with ``from_json`` against ``OrderEvent.DDL`` and projects the event time to
   epoch milliseconds (``try_to_timestamp``: a bad time becomes null, not a
   failed batch). Each micro-batch then goes to the driver as one Arrow table.
-- ``jobs/order_minutes.MinuteStore`` does the rest per batch, vectorised:
+- ``orders.minutes.MinuteStore`` does the rest per batch, vectorised:
   late events (their minute was final before the batch) are set aside for the
   dead-letter folder and the ``late`` count, the others wait in their minute
   until the watermark (``--watermark``, default 1 min) passes it; a final

@@ -64,7 +64,7 @@ from streamwatch.processor.io.files import write_atomically
 log = logging.getLogger(__name__)
 
 MINUTE_MS = 60_000
-#: columns of the table ``commit`` takes (``jobs/orders.py`` selects them in the JVM)
+#: columns of the table ``commit`` takes (``orders/job.py`` selects them in the JVM)
 INPUT_COLUMNS = ("event_id", "order_id", "status", "event_time", "region", "ts", "items")
 QUANTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0}
 #: what the store keeps of an on-time event
