@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -35,6 +36,13 @@ def run(cmd: Sequence[str], *, env: dict[str, str] | None = None, timeout: float
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout[-3000:]}"
                            f"\n{proc.stderr[-3000:]}")
     return proc
+
+
+def compose_services(skip: Iterable[str] = ("grafana",)) -> list[str]:
+    """The services of docker-compose.yml, in file order, without ``skip`` (Grafana has no
+    registry-free image here): services added to the file are started by the tests too."""
+    doc = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return [name for name in doc["services"] if name not in set(skip)]
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: float = 3.0,
@@ -193,6 +201,27 @@ class Stack:
 
     def state(self, service: str) -> dict[str, Any]:
         return dict(self.inspect(service)["State"])
+
+    def restarts(self, service: str) -> int:
+        return int(self.inspect(service).get("RestartCount") or 0)
+
+    def crash(self, service: str) -> int:
+        """SIGKILL to the container's main process from the host, as a crash (OOM kill,
+        segfault) would end it; returns that pid. ``podman kill`` would not do: podman
+        records it as a stop by the user, which ``restart: unless-stopped`` leaves stopped."""
+        pid = int(self.state(service)["Pid"])
+        if pid <= 0:
+            raise RuntimeError(f"{service} is not running: {self.state(service)}")
+        os.kill(pid, 9)
+        return pid
+
+    def volume_path(self, volume: str) -> Path:
+        out = run(["podman", "volume", "inspect", f"{self.project}_{volume}"]).stdout
+        return Path(json.loads(out)[0]["Mountpoint"])
+
+    def logs(self, service: str) -> str:
+        res = run(["podman", "logs", self.container(service)], check=False, timeout=60)
+        return res.stdout + "\n" + res.stderr
 
     def diagnose(self, services: Iterable[str] | None = None, tail: int = 40) -> str:
         """`ps` and the last log lines of every container: the failure message carries them."""
