@@ -29,7 +29,7 @@ import pytest
 import requests
 import yaml
 
-from streamwatch_processor.fraud.buckets import QUERY_DIR as FRAUD_QUERY_DIR
+from streamwatch.processor.fraud.buckets import QUERY_DIR as FRAUD_QUERY_DIR
 from tests.containers import dashboard_queries, spark_probe
 from tests.containers.receiver import WebhookReceiver
 from tests.containers.stack import (
