@@ -126,7 +126,7 @@ _MACHINE: dict[str, Any] | None = None
 
 
 def machine_info() -> dict[str, Any]:
-    """cpus, memory (bytes), python, java, pyspark, os — cached per process."""
+    """cpus, memory (bytes), python, java, pyspark, os (cached per process) and load_avg."""
     global _MACHINE
     if _MACHINE is None:
         _MACHINE = {
@@ -137,7 +137,9 @@ def machine_info() -> dict[str, Any]:
             "pyspark": package_version("pyspark"),
             "os": platform.platform(),
         }
-    return dict(_MACHINE)
+    # the load is of this moment, not cached: the 5 and 15 min averages at the end of a
+    # run say how busy the machine was while it ran
+    return {**_MACHINE, "load_avg": [round(x, 2) for x in os.getloadavg()]}
 
 
 # -- statistics ---------------------------------------------------------------

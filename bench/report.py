@@ -151,8 +151,12 @@ def machine_line(doc: dict[str, Any]) -> str:
     m = doc.get("machine") or {}
     mem = m.get("memory")
     mem_s = f"{mem / 2**30:.0f} GiB" if isinstance(mem, int | float) else "?"
+    load = m.get("load_avg")
+    load_s = (f", load average {load[0]:g} / {load[1]:g} / {load[2]:g} (1 / 5 / 15 min) "
+              "at the end of the run" if load else "")
     return (f"{m.get('cpus', '?')} CPUs (shared), {mem_s} RAM, Python {m.get('python', '?')}, "
-            f"Java {m.get('java', '?')}, PySpark {m.get('pyspark', '?')}, {m.get('os', '?')}")
+            f"Java {m.get('java', '?')}, PySpark {m.get('pyspark', '?')}, {m.get('os', '?')}"
+            f"{load_s}")
 
 
 def goal_text(goal: dict[str, Any]) -> str:

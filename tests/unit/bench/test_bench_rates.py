@@ -33,3 +33,14 @@ def test_latency_trend_compares_the_first_and_last_fifth_in_time_order() -> None
     assert (first, last) == (4.75, 0.75)
     assert latency_trend([(0.0, 2.0)]) == (2.0, 2.0)
     assert all(math.isnan(x) for x in latency_trend([]))
+
+
+def test_every_result_carries_the_machine_load_and_the_page_shows_it() -> None:
+    from bench.common import result
+    from bench.report import machine_line
+
+    doc = result("probe", figures={"x": 1}, command="python -m bench.probe", quick=True)
+    load = doc["machine"]["load_avg"]
+    assert len(load) == 3 and all(isinstance(v, float) and v >= 0 for v in load)
+    doc["machine"]["load_avg"] = [1.5, 2.25, 3.0]
+    assert "load average 1.5 / 2.25 / 3 (1 / 5 / 15 min)" in machine_line(doc)
