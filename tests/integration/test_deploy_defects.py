@@ -155,23 +155,6 @@ def test_compose_prometheus_scrapes_paths_spark_serves() -> None:
     assert paths.get("master", paths.get("*")) != paths.get("applications", paths.get("*"))
 
 
-def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and labels.get(key) in values:
-            return False
-    return True
-
-
 @needs_helm
 def test_each_service_monitor_endpoint_is_one_scrape_target() -> None:
     """Prometheus scrapes every Service a ServiceMonitor selects that has the endpoint's
@@ -183,7 +166,8 @@ def test_each_service_monitor_endpoint_is_one_scrape_target() -> None:
     for monitor in monitors:
         for endpoint in monitor["spec"]["endpoints"]:
             matched = [s for s in services
-                       if selects(monitor["spec"]["selector"], s["metadata"].get("labels", {}))
+                       if netpol.selects(monitor["spec"]["selector"],
+                                         s["metadata"].get("labels", {}))
                        and any(p.get("name") == endpoint["port"] for p in s["spec"]["ports"])]
             assert matched, (monitor["metadata"]["name"], endpoint["port"])
             # Services in front of the same pods are the same targets scraped again.
@@ -211,7 +195,7 @@ def scrape_jobs(docs: list[dict[str, Any]]) -> set[str]:
         for endpoint in monitor["spec"]["endpoints"]:
             for svc in services:
                 labels = svc["metadata"].get("labels", {})
-                if not selects(monitor["spec"]["selector"], labels) or not any(
+                if not netpol.selects(monitor["spec"]["selector"], labels) or not any(
                         p.get("name") == endpoint["port"] for p in svc["spec"]["ports"]):
                     continue
                 key = monitor["spec"].get("jobLabel")
@@ -262,7 +246,8 @@ def scrape_targets(docs: list[dict[str, Any]], pods: list[netpol.Pod]) -> set[tu
     for monitor in (d for d in docs if d["kind"] == "ServiceMonitor"):
         for endpoint in monitor["spec"]["endpoints"]:
             for svc in services:
-                if not selects(monitor["spec"]["selector"], svc["metadata"].get("labels", {})):
+                if not netpol.selects(monitor["spec"]["selector"],
+                                      svc["metadata"].get("labels", {})):
                     continue
                 for port in svc["spec"]["ports"]:
                     if port.get("name") != endpoint["port"]:
