@@ -59,6 +59,11 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
+                if len(body) < length:
+                    # the sender died mid-request (kill -9): no request arrived, as for
+                    # any HTTP server, and there is nobody to answer
+                    self.close_connection = True
+                    return
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with receiver._cond:
                     n = receiver.arrivals  # numbered on arrival, before any delay
