@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
+import orjson
 
 from streamwatch.contracts.events import SCENARIOS
 from streamwatch.feed.sources import Emit, Pacer
@@ -90,6 +91,18 @@ class TxnGenerator:
             self._block()
         pairs = [self._out.popleft() for _ in range(n)]
         return [p[0] for p in pairs], [p[1] for p in pairs]
+
+    def incident_names_pending(self) -> set[str]:
+        """Incidents whose first transaction was generated but not all of the rest: rows
+        still scheduled, or generated but not yet delivered. A finite stream cuts them off."""
+        scheduled = {int(row[12]) for _, _, row in self._scheduled}
+        names = {self._incident_names[i] for i in scheduled if i in self._incident_names}
+        undelivered = [label for *_, label in self._delayed] + [p[1] for p in self._out]
+        for label in undelivered:
+            incident = orjson.loads(label)["incident_id"]
+            if incident is not None:
+                names.add(str(incident))
+        return names
 
     # -- one block ----------------------------------------------------------
 
