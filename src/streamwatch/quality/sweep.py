@@ -35,18 +35,21 @@ FIGURES = ("precision", "recall", "f1")
 class SweepSettings:
     """How much traffic each configuration gets and how the detector is fed it."""
 
-    #: transactions per configuration: enough for ``fraud_txns`` fraud transactions, within
+    #: transactions per configuration: enough for ``fraud_txns`` fraud transactions and
+    #: ``min_span_h`` of event time (a travel incident lasts up to 2.5 h), within
     #: [min_events, max_events] (few fraud transactions make every figure noisy)
     fraud_txns: int = 300
-    min_events: int = 30_000
+    min_span_h: float = 4.0
+    min_events: int = 20_000
     max_events: int = 120_000
     buckets: int = 4
     batch_rows: int = 5_000
     ttl_ms: int = 2 * 3600 * 1000
     rules_path: str | None = None
 
-    def events(self, fraud_rate: float) -> int:
+    def events(self, fraud_rate: float, rate: float) -> int:
         want = math.ceil(self.fraud_txns / fraud_rate) if fraud_rate > 0 else self.max_events
+        want = max(want, math.ceil(self.min_span_h * 3600 * rate))
         return max(self.min_events, min(self.max_events, want))
 
 
@@ -111,7 +114,7 @@ def score(data: Generated, alerts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def evaluate_config(config: Any, settings: SweepSettings) -> dict[str, Any]:
-    data = generate(config, settings.events(config.fraud_rate))
+    data = generate(config, settings.events(config.fraud_rate, config.rate))
     return score(data, detect_alerts(data.txns, settings))
 
 

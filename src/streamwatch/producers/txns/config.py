@@ -42,10 +42,32 @@ class LegitParams:
     card_factor_sigma: float = 0.35
     card_factor_min: float = 0.5
     card_factor_max: float = 2.0
-    #: per-purchase spread around the card's typical amount (lognormal sigma)
-    amount_sigma: float = 0.5
+    #: per-purchase spread around the card's typical amount (lognormal sigma); draws
+    #: beyond ``amount_max_z`` sigmas are redrawn uniformly within it (no pile-up at a cap)
+    amount_sigma: float = 0.45
+    amount_max_z: float = 2.5
     #: a legit amount stays within [typical / max_ratio, typical * max_ratio]
     max_ratio: float = 4.0
+    #: share of purchases that are a rare big one: electronics or travel at
+    #: ``big_purchase_ratio`` x the card's typical amount for it
+    big_purchase_share: float = 0.004
+    big_purchase_ratio: tuple[float, float] = (1.5, 3.0)
+    #: travel: share of purchases after which the customer flies to another city, stays
+    #: ``trip_stay_h`` there (shopping as usual, online from there too) and flies back;
+    #: a flight takes distance / ``flight_kmh`` plus ``airport_h`` door to door
+    trip_share: float = 0.003
+    trip_stay_h: tuple[float, float] = (3.0, 24.0)
+    flight_kmh: tuple[float, float] = (700.0, 850.0)
+    airport_h: tuple[float, float] = (1.5, 4.0)
+    #: devices: share of customers with a second device (a tablet, a laptop) and the share
+    #: of their online purchases made on it; share of purchases after which the customer
+    #: switches to a new phone for good
+    second_device_share: float = 0.3
+    second_device_use: float = 0.4
+    phone_change_share: float = 0.002
+    #: day and night: each customer is this much less active at 3 a.m. local time
+    #: (longitude) than at 3 p.m. (cosine in between)
+    night_activity: float = 0.2
     #: and never below this (cents)
     min_amount_cents: int = 100
     #: a card starts an incident only after this long without any transaction
@@ -59,8 +81,13 @@ class LegitParams:
         return int(CATEGORY_MEDIAN_USD[category] * 100 * self.card_factor_max * self.max_ratio)
 
     def max_speed_kmh(self) -> float:
-        """Upper bound on the speed implied by two consecutive legit transactions."""
+        """Upper bound on the speed implied by two consecutive legit transactions in one
+        city (a trip is slower: see ``min_trip_hours``)."""
         return 2 * self.city_radius_km / (self.min_gap_s / 3600.0)
+
+    def min_trip_hours(self, distance_km: float) -> float:
+        """The shortest door-to-door time of a legit trip over ``distance_km``."""
+        return distance_km / self.flight_kmh[1] + self.airport_h[0]
 
 
 @dataclass(frozen=True)

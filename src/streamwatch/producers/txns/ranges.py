@@ -24,7 +24,7 @@ class SweepRanges:
     fraud_rate: tuple[float, float] = (0.001, 0.05)
     #: transactions per second and cards per transaction-per-second; few cards per unit of
     #: rate means busy cards (long histories), many means cards with little history
-    rate: tuple[float, float] = (4.0, 12.0)
+    rate: tuple[float, float] = (2.0, 6.0)
     cards_per_rate: tuple[float, float] = (200.0, 500.0)
     card_testing_txns: tuple[int, int] = (3, 12)
     card_testing_cents: tuple[int, int] = (50, 300)

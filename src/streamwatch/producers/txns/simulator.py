@@ -37,7 +37,12 @@ from streamwatch.feed.sources import Emit, Pacer
 from streamwatch.producers.txns import geo
 from streamwatch.producers.txns.columns import Columns, serialise
 from streamwatch.producers.txns.config import SimConfig
-from streamwatch.producers.txns.legit import legit_columns, pick_free_cards
+from streamwatch.producers.txns.legit import (
+    big_purchases,
+    legit_columns,
+    life_events,
+    pick_free_cards,
+)
 from streamwatch.producers.txns.population import Population
 from streamwatch.producers.txns.scenarios import BUILDERS, IncidentContext, Row, eligible
 
@@ -121,8 +126,11 @@ class TxnGenerator:
             due.append(heapq.heappop(self._scheduled)[2])
         m = max(0, self.block_events - len(due))
         times = np.sort(self.rng.integers(t0, t1, m)) if t1 > t0 else np.full(m, t0)
-        slots = pick_free_cards(self.pop, self.rng, times, self._min_gap_ms)
+        slots = pick_free_cards(self.pop, self.rng, times, self._min_gap_ms,
+                                self.config.anchor_ms, self.config.legit.night_activity)
         legit = legit_columns(self.pop, self.rng, slots, times, self.config.legit)
+        big_purchases(self.pop, self.rng, legit, self.config.legit)
+        life_events(self.pop, self.rng, legit, self.config.legit, self.ctx.distances_km)
         block = Columns.concat([legit, Columns.from_rows(due)]).sort_by_time()
         txns, labels, _ = serialise(block, self.config.anchor_ms, self.next_txn_no,
                                     self._incident_name, self.config.epoch)
@@ -132,7 +140,9 @@ class TxnGenerator:
     def _start_incident(self, scenario: str, start_ms: int) -> None:
         pop = self.pop
         cand = self.rng.integers(0, pop.size, _INCIDENT_CANDIDATES)
-        ok = (pop.next_free_ms[cand] <= start_ms) & (pop.last_ms[cand] <= start_ms - self._quiet_ms)
+        # a customer on a trip is not picked: the scenarios assume the owner is at home
+        ok = ((pop.next_free_ms[cand] <= start_ms) & (pop.last_ms[cand] <= start_ms - self._quiet_ms)
+              & (pop.back_at_ms[cand] <= start_ms))
         slot = next((int(s) for s in cand[ok] if eligible(pop, scenario, int(s))), None)
         if slot is None:
             self.incidents_skipped[scenario] += 1
