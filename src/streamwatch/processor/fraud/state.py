@@ -6,12 +6,14 @@ cost once per bucket, not once per card (see PERFORMANCE-NOTES.md):
 
 - ``recent``: the transactions that a windowed rule may still look back at
   (newer than the card's last transaction minus the longest rule window),
-  plus each card's last card-present transaction (impossible travel);
-- ``cards``: one row per card: last event time, running count and sum of
-  category-normalised amounts (amount_spike), the last account-takeover
-  probe, and per rule the event time of the last alert (cooldown);
+  plus each card's last *located* transaction (where the owner was: card
+  present, or online from a device the card has used for a while), for
+  impossible travel;
+- ``cards``: one row per card: last event time, the amount baseline (count
+  and sum of the log of category-normalised amounts, winsorised), and per rule
+  the event time of the last alert (cooldown);
 - ``seen``: hashes of the (card, device) and (card, country) pairs the card
-  has used (account_takeover).
+  has used, with the event time of the first use.
 
 Cards, devices and countries are 64-bit hashes (``xxhash64`` in Spark), so
 the tables are mostly integers: cheap to look up and to serialise.
@@ -45,17 +47,17 @@ TXN_COLUMNS: dict[str, str] = {
 }
 #: what the bucket keeps of a recent transaction
 RECENT_COLUMNS: dict[str, str] = {
-    c: TXN_COLUMNS[c] for c in
-    ("txn_id", "card", "ts", "amount", "present", "lat", "lon", "country")
+    **{c: TXN_COLUMNS[c] for c in
+       ("txn_id", "card", "ts", "amount", "present", "lat", "lon", "country")},
+    "located": "bool",
 }
 ALERT_TS = {rule: f"alert_ts_{rule}" for rule in SCENARIOS}
 CARD_COLUMNS: dict[str, str] = {
     "card": "int64", "last_ts": "int64", "n_txns": "int64", "n_norm": "int64",
-    "sum_norm": "float64", "probe_ts": "int64", "probe_txn": "object", "probe_device": "int64",
-    **dict.fromkeys(ALERT_TS.values(), "int64"),
+    "sum_lnorm": "float64", **dict.fromkeys(ALERT_TS.values(), "int64"),
 }
-#: ``key`` = hash of (card, device) or (card, country) the card has used
-SEEN_COLUMNS: dict[str, str] = {"card": "int64", "key": "int64"}
+#: ``key`` = hash of (card, device) or (card, country) the card has used, since ``first_ts``
+SEEN_COLUMNS: dict[str, str] = {"card": "int64", "key": "int64", "first_ts": "int64"}
 
 #: the state variables of a bucket (see processor.py): ``meta`` says which base and how
 #: many log entries make the bucket's state, ``token`` names the state they produce
@@ -203,7 +205,6 @@ _IPC_OPTIONS = pa.ipc.IpcWriteOptions(
 
 
 def _to_ipc(cols: Columns, columns: dict[str, str]) -> bytes:
-    # NaN in a text column (an absent probe txn) is stored as null, as pandas did
     table = pa.Table.from_arrays([pa.array(cols[c], from_pandas=True) for c in columns],
                                  names=list(columns))
     sink = pa.BufferOutputStream()

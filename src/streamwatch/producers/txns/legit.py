@@ -42,7 +42,8 @@ def activity(pop: Population, slots: np.ndarray, times: np.ndarray, anchor_ms: i
     """How active each customer is at that moment, 1 at 3 p.m. local time, ``night`` at
     3 a.m. (local time from the home's longitude)."""
     hours = ((anchor_ms + times) / 3_600_000.0 + pop.home_lon[slots] / 15.0) % 24.0
-    return night + (1.0 - night) * (1.0 + np.cos(2 * np.pi * (hours - 15.0) / 24.0)) / 2
+    out: np.ndarray = night + (1.0 - night) * (1.0 + np.cos(2 * np.pi * (hours - 15.0) / 24.0)) / 2
+    return out
 
 
 def pick_free_cards(pop: Population, rng: np.random.Generator, times: np.ndarray,
@@ -176,7 +177,8 @@ def life_events(pop: Population, rng: np.random.Generator, cols: Columns,
     def trip_ms() -> np.ndarray:
         hours = dist / rng.uniform(*params.flight_kmh, len(go)) + rng.uniform(
             *params.airport_h, len(go))
-        return np.round(hours * 3_600_000).astype(np.int64)
+        out: np.ndarray = np.round(hours * 3_600_000).astype(np.int64)
+        return out
 
     pop.away_city[slots] = dest
     pop.away_lat[slots], pop.away_lon[slots] = geo.scatter(

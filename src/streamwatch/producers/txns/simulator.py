@@ -141,7 +141,8 @@ class TxnGenerator:
         pop = self.pop
         cand = self.rng.integers(0, pop.size, _INCIDENT_CANDIDATES)
         # a customer on a trip is not picked: the scenarios assume the owner is at home
-        ok = ((pop.next_free_ms[cand] <= start_ms) & (pop.last_ms[cand] <= start_ms - self._quiet_ms)
+        ok = ((pop.next_free_ms[cand] <= start_ms)
+              & (pop.last_ms[cand] <= start_ms - self._quiet_ms)
               & (pop.back_at_ms[cand] <= start_ms))
         slot = next((int(s) for s in cand[ok] if eligible(pop, scenario, int(s))), None)
         if slot is None:
