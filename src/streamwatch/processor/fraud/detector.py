@@ -40,6 +40,7 @@ from streamwatch.processor.fraud.state import (
     SALT_COUNTRY,
     SALT_DEVICE,
     TXN_COLUMNS,
+    WHEREABOUTS,
     BucketState,
     Columns,
     StateDelta,
@@ -230,7 +231,55 @@ class _Context:
     n_all: np.ndarray  # transactions of the card before the row
     device: np.ndarray  # device hash, 0 = none
     device_since: np.ndarray  # when the card first used the row's device
+    card_first: np.ndarray  # the card's first transaction (of its current history)
     country_since: np.ndarray
+    #: where the owner last was on another device than the row's: time (NEVER = unknown),
+    #: latitude, longitude of the card's last use of a different device before the row
+    owner_ts: np.ndarray
+    owner_lat: np.ndarray
+    owner_lon: np.ndarray
+
+
+def _whereabouts(f: _Frame, cards: Columns, device: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: time and place of the card's last use of another device before the row.
+
+    A customer's devices are where the customer is, so that use says where the owner
+    was; a device that claims to be somewhere the owner could not have reached since
+    is not the owner's. The new rows with a device form runs of one device per card;
+    a run's reference is the end of the run before it, and a card's first run looks
+    in the card table (its last device use, or the use before that when the run
+    continues the same device).
+    """
+    n = len(f)
+    ref_ts = np.full(n, NEVER, dtype=np.int64)
+    ref_lat, ref_lon = np.full(n, np.nan), np.full(n, np.nan)
+    idx = np.flatnonzero(f.is_new & (device != 0))
+    if len(idx) == 0:
+        return ref_ts, ref_lat, ref_lon
+    seg, dev = f.seg[idx], device[idx]
+    start = np.r_[True, (seg[1:] != seg[:-1]) | (dev[1:] != dev[:-1])]
+    starts = np.flatnonzero(start)
+    run = np.cumsum(start) - 1
+    first_in_seg = np.r_[True, seg[starts[1:]] != seg[starts[:-1]]]
+    r_ts = np.full(len(starts), NEVER, dtype=np.int64)
+    r_lat, r_lon = np.full(len(starts), np.nan), np.full(len(starts), np.nan)
+    prev_end = idx[starts[1:] - 1]
+    follow = ~first_in_seg[1:]
+    r_ts[1:] = np.where(follow, f.ts[prev_end], NEVER)
+    r_lat[1:] = np.where(follow, f.cols["lat"][prev_end], np.nan)
+    r_lon[1:] = np.where(follow, f.cols["lon"][prev_end], np.nan)
+    pos = idx[starts]
+    st_dev = f.lookup(cards, "dev_h", 0)[pos]
+    from_state = first_in_seg & f.in_first[pos] & (st_dev != 0)
+    same = st_dev == dev[starts]
+    for out, column in ((r_ts, "ts"), (r_lat, "lat"), (r_lon, "lon")):
+        none = WHEREABOUTS[f"dev_{column}"]
+        st = np.where(same, f.lookup(cards, f"prev_{column}", none)[pos],
+                      f.lookup(cards, f"dev_{column}", none)[pos])
+        out[from_state] = st[from_state]
+    ref_ts[idx], ref_lat[idx], ref_lon[idx] = r_ts[run], r_lat[run], r_lon[run]
+    return ref_ts, ref_lat, ref_lon
 
 
 def _impossible_travel(f: _Frame, rule: Rule, ctx: _Context) -> list[Candidate]:
@@ -293,9 +342,12 @@ def _history(f: _Frame, prof: Columns, lnorm: np.ndarray) -> tuple[np.ndarray, n
 
 
 def _unknown_device(f: _Frame, ctx: _Context, window_ms: float) -> np.ndarray:
-    """Online rows from no device or from one the card first used within the window."""
+    """Online rows from no device, or from one new to the card: first used within the
+    window, after the card's first transaction (the device a card starts with is the
+    owner's)."""
     online = ~f.cols["present"].astype(bool)
-    return online & ((ctx.device == 0) | (ctx.device_since > f.ts - window_ms))
+    new = (ctx.device_since > f.ts - window_ms) & (ctx.device_since > ctx.card_first)
+    return online & ((ctx.device == 0) | new)
 
 
 def _amount_spike(f: _Frame, rule: Rule, ctx: _Context,
@@ -308,9 +360,8 @@ def _amount_spike(f: _Frame, rule: Rule, ctx: _Context,
     limit = np.where(warm, math.log(rule.p("multiplier")), math.log(rule.p("category_ratio")))
     fire = f.is_new & (f.amount >= rule.p("min_amount")) & (excess >= limit)
     if takeover is not None:
-        # a big online purchase from an unknown device is the takeover's to judge
-        fire &= ~(_unknown_device(f, ctx, takeover.p("window_s") * 1000)
-                  & (ctx.n_all >= takeover.p("min_history")))
+        # a purchase the takeover rule fires on is the takeover's (one alert, one story)
+        fire &= ~_takeover_fires(f, takeover, ctx)[0]
     cat = f.cols["merchant_category"]
     out = []
     for i in np.flatnonzero(fire):
@@ -323,27 +374,60 @@ def _amount_spike(f: _Frame, rule: Rule, ctx: _Context,
     return out
 
 
-def _account_takeover(f: _Frame, rule: Rule, ctx: _Context) -> list[Candidate]:
+def _out_of_reach(f: _Frame, rule: Rule, ctx: _Context) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: whether the row's device is further from where the owner last was (on
+    another device) than any trip since could take; and that distance (km)."""
+    known = ctx.owner_ts != NEVER
+    dist = np.where(known, _haversine_km(ctx.owner_lat, ctx.owner_lon, f.cols["lat"],
+                                         f.cols["lon"]), 0.0)
+    hours = (f.ts - ctx.owner_ts) / 3_600_000.0
+    needed = dist / rule.p("max_speed_kmh") + rule.p("airport_h")
+    return known & (dist >= rule.p("far_km")) & (hours < needed), dist
+
+
+def _takeover_fires(f: _Frame, rule: Rule, ctx: _Context
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows the takeover rule fires on, before cooldown; with each row's amount ratio to
+    the card's typical, whether it came with strong evidence, and the distance (km)."""
     unknown = _unknown_device(f, ctx, rule.p("window_s") * 1000)
-    established = ctx.n_before >= rule.p("min_history")
+    far, dist = _out_of_reach(f, rule, ctx)
+    # strong evidence that the device is not the owner's: none at all, or one that is
+    # where the owner could not be; then a moderate purchase is enough
+    strong = (ctx.device == 0) | far
     ratio = ctx.norm / np.exp(ctx.mu)
-    fire = np.flatnonzero(f.is_new & unknown & established & (f.amount >= rule.p("min_amount"))
-                          & (ratio >= rule.p("spend_ratio")))
+    warm = ctx.n_before >= rule.p("min_history")
+    # without it, only a big purchase from a device that has already been used (a thief
+    # tries the account before spending; an owner's new device makes its first purchase
+    # like any other, which amount_spike judges)
+    reused = (ctx.device != 0) & (ctx.device_since < f.ts)
+    bar = np.where(warm, rule.p("spend_ratio"), rule.p("cold_ratio"))
+    big = np.where(strong, ratio >= rule.p("strong_ratio"), reused & (ratio >= bar))
+    fire = (f.is_new & unknown & (ctx.n_all >= 1) & (f.amount >= rule.p("min_amount"))
+            & big)
+    return fire, ratio, strong, dist
+
+
+def _account_takeover(f: _Frame, rule: Rule, ctx: _Context) -> list[Candidate]:
+    fire, ratio, strong, dist = _takeover_fires(f, rule, ctx)
     names = f.cols["device_id"]
     out = []
-    for i in fire:
-        new_country = ctx.country_since[i] > f.ts[i] - rule.p("window_s") * 1000
+    for i in np.flatnonzero(fire):
         device = "no device" if ctx.device[i] == 0 else f"new device {names[i]}"
         minutes = (f.ts[i] - ctx.device_since[i]) / 60_000.0
         since = "" if ctx.device[i] == 0 else f" {minutes:.0f} min after its first use"
-        score = _score(ratio[i], rule.p("spend_ratio"))
-        if new_country:
-            score = min(0.99, score + 0.1)
+        where = ""
+        if ctx.device[i] != 0 and strong[i]:
+            gap = (f.ts[i] - ctx.owner_ts[i]) / 60_000.0
+            where = f", {dist[i]:.0f} km from the owner's device {gap:.0f} min before"
+        bar = rule.p("strong_ratio") if strong[i] else rule.p(
+            "spend_ratio" if ctx.n_before[i] >= rule.p("min_history") else "cold_ratio")
+        score = _score(ratio[i], bar)
+        if strong[i]:
+            score = min(0.99, score + 0.15)
         out.append(Candidate(
             int(i), rule.name, int(i), (int(i),), round(score, 4),
             f"{f.amount[i]:.2f} USD online, {ratio[i]:.1f}x the card's usual, from {device}"
-            f"{since}{' in a country new to the card' if new_country else ''}"
-            f" ({f.cols['country'][i]})"))
+            f"{since}{where} ({f.cols['country'][i]})"))
     return out
 
 
@@ -409,10 +493,16 @@ def detect_delta(state: BucketState, new: pd.DataFrame, rules: RuleSet, *, ttl_m
     # transactions seen before each row (any category), for "established card" checks
     seen_n = np.where(f.in_first, f.lookup(t_cards, "n_txns", 0), 0)
     n_all = seen_n.astype(np.int64) + f.seg_cumsum(f.is_new.astype(np.int64)) - f.is_new
-    ctx = _Context(norm=norm, n_before=n_before, mu=s_before / (n_before + prior + 1e-12),
-                   n_all=n_all, device=f.hashes("device_h"),
+    device = f.hashes("device_h")
+    ref_ts, ref_lat, ref_lon = _whereabouts(f, t_cards, device)
+    seg_first = f.ts[np.flatnonzero(np.r_[True, f.seg[1:] != f.seg[:-1]])][f.seg - 1]
+    card_first = np.where(f.in_first & (f.prof >= 0), f.lookup(t_cards, "first_ts", 0),
+                          seg_first)
+    ctx = _Context(norm=norm, card_first=card_first, n_before=n_before, mu=s_before / (n_before + prior + 1e-12),
+                   n_all=n_all, device=device,
                    device_since=_first_use(f, t_seen, "device_h", SALT_DEVICE),
-                   country_since=_first_use(f, t_seen, "country_h", SALT_COUNTRY))
+                   country_since=_first_use(f, t_seen, "country_h", SALT_COUNTRY),
+                   owner_ts=ref_ts, owner_lat=ref_lat, owner_lon=ref_lon)
 
     candidates: list[Candidate] = []
     if "card_testing" in active:
@@ -524,6 +614,11 @@ def _next_state(f: _Frame, prof: Columns, seen: Columns, rules: RuleSet, lnorm: 
 
     keep_old = ~agg(g_fresh, False)
     out: Columns = {"card": card}
+    # the first transaction of the card's last history segment, unless the card table's
+    # history still applies
+    seg_first = f.ts[np.flatnonzero(np.r_[True, f.seg[1:] != f.seg[:-1]])][f.seg - 1]
+    g_first = seg_first[rows][np.r_[first[1:], len(rows)] - 1]
+    out["first_ts"] = np.where(keep_old & has_p, old("first_ts", 0), agg(g_first, 0))
     out["last_ts"] = np.fmax(old("last_ts", np.nan).astype(np.float64),
                              agg(g_last_ts, np.nan).astype(np.float64)).astype(np.int64)
     for column, values in (("n_norm", g_n), ("sum_lnorm", g_s), ("n_txns", g_k)):
@@ -531,6 +626,19 @@ def _next_state(f: _Frame, prof: Columns, seen: Columns, rules: RuleSet, lnorm: 
                        + agg(values, 0).astype(np.float64))
     out["n_norm"] = out["n_norm"].astype(np.int64)
     out["n_txns"] = out["n_txns"].astype(np.int64)
+    # where the card was last used from a device: its last such row of this batch (in the
+    # card's last history segment), else what the card table held
+    m = np.flatnonzero(f.is_new & (ctx.device != 0) & in_last)
+    last_dev = m[np.r_[f.code[m][1:] != f.code[m][:-1], True]] if len(m) else m
+    wi = pd.Index(cols["card"][last_dev]).get_indexer(target)
+    latest = {"dev_h": ctx.device, "dev_ts": f.ts, "dev_lat": cols["lat"],
+              "dev_lon": cols["lon"], "prev_ts": ctx.owner_ts, "prev_lat": ctx.owner_lat,
+              "prev_lon": ctx.owner_lon}
+    for column, none in WHEREABOUTS.items():
+        before = np.where(keep_old, old(column, none), none)
+        values = latest[column][last_dev]
+        out[column] = np.where(wi >= 0, values[np.maximum(wi, 0)] if len(values) else none,
+                               before)
     for column in ALERT_TS.values():
         out[column] = old(column, NEVER).astype(np.int64)
     for (rule, c), ts in alert_ts.items():

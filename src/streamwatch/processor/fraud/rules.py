@@ -129,8 +129,20 @@ PARAMS: dict[str, dict[str, Param]] = {
                              "online spend from an unknown device (or none) at this many times "
                              "the card's own typical amount"),
         "min_amount": Param(float, 20, 0, 1e9, "never alert on amounts below this"),
+        "cold_ratio": Param(float, 7.0, 1, 1e6,
+                            "the bar for a card with fewer than min_history amounts (its "
+                            "baseline is still mostly the category's typical purchase)"),
+        "strong_ratio": Param(float, 1.5, 0, 1e6,
+                              "the bar instead when there is no device, or the device is out "
+                              "of the owner's reach (see far_km)"),
         "min_history": Param(int, 3, 1, 10_000,
-                             "transactions the card needs before a device counts as unknown"),
+                             "amounts the card needs before spend_ratio applies without "
+                             "strong evidence"),
+        "far_km": Param(float, 100, 0, 40_000,
+                        "a new device at least this far from where the owner last used "
+                        "another device, sooner than a trip could take, is out of reach"),
+        "max_speed_kmh": Param(float, 900, 1, 1e6, "cruising speed of the quickest flight"),
+        "airport_h": Param(float, 1.0, 0, 48, "hours a trip needs on top of the flight"),
     },
 }
 

@@ -9,9 +9,11 @@ cost once per bucket, not once per card (see PERFORMANCE-NOTES.md):
   plus each card's last *located* transaction (where the owner was: card
   present, or online from a device the card has used for a while), for
   impossible travel;
-- ``cards``: one row per card: last event time, the amount baseline (count
-  and sum of the log of category-normalised amounts, winsorised), and per rule
-  the event time of the last alert (cooldown);
+- ``cards``: one row per card: first and last event time, the amount baseline (count
+  and sum of the log of category-normalised amounts, winsorised), where the
+  card was last used from a device (that device, and the last use of the device
+  before it: time and place), and per rule the event time of the last alert
+  (cooldown);
 - ``seen``: hashes of the (card, device) and (card, country) pairs the card
   has used, with the event time of the first use.
 
@@ -53,8 +55,18 @@ RECENT_COLUMNS: dict[str, str] = {
 }
 ALERT_TS = {rule: f"alert_ts_{rule}" for rule in SCENARIOS}
 CARD_COLUMNS: dict[str, str] = {
-    "card": "int64", "last_ts": "int64", "n_txns": "int64", "n_norm": "int64",
-    "sum_lnorm": "float64", **dict.fromkeys(ALERT_TS.values(), "int64"),
+    "card": "int64", "first_ts": "int64", "last_ts": "int64", "n_txns": "int64", "n_norm": "int64",
+    "sum_lnorm": "float64",
+    # the card's last use from a device (``dev_h``), and the last use before that from
+    # another device (``prev_*``): where the owner was, for account_takeover
+    "dev_h": "int64", "dev_ts": "int64", "dev_lat": "float64", "dev_lon": "float64",
+    "prev_ts": "int64", "prev_lat": "float64", "prev_lon": "float64",
+    **dict.fromkeys(ALERT_TS.values(), "int64"),
+}
+#: the whereabouts columns of ``CARD_COLUMNS`` and their "none" values
+WHEREABOUTS: dict[str, float] = {
+    "dev_h": 0, "dev_ts": -(1 << 50), "dev_lat": float("nan"), "dev_lon": float("nan"),
+    "prev_ts": -(1 << 50), "prev_lat": float("nan"), "prev_lon": float("nan"),
 }
 #: ``key`` = hash of (card, device) or (card, country) the card has used, since ``first_ts``
 SEEN_COLUMNS: dict[str, str] = {"card": "int64", "key": "int64", "first_ts": "int64"}
