@@ -23,36 +23,24 @@ from streamwatch.quality.eval_cli import evaluate
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
-#: simulated seconds at the end of a finite run whose incidents may be cut off
-SETTLE_S = 3600
-
-
 def simulate(out: Path, n: int, rate: float, seed: int) -> tuple[Path, Path, set[str]]:
-    """Transactions + labels; incidents that begin in the last SETTLE_S may be cut off by
-    the end of the run, so their labels (and alerts naming them) are left out."""
+    """Transactions + labels; incidents that the end of the run cut off (rows still
+    scheduled; an impossible-travel incident lasts up to 2.5 h) cannot be judged, so
+    their labels (and alerts naming them) are left out."""
     from streamwatch.producers.txns.config import SimConfig
     from streamwatch.producers.txns.simulator import TxnGenerator
 
-    txns, labels = TxnGenerator(SimConfig(seed=seed, rate=rate)).take(n)
+    gen = TxnGenerator(SimConfig(seed=seed, rate=rate))
+    txns, labels = gen.take(n)
+    cut = gen.incident_names_pending()
     out.mkdir(parents=True, exist_ok=True)
     (out / "txns").mkdir()
     (out / "txns" / "part-0.jsonl").write_bytes(b"\n".join(txns) + b"\n")
-    # keep only incidents that began early enough to be complete in this finite run
-    times = {d["txn_id"]: d["event_time"] for d in map(orjson.loads, txns)}
-    end = max(times.values())
-
-    cutoff = parse_ts(end).timestamp() - SETTLE_S
     docs = [orjson.loads(x) for x in labels]
-    first: dict[str, float] = {}
-    for d in docs:
-        if d.get("incident_id"):
-            t = parse_ts(times[d["txn_id"]]).timestamp()
-            first[d["incident_id"]] = min(first.get(d["incident_id"], t), t)
-    late = {i for i, t in first.items() if t > cutoff}
-    kept = [d for d in docs if d.get("incident_id") not in late]
+    kept = [d for d in docs if d.get("incident_id") not in cut]
     labels_path = out / "labels.jsonl"
     labels_path.write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in kept))
-    unsettled = {d["txn_id"] for d in docs if d.get("incident_id") in late}
+    unsettled = {d["txn_id"] for d in docs if d.get("incident_id") in cut}
     return out / "txns", labels_path, unsettled
 
 

@@ -285,7 +285,9 @@ def _whereabouts(f: _Frame, cards: Columns, device: np.ndarray
 def _impossible_travel(f: _Frame, rule: Rule, ctx: _Context) -> list[Candidate]:
     # where the owner was: card present, or online from a device the card has used for a
     # while (a new device's location is not the owner's: it may be a fraudster's)
-    settled = (ctx.device != 0) & (ctx.device_since <= f.ts - int(rule.p("device_age_s") * 1000))
+    # (or the device the card started with: a card is issued to its owner)
+    settled = (ctx.device != 0) & ((ctx.device_since <= f.ts - int(rule.p("device_age_s") * 1000))
+                                   | (ctx.device_since <= ctx.card_first))
     present = f.cols["present"].astype(bool)
     located = np.where(f.is_new, present | settled, f.cols["located"])
     f.cols["located"] = located
@@ -355,9 +357,14 @@ def _amount_spike(f: _Frame, rule: Rule, ctx: _Context,
     with np.errstate(divide="ignore", invalid="ignore"):
         log_norm = np.log(ctx.norm)
     warm = ctx.n_before >= rule.p("min_history")
-    # warm card: against its own typical amount; cold card: against the category
-    excess = np.where(warm, log_norm - ctx.mu, log_norm)
-    limit = np.where(warm, math.log(rule.p("multiplier")), math.log(rule.p("category_ratio")))
+    # against the card's baseline, which starts at the category's typical purchase and
+    # moves to the card's own amounts as they come; the bar moves with it, from
+    # category_ratio (nothing known) to multiplier (min_history amounts known)
+    excess = log_norm - ctx.mu
+    prior = rule.p("prior_weight")
+    cold = prior / (ctx.n_before + prior) if prior > 0 else (ctx.n_before == 0) * 1.0
+    lo, hi = math.log(rule.p("multiplier")), math.log(rule.p("category_ratio"))
+    limit = np.where(warm, lo, lo + (hi - lo) * cold)
     fire = f.is_new & (f.amount >= rule.p("min_amount")) & (excess >= limit)
     if takeover is not None:
         # a purchase the takeover rule fires on is the takeover's (one alert, one story)
@@ -367,7 +374,8 @@ def _amount_spike(f: _Frame, rule: Rule, ctx: _Context,
     for i in np.flatnonzero(fire):
         ratio = math.exp(excess[i])
         why = (f"{ratio:.1f}x the card's usual {cat[i]} amount" if warm[i]
-               else f"{ratio:.1f}x a typical {cat[i]} purchase (card without history)")
+               else f"{ratio:.1f}x the card's usual {cat[i]} amount, from "
+                    f"{int(ctx.n_before[i])} earlier amounts and the category's typical")
         out.append(Candidate(int(i), rule.name, int(i), (int(i),),
                              _score(ratio, math.exp(limit[i])),
                              f"{f.amount[i]:.2f} USD in {cat[i]}, {why}"))
@@ -498,8 +506,8 @@ def detect_delta(state: BucketState, new: pd.DataFrame, rules: RuleSet, *, ttl_m
     seg_first = f.ts[np.flatnonzero(np.r_[True, f.seg[1:] != f.seg[:-1]])][f.seg - 1]
     card_first = np.where(f.in_first & (f.prof >= 0), f.lookup(t_cards, "first_ts", 0),
                           seg_first)
-    ctx = _Context(norm=norm, card_first=card_first, n_before=n_before, mu=s_before / (n_before + prior + 1e-12),
-                   n_all=n_all, device=device,
+    ctx = _Context(norm=norm, card_first=card_first, n_before=n_before,
+                   mu=s_before / (n_before + prior + 1e-12), n_all=n_all, device=device,
                    device_since=_first_use(f, t_seen, "device_h", SALT_DEVICE),
                    country_since=_first_use(f, t_seen, "country_h", SALT_COUNTRY),
                    owner_ts=ref_ts, owner_lat=ref_lat, owner_lon=ref_lon)
