@@ -1,5 +1,6 @@
-"""The fraud job in Spark: F1 per scenario on simulator data, hot reload of the rules, and
-the bucket count a restarted checkpoint keeps.
+"""The fraud job in Spark: F1 per scenario on simulator data (and the same alerts as the
+detector `streamwatch eval` runs), hot reload of the rules, and the bucket count a
+restarted checkpoint keeps.
 
 The tests share the session ``spark`` fixture and read ``file:`` sources.
 """
@@ -82,6 +83,14 @@ def test_f1_per_scenario_on_simulator_data(spark: Any, tmp_path: Path) -> None:
         detected = parse_ts(alert["detected_at"])
         assert started - timedelta(milliseconds=1) <= detected <= ended, alert
         assert parse_ts(alert["event_time"]) <= detected, alert
+    # `streamwatch eval fraud --sweep` runs the same detector outside Spark (other card
+    # hashes, other buckets, 5,000-row batches): over the same records it must raise the
+    # same alerts, or the sweep's figures would not be the job's
+    from streamwatch.quality.sweep import SweepSettings, detect_alerts
+
+    records = [orjson.loads(x) for x in (txns / "part-0.jsonl").read_bytes().splitlines()]
+    by_eval = detect_alerts(records, SweepSettings(buckets=3))
+    assert {a["alert_id"] for a in by_eval} == {a["alert_id"] for a in alerts}
     report = evaluate(str(settled_alerts(out, unsettled, tmp_path / "settled.jsonl")),
                       str(labels))
     for scenario, figures in report["by_scenario"].items():
