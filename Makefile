@@ -40,12 +40,12 @@ run: venv java ## start every service, the Spark jobs and the live view
 	$(VENV)/bin/streamwatch run $(ARGS)
 
 test: venv tools ## run the test suite, benchmarks' --quick forms included (not the fault runs, not the Spark kills)
-	$(PY) -m pytest -m "not faults and not spark_kill" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not faults and not kills" $(PYTEST_ARGS)
 
 # Killing a Spark driver or executor mid-stream takes 1.5-2 minutes a case; CI runs these
 # after `make test`, which keeps that one under 15 minutes on 2 cores.
 test-recovery: venv ## kill a Spark driver / local-cluster executor mid-stream, check exactly-once (about 4 minutes)
-	$(PY) -m pytest -m spark_kill $(PYTEST_ARGS)
+	$(PY) -m pytest -m kills $(PYTEST_ARGS)
 
 test-faults: venv ## the fault runs in their --quick form (about 3 minutes)
 	$(PY) -m pytest -m faults $(PYTEST_ARGS)

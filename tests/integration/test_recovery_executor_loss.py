@@ -44,7 +44,7 @@ from tests.integration.cluster_helpers import (
 )
 from tests.procs import ServiceProcess, free_port
 
-pytestmark = [pytest.mark.recovery, pytest.mark.spark_kill, pytest.mark.slow, pytest.mark.spark]
+pytestmark = [pytest.mark.recovery, pytest.mark.kills, pytest.mark.slow, pytest.mark.spark]
 
 MASTER = "local-cluster[2,1,1024]"
 EVENTS = 4_000

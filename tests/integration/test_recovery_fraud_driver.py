@@ -21,7 +21,7 @@ import requests
 
 from tests.procs import ServiceProcess, free_port
 
-pytestmark = [pytest.mark.recovery, pytest.mark.spark_kill, pytest.mark.slow, pytest.mark.spark]
+pytestmark = [pytest.mark.recovery, pytest.mark.kills, pytest.mark.slow, pytest.mark.spark]
 
 EVENTS = 12_000
 
