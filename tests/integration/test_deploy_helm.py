@@ -463,6 +463,7 @@ def test_kafka_values_move_every_stream_onto_the_cluster(values: tuple[str, ...]
         job = next(j for j in topics if f"-{j}" in name)
         assert flag(args, "--source") == f"kafka:{boot}/{topics[job]}", (name, args)
         assert flag(args, "--kafka-properties") == "/etc/streamwatch/kafka/client.properties"
+        assert flag(args, "--checkpoint") == f"/checkpoints/{job}-kafka", (name, args)
     conf = "\n".join(str(c.get("data", "")) + str(c.get("spec", {}).get("sparkConf", ""))
                      for c in by_kind(docs, "ConfigMap") + by_kind(docs, "SparkApplication"))
     assert "spark.kubernetes.executor.secrets.streamwatch-kafka-tls" in conf

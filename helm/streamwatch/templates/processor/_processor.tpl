@@ -10,7 +10,8 @@
 {{/* `streamwatch process <job> ...` arguments: (dict "root" $ "job" "fraud"). */}}
 {{- define "streamwatch.jobArgs" -}}
 {{- $root := .root }}
-{{- $ckpt := printf "%s/%s" $root.Values.processor.checkpoint.mountPath .job }}
+{{- /* a checkpoint holds the offsets of one kind of source: topics get their own */}}
+{{- $ckpt := printf "%s/%s%s" $root.Values.processor.checkpoint.mountPath .job (ternary "-kafka" "" $root.Values.kafka.enabled) }}
 - process
 - {{ .job }}
 {{- $k := $root.Values.kafka }}
