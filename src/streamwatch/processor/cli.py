@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -101,12 +102,17 @@ def add_common_arguments(parser: argparse.ArgumentParser, job: str) -> None:
                   "(0 = no limit)")
     add_flag(parser, "--max-files-per-trigger", type=non_negative_int, default=0,
              help="file sources: at most this many new files per micro-batch (0 = no limit)")
-    # Repeatable, so no env twin: deployments set --kafka-properties (or its twin) instead.
+    # Repeatable: the env twin holds one KEY=VALUE per line (SASL values contain ; and ,),
+    # and the command line's items come after it, so they win.
+    kafka_env = env_name("--kafka-option")
     parser.add_argument(
-        "--kafka-option", action="append", default=[], metavar="KEY=VALUE",
+        "--kafka-option", action="append", metavar="KEY=VALUE",
+        default=[line.strip() for line in os.environ.get(kafka_env, "").splitlines()
+                 if line.strip()],
         help="Kafka sources: a Spark source option (startingOffsets=latest, "
              "maxOffsetsPerTrigger=...) or a Kafka client setting spelt kafka.KEY "
-             "(kafka.security.protocol=SASL_SSL); repeatable, wins over --kafka-properties")
+             "(kafka.security.protocol=SASL_SSL); repeatable, wins over --kafka-properties "
+             f"[env {kafka_env}: one KEY=VALUE per line; default: none]")
     add_flag(parser, "--kafka-properties", default=None, metavar="FILE",
              help="Kafka sources: a Kafka client properties file (TLS/SASL settings, "
                   "key=value lines)")

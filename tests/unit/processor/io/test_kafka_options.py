@@ -146,3 +146,15 @@ def test_help_documents_the_kafka_source() -> None:
     assert run.returncode == 0
     assert "kafka:HOST:PORT" in run.stdout and "--kafka-option" in run.stdout
     assert "--kafka-properties" in run.stdout
+
+
+def test_kafka_options_from_the_environment_come_before_the_flags(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STREAMWATCH_KAFKA_OPTION",
+                       "startingOffsets=latest\n"
+                       'kafka.sasl.jaas.config=x required username="a" password="b;c";\n')
+    args = job_args("fraud", ["--source", "kafka:h:9092/tx",
+                              "--kafka-option", "startingOffsets=earliest"])
+    opts = job_source_options(args)
+    assert opts["startingOffsets"] == "earliest"
+    assert opts["kafka.sasl.jaas.config"] == 'x required username="a" password="b;c";'
