@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.kafka_broker import KafkaBroker, available
+from bench.kafka_broker import KafkaBroker, available
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from bench.kafka_broker import KafkaBroker, available
 from tests.integration.test_txns_feeds import _records, _wait_latest
-from tests.kafka_broker import KafkaBroker, available
 from tests.procs import ServiceProcess, free_port
 
 pytestmark = [pytest.mark.slow]

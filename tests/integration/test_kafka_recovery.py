@@ -15,8 +15,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from bench.kafka_broker import KafkaBroker, available
 from tests.integration.test_recovery_fraud_driver import reference_ids, stored_ids
-from tests.kafka_broker import KafkaBroker, available
 from tests.procs import ServiceProcess, free_port
 
 pytestmark = [pytest.mark.recovery, pytest.mark.kills, pytest.mark.slow, pytest.mark.spark]

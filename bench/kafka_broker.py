@@ -1,4 +1,4 @@
-"""A real Apache Kafka broker (KRaft, one node) on 127.0.0.1 for the tests.
+"""A real Apache Kafka broker (KRaft, one node) on 127.0.0.1 for the tests and benchmarks.
 
 The broker's classpath comes from ``scripts/fetch-kafka.sh`` (``make kafka``, part of
 ``make test``). It runs as its own JVM, so a test can stop, kill and restart it; its log
@@ -16,8 +16,8 @@ import time
 import uuid
 from pathlib import Path
 
+from bench.ports import free_port
 from streamwatch.core.java import ensure_java_env
-from tests.procs import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BROKER_LIBS = ROOT / ".tools/kafka/broker"
