@@ -83,10 +83,10 @@ def test_orders_from_a_topic_equal_the_exact_count(
     from streamwatch.producers.orders.simulator import OrderConfig, OrderGenerator
     from tests.integration.test_orders_job import ANCHOR_MS, WATERMARK_S, reference, totals
 
-    config = OrderConfig(seed=8, rate=15, anchor_ms=ANCHOR_MS, time_scale=14_400,
+    config = OrderConfig(seed=21, rate=15, anchor_ms=ANCHOR_MS, time_scale=14_400,
                          duplicate_rate=0.05, duplicate_delay_s=15, disorder_s=4,
                          late_fraction=0.03, late_by_s=80)
-    lines = OrderGenerator(config).take(6000)
+    lines = OrderGenerator(config).take(9000)
     # one partition and a fixed batch size give the batches the reference assumes
     broker.create_topic("orders", partitions=1)
     broker.produce("orders", lines)
