@@ -35,6 +35,7 @@ import requests
 from bench.common import Service, cmdline, descendants
 from bench.faults.receiver import VerifyingReceiver
 from bench.ports import free_port
+from streamwatch.feed.client import FeedClient, FeedError
 
 ADMIN_TOKEN = "bench-faults-admin-token-" + "f" * 16
 # Standard Webhooks example schedule (alerting's default), in seconds.
@@ -220,25 +221,15 @@ class Pipeline:
             return 0
 
     def feed_latest(self) -> int:
-        r = requests.get(f"{self.sim_url}/v1/feeds/transactions/offsets", timeout=5)
-        r.raise_for_status()
-        return int(r.json()["latest"])
+        with FeedClient(self.sim_url, "transactions", timeout=5) as feed:
+            return feed.end_offset()
 
     def feed_sha256(self) -> str:
-        """SHA-256 over the transaction records [0, events), read through the feed API."""
+        """SHA-256 over the transaction records [0, events) as the feed API serves them."""
         digest = hashlib.sha256()
-        pos, end = 0, self.bound
-        for _ in range(10_000):
-            if pos >= end:
-                break
-            r = requests.get(f"{self.sim_url}/v1/feeds/transactions/records",
-                             params={"start": pos, "end": end}, timeout=30)
-            r.raise_for_status()
-            digest.update(r.content)
-            nxt = int(r.headers["X-Streamwatch-End"])
-            if nxt <= pos:
-                raise RuntimeError(f"feed read did not advance at {pos}")
-            pos = nxt
+        with FeedClient(self.sim_url, "transactions", timeout=30) as feed:
+            for page in feed.pages(0, self.bound):
+                digest.update(b"".join(line + b"\n" for line in page.lines))
         return digest.hexdigest()
 
     def stored_alerts(self) -> list[dict[str, Any]]:
@@ -269,7 +260,7 @@ class Pipeline:
     def wait_generated(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with contextlib.suppress(requests.RequestException):
+            with contextlib.suppress(FeedError):
                 if self.feed_latest() >= self.bound:
                     return
             time.sleep(0.2)

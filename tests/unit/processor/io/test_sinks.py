@@ -78,6 +78,15 @@ def test_http_sink_fails_fast_on_4xx_and_after_retries_on_refused() -> None:
             HttpSink(f"http://127.0.0.1:{server.port}/x", "k", backoff_s=0.01).write(0, [{}])
     finally:
         server.stop()
+    # a 500 is a bug in the receiver: the same POST again would not fix it
+    receiver = Receiver(failures=1, status=500)
+    server = Server(receiver, "127.0.0.1", 0).start()
+    try:
+        with pytest.raises(SinkError, match="refused with HTTP 500"):
+            HttpSink(f"http://127.0.0.1:{server.port}/x", "k", backoff_s=0.01).write(0, [{}])
+    finally:
+        server.stop()
+    assert receiver.failures == 0 and receiver.bodies == []
     from tests.procs import free_port
 
     refused = HttpSink(f"http://127.0.0.1:{free_port()}/x", "k", max_attempts=2, backoff_s=0.01)
