@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         broker.start()
         port = free_port()
         feed = f"http://127.0.0.1:{port}"
-        producer = Service(["txns", "--seed", str(args.seed), "--rate", "1000000",
+        producer = Service(["txns", "--seed", str(args.seed), "--rate", "20000",
                             "--max-events", str(events), "--http-port", str(port),
                             "--socket-port", str(free_port()), "--data-dir", str(tmp / "sim"),
                             "--kafka", broker.bootstrap], tmp / "txns.log")

@@ -88,7 +88,7 @@ class KafkaPublisher:
         from confluent_kafka import KafkaError, KafkaException
         from confluent_kafka.admin import AdminClient, NewTopic
 
-        admin = AdminClient(self._config())
+        admin = AdminClient(self._config(), logger=log)
         wanted = [NewTopic(offsets_topic(self.prefix, self.producer_name), num_partitions=1,
                            replication_factor=-1, config={"cleanup.policy": "compact"})]
         wanted += [NewTopic(self.prefix + feed, num_partitions=-1, replication_factor=-1)
@@ -107,7 +107,7 @@ class KafkaPublisher:
         topic = offsets_topic(self.prefix, self.producer_name)
         consumer = Consumer(self._config(**{
             "group.id": f"_streamwatch-offsets-reader-{self.producer_name}",
-            "isolation.level": "read_committed", "enable.auto.commit": False}))
+            "isolation.level": "read_committed", "enable.auto.commit": False}), logger=log)
         try:
             low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=30)
             # the last data record sits before at most one commit or abort marker; a
@@ -146,7 +146,7 @@ class KafkaPublisher:
                 producer = Producer(self._config(**{
                     "transactional.id": f"streamwatch-{self.producer_name}",
                     "enable.idempotence": True, "acks": "all", "linger.ms": 10,
-                    "compression.type": "lz4"}))
+                    "compression.type": "lz4"}), logger=log)
                 producer.init_transactions(60)  # aborts a transaction a crash left open
                 self.next_offsets = self._committed_offsets()
                 log.info("publishing to Kafka", extra={
