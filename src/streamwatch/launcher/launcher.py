@@ -91,7 +91,7 @@ class Launcher:
         # the processor posts alerts, progress and trends with the ingest token
         ingest_env = {"STREAMWATCH_INGEST_TOKEN": ingest_token}
         common_env = {"STREAMWATCH_ADMIN_TOKEN": admin_token,
-                      "STREAMWATCH_WEBHOOK_ALLOW_PRIVATE": "1", **ingest_env}
+                      "STREAMWATCH_ALERTING_WEBHOOK_ALLOW_PRIVATE": "1", **ingest_env}
         children = [
             Child("tweet-ingester", streamwatch_argv(
                 "tweets", "--rate", str(a.tweet_rate), *seed, "--http-port", str(a.tweets_port),
