@@ -14,6 +14,7 @@ import hmac
 import logging
 import re
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -331,6 +332,7 @@ class Server:
     """A threaded WSGI server in a background thread; ``port=0`` picks a free port."""
 
     def __init__(self, app: Any, host: str, port: int) -> None:
+        _probe_port(host, port)
         try:
             self._server = ThreadedWSGIServer(host, port, app)
         except SystemExit:
@@ -351,6 +353,19 @@ class Server:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+def _probe_port(host: str, port: int) -> None:
+    """Raise ``OSError`` if ``host:port`` cannot be bound (with SO_REUSEADDR, as servers do).
+
+    werkzeug prints its own advice to stderr before exiting on a busy port; probing
+    first leaves the caller's message, which names the flag and env var, the only one.
+    """
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
 
 
 def run_until_signalled(
