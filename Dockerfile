@@ -59,8 +59,7 @@ RUN pip install --no-deps . \
 FROM ${PYTHON_IMAGE} AS runtime-base
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1 \
-    STREAMWATCH_DATA_DIR=/data
+    PYTHONDONTWRITEBYTECODE=1
 # pip and setuptools are build tools: the runtime never installs anything.
 RUN python -m pip uninstall --yes pip setuptools wheel \
     && groupadd --system --gid 10001 streamwatch \
@@ -101,10 +100,11 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
 CMD ["orders", "--host", "0.0.0.0", "--http-port", "7105", "--socket-port", "7205", "--data-dir", "/data"]
 
 FROM service-runtime AS alerting
-# gunicorn (gthread workers) reads every setting from STREAMWATCH_* env twins.
-ENV STREAMWATCH_DB=/data/alerts.db \
-    STREAMWATCH_HOST=0.0.0.0 \
-    STREAMWATCH_PORT=7103
+# gunicorn (gthread workers) reads every setting from its STREAMWATCH_ALERTING_* env twin.
+ENV STREAMWATCH_ALERTING_DATA_DIR=/data \
+    STREAMWATCH_ALERTING_DB=/data/alerts.db \
+    STREAMWATCH_ALERTING_HOST=0.0.0.0 \
+    STREAMWATCH_ALERTING_PORT=7103
 EXPOSE 7103
 VOLUME ["/data"]
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \

@@ -145,7 +145,7 @@ class Pipeline:
              "--attempt-timeout", "2"],
             self.work / "logs" / "alerting.log",
             env={"STREAMWATCH_ADMIN_TOKEN": ADMIN_TOKEN,
-                 "STREAMWATCH_WEBHOOK_ALLOW_PRIVATE": "1"}).start())
+                 "STREAMWATCH_ALERTING_WEBHOOK_ALLOW_PRIVATE": "1"}).start())
         self.alerting.wait_http(f"{self.alerting_url}/readyz", timeout=60)
 
     def subscribe(self) -> None:

@@ -90,7 +90,7 @@ def write_override(path: Path) -> None:
         # Tweets only need to make trends: a low rate leaves the 2 cores to the fraud job.
         "tweet-ingester": {"environment": {"STREAMWATCH_RATE": "50"}},
         "alerting": {"environment": {**token_env,
-                                     "STREAMWATCH_RETRY_SCHEDULE": "0,1,2,5"}},
+                                     "STREAMWATCH_ALERTING_RETRY_SCHEDULE": "0,1,2,5"}},
         "exporter": {"environment": token_env},
         "processor-hashtags": {"environment": token_env},
         "processor-fraud": {"environment": token_env},

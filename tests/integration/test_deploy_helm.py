@@ -253,12 +253,12 @@ def test_multi_replica_alerting_reads_database_url_from_secret() -> None:
                     if d["metadata"]["name"] == "sw-streamwatch-alerting")
     assert alerting["spec"]["replicas"] == 3
     env = {e["name"]: e for e in containers(alerting)[0]["env"]}
-    assert env["STREAMWATCH_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+    assert env["STREAMWATCH_ALERTING_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
         "name": "streamwatch-db", "key": "url"}
     assert env["STREAMWATCH_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == \
         "streamwatch-admin"
     assert not by_kind(docs, "Secret"), "existingSecret given: the chart must create none"
-    assert "STREAMWATCH_DB" not in env, "replicas must not fall back to per-pod SQLite"
+    assert "STREAMWATCH_ALERTING_DB" not in env, "replicas must not fall back to per-pod SQLite"
     assert not [v for v in alerting["spec"]["template"]["spec"]["volumes"]
                 if "persistentVolumeClaim" in v]
     assert len(by_kind(docs, "ServiceMonitor")) == 2  # the services', the drivers'

@@ -63,8 +63,8 @@ def test_alerting_contract(tmp_path: Path) -> None:
     run_service(
         tmp_path, ["alerting", "--data-dir", str(tmp_path), "--port"],
         {"STREAMWATCH_ADMIN_TOKEN": ADMIN_TOKEN, "STREAMWATCH_INGEST_TOKEN": INGEST_TOKEN,
-         "STREAMWATCH_WEBHOOK_ALLOW_PRIVATE": "1",
-         "STREAMWATCH_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1,localhost"},
+         "STREAMWATCH_ALERTING_WEBHOOK_ALLOW_PRIVATE": "1",
+         "STREAMWATCH_ALERTING_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1,localhost"},
         ["--include-path-regex", "^/v1/subscriptions",
          "-H", f"Authorization: Bearer {ADMIN_TOKEN}"],
         ["--exclude-path-regex", "^/v1/subscriptions",

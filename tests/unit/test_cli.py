@@ -1,11 +1,13 @@
 """Every subcommand's every flag has --help text naming its STREAMWATCH_ twin."""
 
 import argparse
+import re
 
 import pytest
 
 from streamwatch import cli
-from streamwatch.core.flags import env_name
+
+_TWIN = re.compile(r"\[env (STREAMWATCH_[A-Z0-9_]+); ")
 
 
 def _subparsers(parser: argparse.ArgumentParser):
@@ -25,7 +27,10 @@ def test_every_flag_has_help_and_env_twin():
             if not long or long[0] in ("--help", "--version"):
                 continue
             assert action.help, f"{name} {long[0]} has no help"
-            assert env_name(long[0]) in action.help, f"{name} {long[0]} lacks its env twin"
+            twin = _TWIN.search(action.help)
+            assert twin, f"{name} {long[0]} lacks its env twin"
+            assert twin.group(1).endswith(long[0][2:].replace("-", "_").upper()), (
+                f"{name} {long[0]}: env twin {twin.group(1)} is not named after the flag")
             checked += 1
     assert checked > 20
 
@@ -43,6 +48,25 @@ def test_bad_env_value_is_a_clear_error(monkeypatch, capsys):
     assert cli.main(["run", "--help"]) == 2
     err = capsys.readouterr().err
     assert "STREAMWATCH_TXNS_PORT" in err and "Fix or unset" in err
+
+
+def test_service_env_twin_and_bad_value(monkeypatch, capsys):
+    monkeypatch.setenv("STREAMWATCH_EXPORTER_PORT", "seventy")
+    assert cli.main(["exporter"]) == 2
+    err = capsys.readouterr().err
+    assert "STREAMWATCH_EXPORTER_PORT='seventy'" in err and "Fix or unset" in err
+
+
+def test_services_do_not_share_a_flat_name():
+    parser = cli.build_parser()
+    twins = {}
+    for name, sub in _subparsers(parser):
+        if name in ("alerting", "exporter"):
+            twins[name] = {m.group(1) for a in sub._actions
+                           if a.help and (m := _TWIN.search(a.help))}
+    shared = twins["alerting"] & twins["exporter"]
+    # only the one secret both hold on purpose
+    assert shared == {"STREAMWATCH_INGEST_TOKEN"}
 
 
 def _leaf_commands() -> list[list[str]]:

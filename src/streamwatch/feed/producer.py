@@ -24,11 +24,9 @@ with a message naming the flag; a source that crashes exits 1.
 from __future__ import annotations
 
 import argparse
-import errno
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -145,7 +143,7 @@ def run_producer(service: str, source: Source, args: argparse.Namespace, *,
                  socket_feed: str, registry: CollectorRegistry) -> int:
     """Run ``source`` behind the feed log, HTTP API and line socket until signalled."""
     from streamwatch.core import logs
-    from streamwatch.core.http import Server, port_in_use_message, run_until_signalled
+    from streamwatch.core.http import PortBusy, Server, binding, run_until_signalled
     from streamwatch.feed.log import FeedLog, FeedLogError
     from streamwatch.feed.server import FeedAppConfig, FeedMetrics, LineTail, create_app
 
@@ -187,23 +185,19 @@ def run_producer(service: str, source: Source, args: argparse.Namespace, *,
                            max_records_per_request=args.max_records_per_request)
     app = create_app(config)
     try:
-        tail.start()
-    except OSError as exc:
+        with binding(args.host, args.socket_port, _where("--socket-port")):
+            tail.start()
+    except (PortBusy, OSError) as exc:
         _close_all(rt)
-        return _bind_failed(service, exc, args.host, args.socket_port, "--socket-port",
-                            port_in_use_message)
+        return _bind_failed(service, exc, args.host, args.socket_port, "--socket-port")
     config.socket_ports[socket_feed] = tail.port
     try:
-        _probe_port(args.host, args.http_port)
-        server = Server(app, args.host, args.http_port)
-    except (OSError, SystemExit) as exc:
-        # werkzeug's make_server prints and calls sys.exit(1) on a bind error; the
-        # probe catches the common case first so the message names our flag.
+        with binding(args.host, args.http_port, _where("--http-port")):
+            server = Server(app, args.host, args.http_port)
+    except (PortBusy, OSError) as exc:
         tail.stop()
         _close_all(rt)
-        err = exc if isinstance(exc, OSError) else OSError(errno.EADDRINUSE, "in use")
-        return _bind_failed(service, err, args.host, args.http_port, "--http-port",
-                            port_in_use_message)
+        return _bind_failed(service, exc, args.host, args.http_port, "--http-port")
 
     def emit(feed: str, payloads: list[bytes]) -> None:
         if not payloads:
@@ -316,21 +310,16 @@ def open_seeded_world(service: str, producer: str, args: argparse.Namespace,
     return 2
 
 
-def _probe_port(host: str, port: int) -> None:
-    """Raise ``OSError`` if ``host:port`` cannot be bound (with SO_REUSEADDR, as servers do)."""
-    if port == 0:
-        return
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind((host, port))
+def _where(flag: str) -> str:
+    return f"{flag} (env {flags.env_name(flag)})"
 
 
-def _bind_failed(service: str, exc: OSError, host: str, port: int, flag: str,
-                 port_in_use_message: object) -> int:
-    if exc.errno == errno.EADDRINUSE:
-        msg = port_in_use_message(host, port, flag)  # type: ignore[operator]
+def _bind_failed(service: str, exc: Exception, host: str, port: int, flag: str) -> int:
+    """Exit code 2 with why ``host:port`` cannot be bound (``PortBusy``: taken)."""
+    if isinstance(exc, OSError):
+        msg = f"cannot listen on {host}:{port} ({exc}); check {_where(flag)} and --host"
     else:
-        msg = f"cannot listen on {host}:{port} ({exc}); check {flag} and --host"
+        msg = str(exc)
     print(f"{service}: {msg}", file=sys.stderr)
     return 2
 

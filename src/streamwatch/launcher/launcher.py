@@ -17,6 +17,8 @@ from rich.console import Console
 from rich.live import Live
 
 from streamwatch.core import logs
+from streamwatch.core.flags import env_name
+from streamwatch.core.http import port_in_use_message
 from streamwatch.core.java import JavaNotFound, find_java_home
 from streamwatch.launcher.status import Endpoints, StatusReader
 from streamwatch.launcher.supervisor import Child, Supervisor, port_free, streamwatch_argv
@@ -68,12 +70,10 @@ class Launcher:
                                    f"give each service its own port")
             seen[number] = flag
             if not port_free(HOST, number):
-                env = "STREAMWATCH_" + flag.lstrip("-").replace("-", "_").upper()
-                raise StartupError(
-                    f"port {number} on {HOST} is already in use (needed for {flag}). "
-                    f"Stop what holds it (`ss -ltnp 'sport = :{number}'` shows it; an earlier "
-                    f"`streamwatch run` may still be running) or pick another port with "
-                    f"{flag} N (env {env}).")
+                # an earlier `streamwatch run` is the usual holder
+                raise StartupError(port_in_use_message(
+                    HOST, number, f"{flag} N (env {env_name(flag)}); an earlier "
+                    "`streamwatch run` may still be running"))
         if not self.args.no_spark:
             try:
                 find_java_home(17)
@@ -91,7 +91,7 @@ class Launcher:
         # the processor posts alerts, progress and trends with the ingest token
         ingest_env = {"STREAMWATCH_INGEST_TOKEN": ingest_token}
         common_env = {"STREAMWATCH_ADMIN_TOKEN": admin_token,
-                      "STREAMWATCH_WEBHOOK_ALLOW_PRIVATE": "1", **ingest_env}
+                      "STREAMWATCH_ALERTING_WEBHOOK_ALLOW_PRIVATE": "1", **ingest_env}
         children = [
             Child("tweet-ingester", streamwatch_argv(
                 "tweets", "--rate", str(a.tweet_rate), *seed, "--http-port", str(a.tweets_port),

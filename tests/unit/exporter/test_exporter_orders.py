@@ -13,15 +13,16 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from streamwatch.exporter import orders
-from streamwatch.exporter.app import EXTENSION, create_app
-from streamwatch.exporter.config import ExporterConfig
+from streamwatch.exporter.app import create_app
 from streamwatch.exporter.openapi import example
+from streamwatch.exporter.routes import EXTENSION
+from streamwatch.exporter.settings import ExporterSettings
 from tests.procs import INGEST_TOKEN, ingest_headers
 
 
 @pytest.fixture
 def app() -> Flask:
-    return create_app(ExporterConfig(ingest_token=INGEST_TOKEN))
+    return create_app(ExporterSettings(ingest_token=INGEST_TOKEN))
 
 
 @pytest.fixture
