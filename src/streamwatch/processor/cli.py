@@ -112,7 +112,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, job: str) -> None:
         help="Kafka sources: a Spark source option (startingOffsets=latest, "
              "maxOffsetsPerTrigger=...) or a Kafka client setting spelt kafka.KEY "
              "(kafka.security.protocol=SASL_SSL); repeatable, wins over --kafka-properties "
-             f"[env {kafka_env}: one KEY=VALUE per line; default: none]")
+             f"[env {kafka_env}; one KEY=VALUE per line; default: none]")
     add_flag(parser, "--kafka-properties", default=None, metavar="FILE",
              help="Kafka sources: a Kafka client properties file (TLS/SASL settings, "
                   "key=value lines)")
