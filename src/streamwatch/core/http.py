@@ -17,7 +17,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -31,14 +30,14 @@ from prometheus_client import (
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import ThreadedWSGIServer
 
-from streamwatch.contracts.events import parse_ts
+from streamwatch.contracts.times import EARLIEST as EARLIEST
+from streamwatch.contracts.times import LATEST as LATEST
+from streamwatch.contracts.times import TimeOutOfRange as TimeOutOfRange
+from streamwatch.contracts.times import parse_bounded_ts as parse_bounded_ts
 from streamwatch.core.flags import env_name
 
 log = logging.getLogger(__name__)
 
-#: Timestamps outside this range are mistakes (a clock at 0, a typo'd year), not data.
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 MIN_TOKEN_LENGTH = 16
 _DIGITS = re.compile(r"-?[0-9]{1,18}")
 _READ_CHUNK = 64 << 10
@@ -97,22 +96,6 @@ def query_int(name: str, *, required: bool = False, default: int | None = None,
     if maximum is not None and value > maximum:
         raise ApiError(400, f"query parameter '{name}' must be <= {maximum}", name)
     return value
-
-
-class TimeOutOfRange(ValueError):
-    """A well-formed timestamp outside ``EARLIEST`` .. ``LATEST``."""
-
-
-def parse_bounded_ts(text: Any) -> datetime:
-    """``parse_ts`` limited to ``EARLIEST`` .. ``LATEST``; ValueError otherwise."""
-    try:
-        dt = parse_ts(text)
-    except OverflowError:
-        # 9999-12-31T23:59:59-01:00 is past datetime's range once moved to UTC
-        dt = None
-    if dt is None or not EARLIEST <= dt < LATEST:
-        raise TimeOutOfRange(f"{text!r} is outside {EARLIEST.date()} .. {LATEST.date()}")
-    return dt
 
 
 def query_time_ms(name: str) -> int | None:
