@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 _FIELD_ERROR = "field"
@@ -96,3 +96,12 @@ def field_errors(exc: ValidationError, root: str = "body") -> list[dict[str, str
     """Every error of ``exc`` as ``{"field": JSON path, "error": message}``, in field order."""
     return [{"field": json_path(loc, root), "error": message}
             for loc, message in located_errors(exc)]
+
+
+class Error(BaseModel):
+    """The body of every error answer: ``field`` names what was wrong (a JSON path, a
+    query parameter, a header), ``errors`` lists each problem when there are several."""
+
+    error: str
+    field: str | None = None
+    errors: list[dict[str, Any]] | None = None

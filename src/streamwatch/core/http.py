@@ -268,30 +268,6 @@ def base_app(
     return app
 
 
-def openapi_document(title: str, version: str, paths: dict[str, Any],
-                     schemas: dict[str, Any] | None = None) -> dict[str, Any]:
-    """An OpenAPI 3.0 document with the operational endpoints every service has."""
-    plain = {"200": {"description": "OK"}}
-    common = {
-        "/healthz": {"get": {"summary": "Liveness", "responses": plain}},
-        "/readyz": {"get": {"summary": "Readiness", "responses": {
-            "200": {"description": "ready"}, "503": {"description": "not ready"}}}},
-        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {
-            "200": {"description": "OK", "content": {"text/plain": {"schema": {
-                "type": "string"}}}}}}},
-        "/openapi.json": {"get": {"summary": "This document", "responses": plain}},
-    }
-    doc: dict[str, Any] = {
-        "openapi": "3.0.3",
-        "info": {"title": title, "version": version},
-        "servers": [{"url": "/"}],
-        "paths": {**common, **paths},
-    }
-    if schemas:
-        doc["components"] = {"schemas": schemas}
-    return doc
-
-
 def openapi_path(rule: Any) -> str:
     """A werkzeug ``Rule`` in OpenAPI path syntax (``/v1/feeds/{feed}``)."""
     path: str = rule.rule
