@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self, get_args
 
 from pydantic import (
     BaseModel,
@@ -31,13 +31,13 @@ from streamwatch.contracts.times import format_epoch_ms as format_epoch_ms
 from streamwatch.contracts.times import format_ts as format_ts
 from streamwatch.contracts.times import parse_ts as parse_ts
 
-SEVERITIES = ("low", "medium", "high")
-SCENARIOS = ("card_testing", "velocity", "impossible_travel", "amount_spike", "account_takeover")
-CHANNELS = ("pos", "online", "atm")
 Severity = Literal["low", "medium", "high"]
 Scenario = Literal["card_testing", "velocity", "impossible_travel", "amount_spike",
                    "account_takeover"]
 Channel = Literal["pos", "online", "atm"]
+SEVERITIES: tuple[str, ...] = get_args(Severity)
+SCENARIOS: tuple[str, ...] = get_args(Scenario)
+CHANNELS: tuple[str, ...] = get_args(Channel)
 
 #: detection times before this come from a broken clock (Spark's -1 processing time)
 DETECTED_AT_MIN = datetime(2000, 1, 1, tzinfo=UTC)
@@ -178,8 +178,8 @@ class Alert(Event):
         return self
 
 
-ORDER_STATUSES = ("purchased", "shipped", "delivered", "cancelled", "returned")
 OrderStatus = Literal["purchased", "shipped", "delivered", "cancelled", "returned"]
+ORDER_STATUSES: tuple[str, ...] = get_args(OrderStatus)
 #: statuses an order's purchase precedes; their rows carry the time since purchase
 AFTER_PURCHASE = ORDER_STATUSES[1:]
 MAX_ORDER_ITEMS = 100
