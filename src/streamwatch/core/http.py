@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -33,13 +32,13 @@ from prometheus_client import (
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import ThreadedWSGIServer
 
-from streamwatch.contracts.events import parse_ts
+from streamwatch.contracts.times import EARLIEST as EARLIEST
+from streamwatch.contracts.times import LATEST as LATEST
+from streamwatch.contracts.times import TimeOutOfRange as TimeOutOfRange
+from streamwatch.contracts.times import parse_bounded_ts as parse_bounded_ts
 
 log = logging.getLogger(__name__)
 
-#: Timestamps outside this range are mistakes (a clock at 0, a typo'd year), not data.
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 _DIGITS = re.compile(r"-?[0-9]{1,18}")
 _READ_CHUNK = 64 << 10
 
@@ -97,22 +96,6 @@ def query_int(name: str, *, required: bool = False, default: int | None = None,
     if maximum is not None and value > maximum:
         raise ApiError(400, f"query parameter '{name}' must be <= {maximum}", name)
     return value
-
-
-class TimeOutOfRange(ValueError):
-    """A well-formed timestamp outside ``EARLIEST`` .. ``LATEST``."""
-
-
-def parse_bounded_ts(text: Any) -> datetime:
-    """``parse_ts`` limited to ``EARLIEST`` .. ``LATEST``; ValueError otherwise."""
-    try:
-        dt = parse_ts(text)
-    except OverflowError:
-        # 9999-12-31T23:59:59-01:00 is past datetime's range once moved to UTC
-        dt = None
-    if dt is None or not EARLIEST <= dt < LATEST:
-        raise TimeOutOfRange(f"{text!r} is outside {EARLIEST.date()} .. {LATEST.date()}")
-    return dt
 
 
 def query_time_ms(name: str) -> int | None:
@@ -274,30 +257,6 @@ def base_app(
         return json_response({"error": "internal error"}, 500)
 
     return app
-
-
-def openapi_document(title: str, version: str, paths: dict[str, Any],
-                     schemas: dict[str, Any] | None = None) -> dict[str, Any]:
-    """An OpenAPI 3.0 document with the operational endpoints every service has."""
-    plain = {"200": {"description": "OK"}}
-    common = {
-        "/healthz": {"get": {"summary": "Liveness", "responses": plain}},
-        "/readyz": {"get": {"summary": "Readiness", "responses": {
-            "200": {"description": "ready"}, "503": {"description": "not ready"}}}},
-        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {
-            "200": {"description": "OK", "content": {"text/plain": {"schema": {
-                "type": "string"}}}}}}},
-        "/openapi.json": {"get": {"summary": "This document", "responses": plain}},
-    }
-    doc: dict[str, Any] = {
-        "openapi": "3.0.3",
-        "info": {"title": title, "version": version},
-        "servers": [{"url": "/"}],
-        "paths": {**common, **paths},
-    }
-    if schemas:
-        doc["components"] = {"schemas": schemas}
-    return doc
 
 
 def openapi_path(rule: Any) -> str:

@@ -35,21 +35,15 @@ from flask import Blueprint, Response, current_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from streamwatch.contracts.events import ORDER_STATUSES
+from streamwatch.contracts.orders import QUANTILES, OrdersBody
+from streamwatch.contracts.times import parse_ts
 from streamwatch.core.http import ApiError, json_body, json_response, query_int, require_bearer
-from streamwatch.exporter.validation import (
-    ValidationError,
-    is_int,
-    is_number,
-    require_int,
-    require_str,
-    require_ts,
-)
+from streamwatch.exporter.validation import ValidationError, validate
 
-STATUSES = ("purchased", "shipped", "delivered", "cancelled", "returned")
-QUANTILES = ("p50", "p90", "p99")
+STATUSES = ORDER_STATUSES
 MAX_MINUTES = 180
 MAX_BREAKDOWN = 64
-MAX_ROWS_PER_POST = 20_000
 
 # (minute start, status, category, region); category and region are "" on total rows
 Key = tuple[float, str, str, str]
@@ -82,64 +76,14 @@ class OrderRow:
                 "since_purchase_s": self.since_purchase_s}
 
 
-def _optional_name(row: dict[str, Any], key: str, path: str) -> str | None:
-    if row.get(key) is None:
-        return None
-    return require_str(row, key, path, max_len=64)
-
-
-def _since_purchase(row: dict[str, Any], path: str) -> dict[str, float | int] | None:
-    value = row.get("since_purchase_s")
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise ValidationError(path, "must be an object {p50, p90, p99, n} or null")
-    out: dict[str, float | int] = {"n": require_int(value, "n", f"{path}.n", minimum=1)}
-    previous = 0.0
-    for q in QUANTILES:
-        v = value.get(q)
-        if not is_number(v) or v < previous:
-            raise ValidationError(f"{path}.{q}", "must be a number >= 0 and not below the "
-                                  "lower quantiles")
-        out[q] = previous = float(v)
-    return out
-
-
-def parse_row(row: Any, path: str) -> OrderRow:
-    if not isinstance(row, dict):
-        raise ValidationError(path, "must be an object")
-    start = require_ts(row, "minute_start", f"{path}.minute_start")
-    end = require_ts(row, "minute_end", f"{path}.minute_end")
-    if end <= start:
-        raise ValidationError(f"{path}.minute_end", "must be later than minute_start")
-    status = row.get("status")
-    if status not in STATUSES:
-        raise ValidationError(f"{path}.status", f"must be one of {list(STATUSES)}")
-    category = _optional_name(row, "category", f"{path}.category")
-    region = _optional_name(row, "region", f"{path}.region")
-    if category is not None and region is not None:
-        raise ValidationError(f"{path}.region", "a row breaks a minute down by category or "
-                              "by region, not both: one of them must be null")
-    orders = require_int(row, "orders", f"{path}.orders")
-    units = require_int(row, "units", f"{path}.units")
-    return OrderRow(row["minute_start"], row["minute_end"], start, status, category, region,
-                    orders, units, _since_purchase(row, f"{path}.since_purchase_s"))
-
-
 def parse_orders(body: Any) -> tuple[list[OrderRow], int | None]:
     """Validate a ``POST /v1/orders`` body whole; raise ``ValidationError`` naming the field."""
-    if not isinstance(body, dict):
-        raise ValidationError("body", "must be a JSON object with 'orders'")
-    rows = body.get("orders")
-    if not isinstance(rows, list):
-        raise ValidationError("orders", "must be an array of order rows")
-    if len(rows) > MAX_ROWS_PER_POST:
-        raise ValidationError("orders", f"must hold at most {MAX_ROWS_PER_POST} rows; send "
-                              "them in chunks")
-    late = body.get("late_events_total")
-    if late is not None and (not is_int(late) or late < 0):
-        raise ValidationError("late_events_total", "must be an integer >= 0 or absent")
-    return [parse_row(r, f"orders[{i}]") for i, r in enumerate(rows)], late
+    doc = validate(OrdersBody, body)
+    rows = [OrderRow(r.minute_start, r.minute_end, parse_ts(r.minute_start).timestamp(),
+                     r.status, r.category, r.region, r.orders, r.units,
+                     None if r.since_purchase_s is None else r.since_purchase_s.model_dump())
+            for r in doc.orders]
+    return rows, doc.late_events_total
 
 
 class OrdersStore:

@@ -164,7 +164,7 @@ def test_subscription_validation(client: FlaskClient) -> None:
         ({"url": "ftp://example.com/"}, "url"),
         ({"url": "http://169.254.169.254/"}, "url"),
         ({"url": "http://127.0.0.1/", "rules": []}, "rules"),
-        ({"url": "http://127.0.0.1/", "rules": ["Bad Rule"]}, "rules"),
+        ({"url": "http://127.0.0.1/", "rules": ["Bad Rule"]}, "rules[0]"),
         ({"url": "http://127.0.0.1/", "min_severity": "urgent"}, "min_severity"),
         ({"url": "http://127.0.0.1/", "colour": "red"}, "colour"),
         ({}, "url"),
