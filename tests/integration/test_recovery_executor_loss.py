@@ -62,7 +62,7 @@ def _java25() -> str:
     try:
         return str(find_java_home(25).home)
     except JavaNotFound as exc:
-        pytest.skip(f"{MASTER} executors of PySpark 4.3 need Java >= 25: {exc}")
+        pytest.skip(f"{MASTER} executors of PySpark 4.2 need Java >= 25: {exc}")
 
 
 @pytest.mark.timeout(KILL_BY_S + FINISH_BY_S + 120)

@@ -39,6 +39,7 @@ from streamwatch.core import flags
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
+    from streamwatch.feed.kafka_publisher import KafkaPublisher
     from streamwatch.feed.log import FeedLog
     from streamwatch.feed.sources import Source
     from streamwatch.feed.world import World
@@ -83,6 +84,14 @@ def add_producer_flags(parser: argparse.ArgumentParser, *, http_port: int,
                    "further behind is disconnected")
     flags.add_flag(g, "--log-level", default="info",
                    choices=["debug", "info", "warning", "error"], help="log level")
+    k = parser.add_argument_group("Kafka (optional)")
+    flags.add_flag(k, "--kafka", default=None, metavar="HOST:PORT[,HOST:PORT]",
+                   help="also publish every feed to Kafka at these bootstrap servers, exactly "
+                   "once (transactions); the feed log stays the local durable buffer")
+    flags.add_flag(k, "--kafka-topic-prefix", default="", metavar="PREFIX",
+                   help="topic of a feed: PREFIX + feed name (e.g. transactions)")
+    flags.add_flag(k, "--kafka-properties", default=None, metavar="FILE",
+                   help="Kafka client properties (TLS/SASL), key=value lines")
     flags.add_switch(g, "--new-world",
                      help="start a new world (seed, population, ids with a new epoch) instead "
                      "of continuing the one recorded under --data-dir; the feeds keep their "
@@ -141,6 +150,12 @@ def run_producer(service: str, source: Source, args: argparse.Namespace, *,
     logs.setup(service, args.log_level)
     if socket_feed not in source.feeds:
         raise ValueError(f"socket feed {socket_feed!r} is not one of {source.feeds}")
+    try:
+        publish = _kafka_publisher(service, args, registry) if getattr(args, "kafka", None) \
+            else None
+    except ValueError as exc:  # before anything is opened: a bad flag changes nothing
+        print(f"{service}: {exc}", file=sys.stderr)
+        return 2
     rt = _Runtime()
     metrics = FeedMetrics(registry)
     feeds_dir = Path(args.data_dir) / "feeds"
@@ -205,11 +220,18 @@ def run_producer(service: str, source: Source, args: argparse.Namespace, *,
             os.kill(os.getpid(), signal.SIGTERM)
 
     source_thread = threading.Thread(target=run_source, name="source", daemon=True)
+    publisher_thread = None
+    if publish is not None:
+        publisher = publish(rt.logs)
+        publisher_thread = threading.Thread(target=publisher.run, args=(rt.stop,),
+                                            name="kafka-publisher", daemon=True)
 
     def start() -> None:
         server.start()
         config.ready = True
         source_thread.start()
+        if publisher_thread is not None:
+            publisher_thread.start()
         log.info("producer started", extra={
             "host": args.host, "http_port": server.port, "socket_port": tail.port,
             "socket_feed": socket_feed, "data_dir": str(Path(args.data_dir).resolve()),
@@ -224,6 +246,8 @@ def run_producer(service: str, source: Source, args: argparse.Namespace, *,
         source_thread.join(timeout=10)
         if source_thread.is_alive():
             log.warning("source did not stop within 10 s; closing the logs anyway")
+        if publisher_thread is not None:
+            publisher_thread.join(timeout=30)
         tail.stop()
         server.stop()
         _close_all(rt)
@@ -232,6 +256,26 @@ def run_producer(service: str, source: Source, args: argparse.Namespace, *,
 
     run_until_signalled(start, stop)
     return 1 if rt.failed.is_set() else 0
+
+
+def _kafka_publisher(service: str, args: argparse.Namespace, registry: CollectorRegistry
+                     ) -> Callable[[dict[str, FeedLog]], KafkaPublisher]:
+    """Checks the ``--kafka`` flags (``ValueError`` names the one to fix) and returns how to
+    build the publisher once the feed logs are open."""
+    from streamwatch.core.kafka import parse_servers, read_properties
+    from streamwatch.feed.kafka_publisher import KafkaPublisher
+
+    # KafkaConfigError is a ValueError and names the flag
+    bootstrap = parse_servers(args.kafka, where=f"--kafka {args.kafka}",
+                              example="--kafka 127.0.0.1:9092")
+    client = read_properties(args.kafka_properties) if args.kafka_properties else {}
+
+    def build(logs: dict[str, FeedLog]) -> KafkaPublisher:
+        return KafkaPublisher(service, logs, bootstrap=bootstrap,
+                              topic_prefix=args.kafka_topic_prefix, client_config=client,
+                              registry=registry)
+
+    return build
 
 
 def open_seeded_world(service: str, producer: str, args: argparse.Namespace,
