@@ -98,8 +98,8 @@ def exporter_names() -> set[str]:
     from streamwatch.exporter import orders
     from streamwatch.exporter.metrics import METRICS
 
-    out = set(orders.METRICS)
-    for spec in METRICS.values():
+    out: set[str] = set()
+    for spec in [*METRICS.values(), *orders.METRICS.values()]:
         out.add(spec.name)
         if spec.kind == "histogram":
             out.update(spec.name + s for s in ("_bucket", "_sum", "_count"))

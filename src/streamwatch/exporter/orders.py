@@ -32,13 +32,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, current_app
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.core import Metric
+from prometheus_client.registry import CollectorRegistry
 
 from streamwatch.contracts.events import ORDER_STATUSES
 from streamwatch.contracts.orders import QUANTILES, OrdersBody
 from streamwatch.contracts.times import parse_ts
 from streamwatch.core.http import ApiError, json_body, json_response, query_int, require_bearer
+from streamwatch.exporter.metric_specs import CatalogueCollector, MetricSpec, catalogue
 from streamwatch.exporter.validation import ValidationError, validate
 
 STATUSES = ORDER_STATUSES
@@ -172,57 +173,47 @@ class OrdersStore:
                     "rows_accepted": self._rows_accepted, "rows_dropped": self._rows_dropped}
 
 
-#: name -> (kind, help, labels); the catalogue ``/metrics`` exposes for orders
-METRICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "streamwatch_orders_minute_orders": (
-        "gauge", "Order events of the status in the newest final event-time minute "
-        "(each event_id once).", ("status",)),
-    "streamwatch_orders_minute_units": (
-        "gauge", "Units (sum of item quantities) of the status in the newest final minute.",
-        ("status",)),
-    "streamwatch_orders_minute_start_timestamp_seconds": (
-        "gauge", "Start of the newest final orders minute, Unix seconds.", ()),
-    "streamwatch_orders_since_purchase_seconds": (
-        "gauge", "Event time from purchase to this status (time to ship, to deliver, ...) in "
-        "the newest minute that had any, by quantile.", ("status", "quantile")),
-    "streamwatch_orders_total": (
-        "counter", "Order events counted in final minutes since the exporter started.",
-        ("status",)),
-    "streamwatch_orders_units_total": (
-        "counter", "Units counted in final minutes since the exporter started.", ("status",)),
-    "streamwatch_orders_late_events_total": (
-        "counter", "Order events that arrived after their minute was final (dead-lettered "
-        "by the job), as the job last reported.", ()),
-    "streamwatch_orders_rows_total": (
-        "counter", "Order rows accepted (replayed rows included).", ()),
-    "streamwatch_orders_rows_dropped_total": (
-        "counter", "Order rows not kept: older than every minute kept, or past the "
-        "breakdown bound of their minute.", ()),
-}
+#: the catalogue ``/metrics`` exposes for orders
+METRICS: dict[str, MetricSpec] = catalogue((
+    MetricSpec("streamwatch_orders_minute_orders", "gauge",
+               "Order events of the status in the newest final event-time minute "
+               "(each event_id once).", ("status",)),
+    MetricSpec("streamwatch_orders_minute_units", "gauge",
+               "Units (sum of item quantities) of the status in the newest final minute.",
+               ("status",)),
+    MetricSpec("streamwatch_orders_minute_start_timestamp_seconds", "gauge",
+               "Start of the newest final orders minute, Unix seconds."),
+    MetricSpec("streamwatch_orders_since_purchase_seconds", "gauge",
+               "Event time from purchase to this status (time to ship, to deliver, ...) in "
+               "the newest minute that had any, by quantile.", ("status", "quantile")),
+    MetricSpec("streamwatch_orders_total", "counter",
+               "Order events counted in final minutes since the exporter started.",
+               ("status",)),
+    MetricSpec("streamwatch_orders_units_total", "counter",
+               "Units counted in final minutes since the exporter started.", ("status",)),
+    MetricSpec("streamwatch_orders_late_events_total", "counter",
+               "Order events that arrived after their minute was final (dead-lettered "
+               "by the job), as the job last reported."),
+    MetricSpec("streamwatch_orders_rows_total", "counter",
+               "Order rows accepted (replayed rows included)."),
+    MetricSpec("streamwatch_orders_rows_dropped_total", "counter",
+               "Order rows not kept: older than every minute kept, or past the "
+               "breakdown bound of their minute."),
+))
 
 
-def _family(name: str) -> CounterMetricFamily | GaugeMetricFamily:
-    kind, help_text, labels = METRICS[name]
-    if kind == "counter":
-        return CounterMetricFamily(name.removesuffix("_total"), help_text, labels=labels)
-    return GaugeMetricFamily(name, help_text, labels=labels)
-
-
-class OrdersCollector(Collector):
+class OrdersCollector(CatalogueCollector):
     """Exposes an ``OrdersStore``; registers itself on ``registry`` when given one."""
+
+    specs = METRICS
 
     def __init__(self, store: OrdersStore, registry: CollectorRegistry | None = None) -> None:
         self.store = store
-        if registry is not None:
-            registry.register(self)
-
-    def describe(self) -> Iterator[Metric]:
-        for name in METRICS:
-            yield _family(name)
+        super().__init__(registry)
 
     def collect(self) -> Iterator[Metric]:
         snap = self.store.snapshot()
-        fams = {name: _family(name) for name in METRICS}
+        fams = self.families()
         for status, row in sorted(snap["latest"].items()):
             fams["streamwatch_orders_minute_orders"].add_metric([status], row.orders)
             fams["streamwatch_orders_minute_units"].add_metric([status], row.units)
