@@ -153,10 +153,13 @@ def txn_offset(txn_id: str) -> int:
 
 
 def measure(work: Path, trigger: str, rate: float, seconds: float, warmup: float,
-            profile_s: float = 0.0) -> dict:
+            profile_s: float = 0.0, kafka: str | None = None) -> dict:
+    """One run; ``kafka`` (bootstrap servers) carries the transactions through a topic, with
+    "produced" still the moment the record became readable on the producer's feed."""
     workload = Workload(events=None, rate=rate, seed=5000, fraud_rate=0.02,
                         start_time="now", trigger=trigger, max_records_per_trigger=0)
-    pipe = Pipeline(work / f"trigger-{trigger}", workload)
+    pipe = Pipeline(work / f"trigger-{trigger}{'-kafka' if kafka else ''}", workload,
+                    kafka=kafka)
     sampler: OffsetSampler | None = None
     commits: list[tuple[float, int]] = []
     spy: dict[str, Any] = {}

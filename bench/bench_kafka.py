@@ -14,10 +14,15 @@ Key concepts:
   ratio kafka / feed is reported first.
 - Also recorded: the producer's publish rate to Kafka (records committed / s
   from its first to its last commit, exactly-once transactions included).
+- Latency (not in ``--quick``): the end-to-end chain of ``bench_e2e_latency``
+  (``txns --rate 5000`` -> fraud job -> alerting -> a verifying webhook receiver)
+  once through the feed and once through the topic, same trigger and rate, one
+  after the other; "produced" is when the record became readable on the
+  producer's feed in both, so the Kafka figure includes the copy to Kafka.
 
 Usage::
 
-    python -m bench.bench_kafka                 # 400k tx, 5k and 50k a batch
+    python -m bench.bench_kafka                 # 400k tx, 5k and 50k a batch; latency 120 s each
     python -m bench.bench_kafka --quick         # 20k tx, 10k a batch (~1 minute)
 
 Expected output: a summary and ``bench/results/kafka.json`` (``kafka-quick.json``).
@@ -96,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", default="5000,50000",
                         help="records per micro-batch, one run per value and source")
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--latency-seconds", type=float, default=120.0,
+                        help="measured seconds of each latency run (0 = no latency runs; "
+                             "--quick has none)")
+    parser.add_argument("--trigger", default="500ms", help="trigger of the latency runs")
     args = parser.parse_args(argv)
     reason = available()
     if reason:
@@ -104,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     batches = [10_000] if args.quick else [int(b) for b in args.batch.split(",") if b.strip()]
     started_at, t0 = utc_now(), time.monotonic()
     runs: dict[str, dict[str, Any]] = {}
+    latency: dict[str, dict[str, Any]] = {}
+    latency_s = 0.0 if args.quick else args.latency_seconds
     with tempfile.TemporaryDirectory(prefix="bench-kafka-") as tmp_name:
         tmp = Path(tmp_name)
         broker = KafkaBroker(tmp / "kafka")
@@ -129,6 +140,13 @@ def main(argv: list[str] | None = None) -> int:
                                                           tmp / f"{name}-{batch}", batch)
             finally:
                 spark.stop()
+            producer.stop()
+            if latency_s > 0:
+                from bench.bench_e2e_latency import measure
+
+                for name, kafka in (("feed", None), ("kafka", broker.bootstrap)):
+                    latency[name] = measure(tmp / f"latency-{name}", args.trigger, 5000.0,
+                                            latency_s, 20.0, kafka=kafka)
         finally:
             producer.stop()
             broker.stop()
@@ -143,6 +161,16 @@ def main(argv: list[str] | None = None) -> int:
                                                                     f["tx_per_s_steady"])
         # the same records through the same detector: the same alerts
         figures[f"alerts_equal_{batch // 1000}k"] = k["alerts"] == f["alerts"]
+    for name, run in latency.items():
+        v = run["from_visible"]
+        target = figures if name == "kafka" else baseline
+        target[f"{name}_latency_p50_s"] = v["p50"]
+        target[f"{name}_latency_p99_s"] = v["p99"]
+        target[f"{name}_latency_caught_up"] = run["caught_up_before_window"]
+        target[f"{name}_processed_tx_per_s"] = run["processed_per_s"]
+    if len(latency) == 2:
+        ratios["kafka_vs_feed_latency_p99"] = ratio(figures["kafka_latency_p99_s"],
+                                                    baseline["feed_latency_p99_s"])
     doc = result(
         "kafka", quick=args.quick, started_at=started_at,
         seconds=round(time.monotonic() - t0, 1), command=command_line("bench.bench_kafka", argv),
@@ -152,8 +180,14 @@ def main(argv: list[str] | None = None) -> int:
         notes=["Fraud job, default flags, local[2], available-now, one run per source and "
                "batch size in one SparkSession; the records are the same bytes in the feed "
                "and the topic (one producer with --kafka). Steady = every data batch but the "
-               "first. Baseline: the feed source on the same records in the same run."],
-        extra={"details": runs})
+               "first. Baseline: the feed source on the same records in the same run.",
+               "Latency (full runs only): bench_e2e_latency's chain at 5,000 tx/s, trigger "
+               f"{args.trigger}, once through the feed (baseline) and once through the topic; "
+               "produced = readable on the producer's feed in both."],
+        extra={"details": runs, "latency": {
+            name: {k: x for k, x in run.items()
+                   if k not in ("points", "produced_rate", "processed_rate")}
+            for name, run in latency.items()}})
     record(doc)
     return 0
 
