@@ -8,6 +8,8 @@ for the same events (the detector in one pass, exact counts in plain Python).
 
 from __future__ import annotations
 
+import json
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 
 import orjson
 import pytest
+import requests
 
 from bench.kafka_broker import KafkaBroker, available
 
@@ -34,7 +37,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory, spark: Any) -> Iterator[Kaf
     b.stop()
 
 
-def run(spark: Any, job: str, argv: list[str]) -> None:
+def run(spark: Any, job: str, argv: list[str]) -> list[Any]:
     import importlib
 
     from streamwatch.processor.cli import JOBS, job_args
@@ -50,6 +53,7 @@ def run(spark: Any, job: str, argv: list[str]) -> None:
     finally:
         for q in spark.streams.active:
             q.stop()
+    return queries
 
 
 def rows(directory: Path) -> list[dict[str, Any]]:
@@ -76,6 +80,60 @@ def test_fraud_alerts_from_a_topic_equal_the_detector_in_one_pass(
     assert len(expected) > 10
     assert len(got) == len(set(got))
     assert set(got) == expected
+
+
+def test_fraud_over_a_producers_transactions_reads_each_record_once(
+        spark: Any, broker: KafkaBroker, tmp_path: Path) -> None:
+    """``streamwatch txns --kafka`` killed mid-publish leaves an aborted transaction in the
+    topic; the job reads committed records only: exactly the feed's, alerts as the detector
+    gives over them."""
+    from bench.common import Service
+    from bench.ports import free_port
+    from streamwatch.feed.client import FeedClient
+    from tests.integration.test_recovery_fraud_driver import reference_ids
+
+    n, port = 12_000, free_port()
+    feed = f"http://127.0.0.1:{port}"
+
+    def producer(name: str) -> Service:
+        return Service(["txns", "--seed", "9", "--rate", "4000", "--max-events", str(n),
+                        "--http-port", str(port), "--socket-port", str(free_port()),
+                        "--data-dir", str(tmp_path / "sim"), "--kafka", broker.bootstrap,
+                        "--kafka-topic-prefix", "p."], tmp_path / f"{name}.log").start()
+
+    first = producer("first")
+    try:
+        first.wait_http(f"{feed}/readyz")
+        with FeedClient(feed, "transactions") as client:
+            while client.end_offset() < n // 3:
+                time.sleep(0.1)
+        first.kill9()
+        second = producer("second")
+        try:
+            second.wait_http(f"{feed}/readyz")
+            deadline = time.monotonic() + 120
+            # every record in the feed, none left to copy (a restarted producer's counter of
+            # published records starts at 0, its lag does not)
+            lag = 'streamwatch_kafka_publish_lag_records{feed="transactions"} 0.0'
+            with FeedClient(feed, "transactions") as client:
+                while client.end_offset() < n or lag not in \
+                        requests.get(f"{feed}/metrics", timeout=5).text:
+                    assert time.monotonic() < deadline, second.tail()
+                    time.sleep(0.5)
+                records = list(client.objects(0, n))
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+    out = tmp_path / "alerts"
+    queries = run(spark, "fraud", ["--source", f"kafka:{broker.bootstrap}/p.transactions",
+                                   "--sink", f"jsonl:{out}", "--checkpoint", str(tmp_path / "ck"),
+                                   "--buckets", "4"])
+    read = sum(json.loads(p.json)["numInputRows"] for q in queries for p in q.recentProgress)
+    assert read == n, "an aborted or repeated record reached the job"
+    got = [a["alert_id"] for a in rows(out)]
+    assert len(got) == len(set(got))
+    assert set(got) == reference_ids(records)
 
 
 def test_orders_from_a_topic_equal_the_exact_count(

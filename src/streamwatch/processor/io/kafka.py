@@ -7,8 +7,9 @@ Key concepts:
 - Options come from ``--kafka-properties FILE`` (Kafka client properties such as
   ``security.protocol=SASL_SSL``) and ``--kafka-option KEY=VALUE`` (repeatable; a Spark
   source option such as ``startingOffsets=latest``, or a Kafka client setting spelt
-  ``kafka.KEY``). A job starts at the earliest offset unless told otherwise: a new job
-  over a feed reads it from the start too.
+  ``kafka.KEY``). A job starts at the earliest offset unless told otherwise (a new job
+  over a feed reads it from the start too) and reads only committed records
+  (``kafka.isolation.level=read_committed``: the producers publish in transactions).
 - The connector is not part of PySpark. :func:`connector_conf` finds its jars
   (``STREAMWATCH_KAFKA_JARS``, or ``.tools/kafka/connector`` from ``make kafka``) or
   else lets Spark resolve it from Maven Central at start-up.
@@ -104,7 +105,10 @@ def source_options(
     max_records_per_trigger: int = 0,
 ) -> dict[str, str]:
     """Every option of the ``kafka`` reader for ``spec``: defaults < file < flags."""
-    opts: dict[str, str] = {"startingOffsets": "earliest"}
+    # read_committed: a producer's aborted transaction (the producers publish in
+    # transactions, and a crash leaves one open) must never reach a job
+    opts: dict[str, str] = {"startingOffsets": "earliest",
+                            "kafka.isolation.level": "read_committed"}
     if max_records_per_trigger > 0:
         opts["maxOffsetsPerTrigger"] = str(max_records_per_trigger)
     if properties_file:

@@ -86,6 +86,7 @@ def test_flags_win_over_the_file_and_the_spec_wins_over_both(tmp_path: Path) -> 
                           options=["kafka.client.id=from-flag", "startingOffsets=latest"])
     assert opts == {
         "startingOffsets": "latest", "maxOffsetsPerTrigger": "500",
+        "kafka.isolation.level": "read_committed",
         "kafka.security.protocol": "SSL", "kafka.client.id": "from-flag",
         "kafka.bootstrap.servers": "127.0.0.1:9092", "subscribe": "tx",
     }
@@ -113,6 +114,7 @@ def test_job_flags_reach_the_kafka_source_and_new_jobs_start_at_the_earliest_off
                               "--kafka-option", "failOnDataLoss=false"])
     assert job_source_options(args) == {
         "startingOffsets": "earliest", "maxOffsetsPerTrigger": "2000",
+        "kafka.isolation.level": "read_committed",
         "failOnDataLoss": "false", "kafka.bootstrap.servers": "127.0.0.1:9092",
         "subscribe": "tx"}
 
