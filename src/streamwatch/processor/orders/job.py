@@ -4,18 +4,16 @@ Key concepts:
 - The JVM reads the ``orders`` feed (or a file, or a socket), parses each line
   with ``from_json`` against ``OrderEvent.DDL`` and projects the event time to
   epoch milliseconds (``try_to_timestamp``: a bad time becomes null, not a
-  failed batch).
-- ``orders.minutes.MinuteStore`` does the rest per batch, its per-event work
-  in Spark SQL (``orders/frames.py``): late events (their minute was final
-  before the batch) and invalid ones are set aside for the dead-letter folder
-  and the ``late`` count, the others are written once to the batch's file
-  under the checkpoint and wait there until the watermark (``--watermark``,
-  default 1 min) passes their minute; a final minute's distinct
-  ``event_id`` s are counted per status, category and region, with exact
-  time-since-purchase percentiles. Only those counts and the uncounted events
-  reach Python. A batch Spark replays emits exactly what its first attempt
-  did (docs/architecture.md, "Orders per minute", says why this is not
-  ``dropDuplicatesWithinWatermark`` + a windowed aggregation).
+  failed batch). Each micro-batch then goes to the driver as one Arrow table.
+- ``orders.minutes.MinuteStore`` does the rest per batch, vectorised:
+  late events (their minute was final before the batch) are set aside for the
+  dead-letter folder and the ``late`` count, the others wait in their minute
+  until the watermark (``--watermark``, default 1 min) passes it; a final
+  minute's distinct ``event_id`` s are counted per status, category and region,
+  with exact time-since-purchase percentiles. Its state is kept per batch
+  under the checkpoint, so a batch Spark replays emits exactly what its first
+  attempt did (docs/architecture.md, "Orders per minute", says why this is
+  not ``dropDuplicatesWithinWatermark`` + a windowed aggregation).
 - Outputs, all per batch id so a replay overwrites instead of adding: rows to
   ``--sink``; late and invalid events to ``<dead-letter>/late-<batch>.jsonl``;
   the rows and the running late count to the exporter's ``POST /v1/orders``;
@@ -131,7 +129,7 @@ def start(spark: Any, args: argparse.Namespace) -> list[StreamingQuery]:
     posted_late = [-1]
 
     def write_minutes(batch: DataFrame, batch_id: int) -> None:
-        out = store.commit(batch_id, batch)
+        out = store.commit(batch_id, batch.toArrow())
         uncounted = out.late + out.invalid
         if uncounted:
             dead_letter.write(batch_id, uncounted)

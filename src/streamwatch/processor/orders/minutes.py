@@ -2,21 +2,16 @@
 
 Key concepts:
 - **One batch in, final minutes out.** :meth:`MinuteStore.commit` takes one
-  micro-batch of order events (a DataFrame with ``INPUT_COLUMNS``) and
-  returns the rows of every minute that became final in it. A minute
-  ``[m, m + 1 min)`` is final once the watermark (the largest event time
-  seen so far minus ``delay_ms``, never moving back) reaches ``m + 1 min``;
-  its rows are written then, once.
-- **The JVM does the per-event work** (``orders/frames.py``): it judges each
-  event, writes the batch once to ``<directory>/<batch>.parquet`` and, when
-  minutes become final, counts them from those files. The store keeps the
-  bookkeeping (watermark, totals, which files hold what) and builds the rows
-  from the aggregates; only uncounted events and final counts reach Python.
+  micro-batch of order events as an Arrow table (parsed and projected in the
+  JVM) and returns the rows of every minute that became final in it. A
+  minute ``[m, m + 1 min)`` is final once the watermark (the largest event
+  time seen so far minus ``delay_ms``, never moving back) reaches ``m + 1
+  min``; its rows are written then, once.
 - **Late is judged by the watermark before the batch.** An event whose minute
   was already final when its batch began is *late*: it is not counted (its
   minute's rows are out), it is returned for the dead-letter file and counted
   in ``late_total``. A resend of an event whose minute is final is late too.
-  Events of open minutes wait in their batch's file.
+  Events of open minutes wait in ``pending``.
 - **Each event_id once.** Resends carry the original's ``event_id`` and event
   time, so they fall into the same minute: a final minute counts its distinct
   event ids, whichever batches delivered them.
@@ -34,18 +29,18 @@ Key concepts:
   shipped rows, time to deliver on delivered rows. A purchase is looked up
   among the on-time purchases of the last ``horizon_ms`` of event time.
 - **Exactly once across restarts.** The store lives under the checkpoint:
-  per batch its Parquet directory (written over on a replay) and then a
-  JSON record of the watermark, the running totals and what the file holds,
-  written atomically before the caller writes any output. A batch Spark
-  replays (a crash before its commit) finds the records of the batches
-  before it and emits exactly the rows of its first attempt; sinks are
-  idempotent per batch id. Files no later batch can need (every minute
-  final, purchases older than the horizon) are deleted.
+  per batch an Arrow IPC file of its on-time events and a JSON record of the
+  watermark and the running totals, written atomically before the caller
+  writes any output. A batch Spark replays (a crash before its commit)
+  finds the files of the batches before it, rebuilds the state from them and
+  emits exactly the rows of its first attempt; sinks are idempotent per batch
+  id. Files no later batch can need (every minute final, purchases older than
+  the horizon) are deleted.
 
 Usage::
 
     store = MinuteStore(Path(ck) / "minutes", delay_ms=60_000, horizon_ms=3_600_000)
-    out = store.commit(batch_id, batch_df)   # columns of ``INPUT_COLUMNS``
+    out = store.commit(batch_id, arrow_table)   # columns of ``INPUT_COLUMNS``
     out.rows, out.late, out.invalid, store.late_total
 """
 
@@ -53,29 +48,31 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
+import pyarrow.ipc as ipc
 
-from streamwatch.contracts.events import ORDER_STATUSES
+from streamwatch.contracts.events import AFTER_PURCHASE, ORDER_STATUSES
 from streamwatch.processor.io.files import write_atomically
-from streamwatch.processor.orders import frames
-from streamwatch.processor.orders.frames import LATE, MINUTE_MS, Counts
-
-if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
 
 log = logging.getLogger(__name__)
 
-#: columns of the DataFrame ``commit`` takes (``orders/job.py`` selects them in the JVM)
+MINUTE_MS = 60_000
+#: columns of the table ``commit`` takes (``orders/job.py`` selects them in the JVM)
 INPUT_COLUMNS = ("event_id", "order_id", "status", "event_time", "region", "ts", "items")
+QUANTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0}
+#: what the store keeps of an on-time event
+_KEPT = pa.schema([("event_id", pa.string()), ("order_id", pa.string()),
+                   ("status", pa.string()), ("region", pa.string()), ("ts", pa.int64()),
+                   ("units", pa.int64()), ("categories", pa.list_(pa.string())),
+                   ("quantities", pa.list_(pa.int64()))])
 _STATUS_ORDER = {s: i for i, s in enumerate(ORDER_STATUSES)}
-_EVENT_FIELDS = ("event_id", "order_id", "status", "event_time", "region", "items")
 
 
 def iso(ms: int) -> str:
@@ -97,11 +94,13 @@ class _Record:
     watermark: int | None
     late_total: int
     invalid_total: int
-    #: of this batch's own file's on-time events: their minutes and latest purchase
-    #: (None: none)
+    #: of this batch's own file: its latest minute and latest purchase (None: none)
     max_minute: int | None = None
     max_purchase: int | None = None
-    min_minute: int | None = None
+
+
+def _empty() -> pa.Table:
+    return _KEPT.empty_table()
 
 
 def _final_through(watermark: int | None) -> int | None:
@@ -120,24 +119,23 @@ class MinuteStore:
         self._watermark: int | None = None
         self.late_total = 0
         self.invalid_total = 0
+        self._pending = _empty()
+        self._purchases = pa.table({"order_id": pa.array([], pa.string()),
+                                    "purchased": pa.array([], pa.int64())})
 
     @property
     def watermark(self) -> int | None:
         return self._watermark
 
     # -- durable state ------------------------------------------------------------
-    def _parquet(self, batch_id: int) -> Path:
-        return self.directory / f"{batch_id}.parquet"
+    def _arrow(self, batch_id: int) -> Path:
+        return self.directory / f"{batch_id}.arrow"
 
     def _json(self, batch_id: int) -> Path:
         return self.directory / f"{batch_id}.json"
 
-    def _drop_files(self, batch_id: int) -> None:
-        shutil.rmtree(self._parquet(batch_id), ignore_errors=True)
-        self._json(batch_id).unlink(missing_ok=True)
-
     def _load(self, before: int) -> None:
-        """Rebuild the state after the last batch before ``before`` from the records, and
+        """Rebuild the state after the last batch before ``before`` from the files, and
         delete what batches at or after it left (a replay redoes them)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         self._records = {}
@@ -146,164 +144,287 @@ class MinuteStore:
                 continue
             batch_id = int(path.stem)
             if batch_id >= before:
-                self._drop_files(batch_id)
+                path.unlink()
+                self._arrow(batch_id).unlink(missing_ok=True)
                 continue
             doc = json.loads(path.read_bytes())
             self._records[batch_id] = _Record(**doc)
-        for batch_id, record in self._records.items():
-            _migrate_arrow(self.directory, batch_id, record)
-        for path in self.directory.glob("*.parquet"):
+        for path in self.directory.glob("*.arrow"):
             if path.stem.isdigit() and int(path.stem) not in self._records:
-                # written by a batch that did not get to its record
-                shutil.rmtree(path, ignore_errors=True)
+                path.unlink()  # written by a batch that did not get to its record
         last = max(self._records, default=None)
         rec = self._records[last] if last is not None else None
         self._watermark = rec.watermark if rec else None
         self.late_total = rec.late_total if rec else 0
         self.invalid_total = rec.invalid_total if rec else 0
+        tables = []
+        for batch_id in sorted(self._records):
+            path = self._arrow(batch_id)
+            if path.exists():
+                with ipc.open_file(path) as reader:
+                    tables.append(reader.read_all())
+        kept = pa.concat_tables(tables) if tables else _empty()
+        final = _final_through(self._watermark)
+        if final is None:
+            self._pending = kept
+        else:
+            self._pending = kept.filter(pc.greater_equal(kept["ts"], final))
+        self._purchases = _empty_purchases()
+        self._add_purchases(kept)
         self._loaded_through = before - 1
 
-    def _oldest_purchase(self) -> int | None:
-        return None if self._watermark is None else self._watermark - self.horizon_ms
+    def _add_purchases(self, table: pa.Table) -> None:
+        bought = table.filter(pc.equal(table["status"], "purchased"))
+        if bought.num_rows:
+            self._purchases = pa.concat_tables([self._purchases, pa.table({
+                "order_id": bought["order_id"], "purchased": bought["ts"]})])
+        if self._watermark is not None:
+            oldest = self._watermark - self.horizon_ms
+            self._purchases = self._purchases.filter(
+                pc.greater_equal(self._purchases["purchased"], oldest))
 
     def _prune(self, before: int) -> None:
         """Delete the files of batches before ``before`` that nothing can need any more:
         every minute of theirs was final and every purchase past the horizon before
         batch ``before`` began (so a replay of that batch finds what it needs)."""
         final = _final_through(self._watermark)
-        oldest = self._oldest_purchase()
-        if final is None or oldest is None:
+        if final is None:
             return
+        oldest = self._watermark - self.horizon_ms  # type: ignore[operator]
         last = max((b for b in self._records if b < before), default=None)
         for batch_id, rec in list(self._records.items()):
             if batch_id >= before or batch_id == last:
                 continue  # the latest record holds the totals and the watermark
             if (rec.max_minute is None or rec.max_minute < final) and (
                     rec.max_purchase is None or rec.max_purchase < oldest):
-                self._drop_files(batch_id)
+                self._arrow(batch_id).unlink(missing_ok=True)
+                self._json(batch_id).unlink(missing_ok=True)
                 del self._records[batch_id]
 
     # -- one batch ----------------------------------------------------------------
-    def commit(self, batch_id: int, batch: DataFrame) -> Committed:
+    def commit(self, batch_id: int, batch: pa.Table) -> Committed:
         """Apply one micro-batch (columns ``INPUT_COLUMNS``); see the module docstring."""
         if self._loaded_through != batch_id - 1:
             # a new store, or Spark runs a batch again (its first attempt failed before
-            # the commit): the state after the batch before it comes from the records
+            # the commit): the state after the batch before it comes from the files
             self._load(batch_id)
-        # until this batch's record is written, a failure leaves the memory state unsure:
-        # the next attempt reloads it from the records
-        self._loaded_through = None
         self._prune(batch_id)
+        events, invalid = _split_valid(batch)
         final_in = _final_through(self._watermark)
-        path = self._parquet(batch_id)
-        figures = frames.write_batch(batch, final_in=final_in, path=str(path.resolve()))
-        late, invalid = _uncounted(path) if figures.late + figures.invalid else ([], [])
-        if figures.newest is not None:
-            newest = figures.newest - self.delay_ms
+        if final_in is not None and events.num_rows:
+            late_mask = pc.less(events["ts"], final_in)
+            late = events.filter(late_mask)
+            events = events.filter(pc.invert(late_mask))
+        else:
+            late = events.slice(0, 0)
+        if events.num_rows:
+            newest = pc.max(events["ts"]).as_py() - self.delay_ms
             self._watermark = newest if self._watermark is None else max(self._watermark,
                                                                            newest)
-        record = _Record(batch_id, self._watermark, self.late_total + figures.late,
-                         self.invalid_total + figures.invalid, figures.max_minute,
-                         figures.max_purchase, figures.min_minute)
-        self._records[batch_id] = record
+        kept = _kept(events)
+        self._pending = pa.concat_tables([self._pending, kept])
+        self._add_purchases(kept)
         final_out = _final_through(self._watermark)
         rows: list[dict[str, Any]] = []
         if final_out is not None and (final_in is None or final_out > final_in):
-            rows = self._final_rows(batch, final_in, final_out)
-        self.late_total, self.invalid_total = record.late_total, record.invalid_total
+            done_mask = pc.less(self._pending["ts"], final_out)
+            rows = self._rows(_dedup(self._pending.filter(done_mask)))
+            self._pending = self._pending.filter(pc.invert(done_mask))
+        self.late_total += late.num_rows
+        self.invalid_total += invalid.num_rows
+        record = _Record(batch_id, self._watermark, self.late_total, self.invalid_total)
+        if kept.num_rows:
+            record.max_minute = _minute(pc.max(kept["ts"]).as_py())
+            bought = kept.filter(pc.equal(kept["status"], "purchased"))
+            if bought.num_rows:
+                record.max_purchase = pc.max(bought["ts"]).as_py()
+            sink = pa.BufferOutputStream()
+            with ipc.new_file(sink, _KEPT) as writer:
+                writer.write_table(kept)
+            self.directory.mkdir(parents=True, exist_ok=True)
+            write_atomically(self._arrow(batch_id), sink.getvalue().to_pybytes())
         # the record last: without it the batch's file is ignored and deleted on a reload
         write_atomically(self._json(batch_id), json.dumps(record.__dict__).encode())
+        self._records[batch_id] = record
         self._loaded_through = batch_id
-        return Committed(rows, late, invalid)
+        return Committed(rows, _events(late, "late: its minute was final before this batch"),
+                         _events(invalid))
 
     # -- final rows ---------------------------------------------------------------
-    def _final_rows(self, batch: DataFrame, lo: int | None, hi: int) -> list[dict[str, Any]]:
-        """Rows of the minutes in ``[lo, hi)`` (every on-time event of them is in a file)."""
-        oldest = self._oldest_purchase()
-        assert oldest is not None  # a minute became final, so there is a watermark
-        kept = [str(self._parquet(b).resolve()) for b, r in sorted(self._records.items())
-                if r.max_minute is not None and r.min_minute is not None
-                and r.min_minute < hi and (lo is None or r.max_minute >= lo)]
-        if not kept:
+    def _rows(self, final: pa.Table) -> list[dict[str, Any]]:
+        if not final.num_rows:
             return []
-        bought = [str(self._parquet(b).resolve()) for b, r in sorted(self._records.items())
-                  if r.max_purchase is not None and r.max_purchase >= oldest]
-        counts = frames.final_counts(batch.sparkSession, kept, bought, lo=lo, hi=hi,
-                                     oldest=oldest)
-        return _rows(counts)
+        minutes = pa.array(np.asarray(final["ts"]) // MINUTE_MS * MINUTE_MS)
+        keyed = pa.table({"minute": minutes, "status": final["status"],
+                          "region": final["region"], "units": final["units"]})
+        totals = _grouped(keyed, ["minute", "status"])
+        regions = _grouped(keyed, ["minute", "status", "region"])
+        categories = _category_groups(final, minutes)
+        timed = self._since_purchase(final, minutes)
+        out: list[dict[str, Any]] = []
+        for m in sorted({k[0] for k in totals}):
+            bounds = {"minute_start": iso(m), "minute_end": iso(m + MINUTE_MS)}
+            for s in ORDER_STATUSES:
+                n, u = totals.get((m, s), (0, 0))
+                out.append({**bounds, "status": s, "category": None, "region": None,
+                            "orders": n, "units": u, "since_purchase_s": timed.get((m, s))})
+            for (_m, s, c), (n, u) in sorted(
+                    ((k, v) for k, v in categories.items() if k[0] == m),
+                    key=lambda kv: (_STATUS_ORDER[kv[0][1]], kv[0][2])):
+                out.append({**bounds, "status": s, "category": c, "region": None,
+                            "orders": n, "units": u, "since_purchase_s": None})
+            for (_m, s, r), (n, u) in sorted(
+                    ((k, v) for k, v in regions.items() if k[0] == m),
+                    key=lambda kv: (_STATUS_ORDER[kv[0][1]], kv[0][2])):
+                out.append({**bounds, "status": s, "category": None, "region": r,
+                            "orders": n, "units": u, "since_purchase_s": None})
+        return out
+
+    def _since_purchase(self, final: pa.Table, minutes: pa.Array
+                        ) -> dict[tuple[int, str], dict[str, float | int]]:
+        """(minute, status) -> exact percentiles of seconds since the order's purchase."""
+        later = pc.is_in(final["status"], pa.array(AFTER_PURCHASE))
+        rows = pa.table({"order_id": final["order_id"], "status": final["status"],
+                         "minute": minutes, "ts": final["ts"]}).filter(later)
+        if not rows.num_rows or not self._purchases.num_rows:
+            return {}
+        # only the purchases of these orders (a hash lookup) go through the aggregation
+        wanted = self._purchases.filter(pc.is_in(self._purchases["order_id"],
+                                                 value_set=_arr(rows["order_id"])))
+        bought = wanted.group_by("order_id", use_threads=False).aggregate(
+            [("purchased", "min")]).rename_columns(["order_id", "purchased"])
+        joined = rows.join(bought, "order_id", join_type="inner", use_threads=False)
+        joined = joined.filter(pc.greater_equal(joined["ts"], joined["purchased"]))
+        if not joined.num_rows:
+            return {}
+        joined = joined.sort_by([("minute", "ascending"), ("status", "ascending")])
+        seconds = (np.asarray(joined["ts"]) - np.asarray(joined["purchased"])) / 1000.0
+        keys = list(zip(np.asarray(joined["minute"]).tolist(),
+                        joined["status"].to_pylist(), strict=True))
+        starts = [0] + [i for i in range(1, len(keys)) if keys[i] != keys[i - 1]]
+        out = {}
+        for a, b in zip(starts, [*starts[1:], len(keys)], strict=True):
+            qs = np.percentile(seconds[a:b], list(QUANTILES.values()))
+            out[(int(keys[a][0]), keys[a][1])] = {
+                **{name: round(float(q), 3) for name, q in zip(QUANTILES, qs, strict=True)},
+                "n": b - a}
+        return out
 
 
-def _rows(counts: Counts) -> list[dict[str, Any]]:
-    totals: dict[tuple[int, str], tuple[int, int]] = {}
-    for (m, s, _r), (n, u) in counts.regions.items():
-        had = totals.get((m, s), (0, 0))
-        totals[(m, s)] = (had[0] + n, had[1] + u)
-    out: list[dict[str, Any]] = []
-    for m in sorted({k[0] for k in totals}):
-        bounds = {"minute_start": iso(m), "minute_end": iso(m + MINUTE_MS)}
-        for s in ORDER_STATUSES:
-            n, u = totals.get((m, s), (0, 0))
-            out.append({**bounds, "status": s, "category": None, "region": None,
-                        "orders": n, "units": u,
-                        "since_purchase_s": counts.timed.get((m, s))})
-        for (_m, s, c), (n, u) in sorted(
-                ((k, v) for k, v in counts.categories.items() if k[0] == m),
-                key=lambda kv: (_STATUS_ORDER[kv[0][1]], kv[0][2])):
-            out.append({**bounds, "status": s, "category": c, "region": None,
-                        "orders": n, "units": u, "since_purchase_s": None})
-        for (_m, s, r), (n, u) in sorted(
-                ((k, v) for k, v in counts.regions.items() if k[0] == m),
-                key=lambda kv: (_STATUS_ORDER[kv[0][1]], kv[0][2])):
-            out.append({**bounds, "status": s, "category": None, "region": r,
-                        "orders": n, "units": u, "since_purchase_s": None})
+def _grouped(table: pa.Table, keys: list[str]) -> dict[tuple[Any, ...], tuple[int, int]]:
+    """keys -> (events, units), by Arrow's hash aggregation."""
+    done = table.group_by(keys, use_threads=False).aggregate(
+        [("units", "count"), ("units", "sum")])
+    columns = [done[k].to_pylist() for k in keys]
+    return {tuple(int(v) if k == "minute" else v for k, v in zip(keys, key, strict=True)):
+            (n, u) for *key, n, u in zip(*columns, done["units_count"].to_pylist(),
+                                         done["units_sum"].to_pylist(), strict=True)}
+
+
+def _category_groups(final: pa.Table, minutes: pa.Array
+                     ) -> dict[tuple[Any, ...], tuple[int, int]]:
+    """(minute, status, category) -> (events with an item of it, their units of it)."""
+    parents = pc.list_parent_indices(final["categories"])
+    items = pa.table({"parent": parents,
+                      "category": pc.list_flatten(final["categories"]),
+                      "units": pc.list_flatten(final["quantities"])})
+    # an event with two items of one category is one event of it
+    per_event = items.group_by(["parent", "category"], use_threads=False).aggregate(
+        [("units", "sum")])
+    index = per_event["parent"]
+    keyed = pa.table({"minute": pc.take(minutes, index),
+                      "status": pc.take(final["status"], index),
+                      "category": per_event["category"], "units": per_event["units_sum"]})
+    return _grouped(keyed, ["minute", "status", "category"])
+
+
+def _empty_purchases() -> pa.Table:
+    return pa.table({"order_id": pa.array([], pa.string()),
+                     "purchased": pa.array([], pa.int64())})
+
+
+def _minute(ms: int) -> int:
+    return ms - ms % MINUTE_MS
+
+
+def _split_valid(batch: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """(valid events, invalid ones with a ``reason`` column)."""
+    n = batch.num_rows
+    if n == 0:
+        return batch, batch.append_column("reason", pa.array([], pa.string()))
+    status_ok = pc.fill_null(pc.is_in(batch["status"], pa.array(ORDER_STATUSES)), False)
+    checks = [
+        ("event_time: not an RFC 3339 timestamp", pc.is_valid(batch["ts"])),
+        (f"status: not one of {list(ORDER_STATUSES)}", status_ok),
+        ("order_id: missing", pc.is_valid(batch["order_id"])),
+        ("region: missing", pc.is_valid(batch["region"])),
+        ("items: missing or empty",
+         pc.fill_null(pc.greater(pc.list_value_length(batch["items"]), 0), False)),
+    ]
+    flat = _arr(pc.list_flatten(batch["items"]))
+    if len(flat):
+        parents = np.asarray(pc.list_parent_indices(batch["items"]))
+        qty = pc.fill_null(pc.greater_equal(pc.struct_field(flat, "quantity"), 1), False)
+        cat = pc.is_valid(pc.struct_field(flat, "category"))
+        bad_items = np.unique(parents[~np.asarray(pc.and_(qty, cat))])
+        ok = np.ones(n, dtype=bool)
+        ok[bad_items] = False
+        checks.append(("items: every item needs a category and a quantity >= 1",
+                       pa.array(ok)))
+    valid = np.ones(n, dtype=bool)
+    for _reason, ok_mask in checks:
+        valid &= np.asarray(ok_mask)
+    if valid.all():
+        return batch, batch.slice(0, 0).append_column("reason", pa.array([], pa.string()))
+    bad_rows = np.flatnonzero(~valid)
+    # the first failed check names the reason; only the few bad rows are looked at
+    reasons = [next(reason for reason, ok_mask in checks if not np.asarray(ok_mask)[i])
+               for i in bad_rows.tolist()]
+    invalid = batch.take(pa.array(bad_rows)).append_column(
+        "reason", pa.array(reasons, pa.string()))
+    return batch.filter(pa.array(valid)), invalid
+
+
+def _kept(events: pa.Table) -> pa.Table:
+    if not events.num_rows:
+        return _empty()
+    items = _arr(events["items"])
+    flat = _arr(pc.list_flatten(items))
+    parents = np.asarray(pc.list_parent_indices(items))
+    quantities = np.asarray(pc.struct_field(flat, "quantity"), dtype=np.int64)
+    units = np.bincount(parents, weights=quantities, minlength=events.num_rows).astype(np.int64)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(np.asarray(
+        pc.list_value_length(items), dtype=np.int32))]).astype(np.int32))
+    return pa.table({
+        "event_id": events["event_id"], "order_id": events["order_id"],
+        "status": events["status"], "region": events["region"],
+        "ts": pc.cast(events["ts"], pa.int64()), "units": pa.array(units),
+        "categories": pa.ListArray.from_arrays(offsets, _arr(pc.struct_field(flat,
+                                                                             "category"))),
+        "quantities": pa.ListArray.from_arrays(offsets, pa.array(quantities)),
+    }, schema=_KEPT)
+
+
+def _dedup(table: pa.Table) -> pa.Table:
+    """Each event_id once (the first delivered)."""
+    if not table.num_rows:
+        return table
+    indexed = table.append_column("_i", pa.array(np.arange(table.num_rows)))
+    first = indexed.group_by("event_id", use_threads=False).aggregate([("_i", "min")])
+    return table.take(np.sort(np.asarray(first["_i_min"])))
+
+
+def _events(table: pa.Table, reason: str | None = None) -> list[dict[str, Any]]:
+    """Uncounted events as they came in (the event's fields) with the reason."""
+    if not table.num_rows:
+        return []
+    out = []
+    for row in table.to_pylist():
+        event = {k: row.get(k) for k in ("event_id", "order_id", "status", "event_time",
+                                         "region", "items")}
+        out.append({"reason": row.get("reason", reason), "event": event})
     return out
 
 
-def _uncounted(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(late, invalid) events of a batch file as they came in, with the reason."""
-    table = ds.dataset(str(path), format="parquet").to_table(
-        columns=[*_EVENT_FIELDS[:-1], "event_items", "reason", "row"],
-        filter=pc.field("reason").is_valid())
-    table = table.sort_by("row")
-    late: list[dict[str, Any]] = []
-    invalid: list[dict[str, Any]] = []
-    for row in table.to_pylist():
-        row["items"] = row.pop("event_items")
-        event = {k: row[k] for k in _EVENT_FIELDS}
-        (late if row["reason"] == LATE else invalid).append(
-            {"reason": row["reason"], "event": event})
-    return late, invalid
-
-
-def _migrate_arrow(directory: Path, batch_id: int, rec: _Record) -> None:
-    """Turn the Arrow file of a checkpoint written before the store kept Parquet into
-    the batch's Parquet file, so that a restart on it counts its pending events."""
-    path = directory / f"{batch_id}.arrow"
-    if not path.exists():
-        return
-    import pyarrow as pa
-    import pyarrow.ipc as ipc
-    import pyarrow.parquet as pq
-
-    with ipc.open_file(path) as reader:
-        old = reader.read_all()
-    if old.num_rows:
-        ts = old["ts"].combine_chunks()
-        minute = pc.multiply(pc.divide(ts, MINUTE_MS), MINUTE_MS)  # event times are > 0
-        categories = old["categories"].combine_chunks()
-        quantities = old["quantities"].combine_chunks()
-        items = pa.ListArray.from_arrays(categories.offsets, pa.StructArray.from_arrays(
-            [categories.values, pc.cast(quantities.values, pa.int32())],
-            ["category", "quantity"]))
-        nulls = pa.nulls(old.num_rows)
-        table = pa.table({
-            "event_id": old["event_id"], "order_id": old["order_id"],
-            "status": old["status"], "region": old["region"], "ts": ts, "minute": minute,
-            "units": old["units"], "items": items, "reason": nulls.cast(pa.string()),
-            "row": nulls.cast(pa.int64()), "event_time": nulls.cast(pa.string())})
-        out = directory / f"{batch_id}.parquet"
-        out.mkdir(exist_ok=True)
-        pq.write_table(table, out / "part-00000-arrow.parquet")
-        rec.min_minute = pc.min(minute).as_py()
-        write_atomically(directory / f"{batch_id}.json", json.dumps(rec.__dict__).encode())
-    path.unlink()
+def _arr(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values

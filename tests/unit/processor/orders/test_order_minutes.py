@@ -1,5 +1,4 @@
-"""The orders job's minute store over small Spark batches: final rows, late events, resends,
-restarts. The store's per-event work runs in Spark SQL, so these need the session."""
+"""The orders job's minute store, without Spark: final rows, late events, resends, restarts."""
 
 from __future__ import annotations
 
@@ -15,8 +14,6 @@ from streamwatch.contracts.events import ORDER_STATUSES, parse_ts
 from streamwatch.processor.orders.minutes import MINUTE_MS, MinuteStore
 from streamwatch.producers.orders.simulator import OrderConfig, OrderGenerator
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow]
-
 ITEM = pa.struct([("sku", pa.string()), ("category", pa.string()),
                   ("quantity", pa.int32()), ("unit_price", pa.string())])
 ANCHOR_MS = int(parse_ts("2026-11-20T10:00:00Z").timestamp() * 1000)
@@ -30,18 +27,9 @@ def ts_of(event: dict[str, Any]) -> int | None:
         return None
 
 
-@pytest.fixture(autouse=True)
-def _session(spark: Any) -> None:
-    global SPARK
-    SPARK = spark
-
-
-SPARK: Any = None
-
-
-def table(events: list[dict[str, Any]]) -> Any:
+def table(events: list[dict[str, Any]]) -> pa.Table:
     """A micro-batch as the Spark job hands it over (``INPUT_COLUMNS``)."""
-    return SPARK.createDataFrame(pa.table({
+    return pa.table({
         "event_id": pa.array([e["event_id"] for e in events], pa.string()),
         "order_id": pa.array([e.get("order_id") for e in events], pa.string()),
         "status": pa.array([e.get("status") for e in events], pa.string()),
@@ -49,7 +37,7 @@ def table(events: list[dict[str, Any]]) -> Any:
         "region": pa.array([e.get("region") for e in events], pa.string()),
         "ts": pa.array([ts_of(e) for e in events], pa.int64()),
         "items": pa.array([e.get("items") for e in events], pa.list_(ITEM)),
-    }))
+    })
 
 
 def stream(n: int, rate: float = 40, **changes: Any) -> list[dict[str, Any]]:
@@ -232,41 +220,4 @@ def test_files_of_final_minutes_are_pruned(tmp_path: Path) -> None:
     # purchase horizon stay
     kept = len(list((tmp_path / "m").glob("*.json")))
     assert kept < 60
-    assert len(list((tmp_path / "m").glob("*.parquet"))) <= kept
-
-
-def test_a_checkpoint_of_the_arrow_store_counts_its_pending_events(tmp_path: Path) -> None:
-    """The store kept on-time events as ``<batch>.arrow`` before it kept Parquet; a restart
-    of the new store on such a checkpoint still counts them."""
-    import pyarrow.ipc as ipc
-
-    old = pa.schema([("event_id", pa.string()), ("order_id", pa.string()),
-                     ("status", pa.string()), ("region", pa.string()), ("ts", pa.int64()),
-                     ("units", pa.int64()), ("categories", pa.list_(pa.string())),
-                     ("quantities", pa.list_(pa.int64()))])
-    kept = pa.table({"event_id": ["o-1/purchased", "o-1/shipped"],
-                     "order_id": ["o-1", "o-1"], "status": ["purchased", "shipped"],
-                     "region": ["eu-west", "eu-west"],
-                     "ts": [ANCHOR_MS + 1000, ANCHOR_MS + 31_000], "units": [3, 3],
-                     "categories": [["books", "toys"], ["books", "toys"]],
-                     "quantities": [[1, 2], [1, 2]]}, schema=old)
-    directory = tmp_path / "m"
-    directory.mkdir()
-    with ipc.new_file(directory / "0.arrow", old) as writer:
-        writer.write_table(kept)
-    (directory / "0.json").write_bytes(orjson.dumps({
-        "batch_id": 0, "watermark": ANCHOR_MS + 31_000 - DELAY, "late_total": 0,
-        "invalid_total": 0, "max_minute": ANCHOR_MS, "max_purchase": ANCHOR_MS + 1000}))
-    store = MinuteStore(directory, delay_ms=DELAY, horizon_ms=3_600_000)
-    later = {"event_id": "o-2/purchased", "order_id": "o-2", "status": "purchased",
-             "event_time": "2026-11-20T10:02:30.000Z", "region": "eu-west",
-             "items": [{"sku": "boo-1", "category": "books", "quantity": 1,
-                        "unit_price": "1.00"}]}
-    rows = store.commit(1, table([later])).rows
-    first = {(r["status"], r["category"]): r for r in rows
-             if r["minute_start"].endswith("10:00:00Z") and r["region"] is None}
-    assert (first[("shipped", None)]["orders"], first[("shipped", None)]["units"]) == (1, 3)
-    assert first[("shipped", None)]["since_purchase_s"]["p50"] == 30.0
-    assert (first[("purchased", "toys")]["orders"], first[("purchased", "toys")]["units"]) == (
-        1, 2)
-    assert not (directory / "0.arrow").exists()
+    assert len(list((tmp_path / "m").glob("*.arrow"))) <= kept
