@@ -4,9 +4,7 @@ Key concepts:
 - The JVM reads the ``orders`` feed (or a file, or a socket), parses each line
   with ``from_json`` against ``OrderEvent.DDL`` and projects the event time to
   epoch milliseconds (``try_to_timestamp``: a bad time becomes null, not a
-  failed batch). Each micro-batch then goes to the driver as one Arrow table,
-  through a Parquet file the executors write and pyarrow reads
-  (:func:`batch_to_arrow`): ``toArrow`` cost as much again as parsing.
+  failed batch). Each micro-batch then goes to the driver as one Arrow table.
 - ``orders.minutes.MinuteStore`` does the rest per batch, vectorised:
   late events (their minute was final before the batch) are set aside for the
   dead-letter folder and the ``late`` count, the others wait in their minute
@@ -54,7 +52,6 @@ log = logging.getLogger(__name__)
 QUERY_NAME = "orders-minutes"
 METRICS_NAME = "orders"
 STORE_DIR = "minutes"
-TRANSFER_DIR = "batch-transfer"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -90,30 +87,6 @@ def order_events(spark: Any, args: argparse.Namespace) -> DataFrame:
     return events.select("event_id", "order_id", "status", "event_time", "region",
                          ts.alias("ts"), "items").observe(
         METRICS_NAME, F.count(F.lit(1)).alias("events"))
-
-
-def batch_to_arrow(batch: DataFrame, scratch: Path) -> Any:
-    """``batch`` as one ``pyarrow.Table``, rows in the batch's order.
-
-    ``DataFrame.toArrow`` of a 200k-event batch cost about as much as parsing
-    it; the executors writing Parquet (in parallel, columnar) and pyarrow
-    reading it back costs a fraction of that (docs/benchmarks.md, orders).
-    ``scratch`` is written over by every batch and removed after the read.
-    """
-    import shutil
-
-    import pyarrow.dataset as ds
-
-    batch.write.mode("overwrite").parquet(str(scratch))
-    try:
-        # Spark names its files part-<partition>-...: in path order, rows keep the
-        # batch's order (the store keeps the first copy of a resent event)
-        table = ds.dataset(str(scratch), format="parquet").to_table()
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    if not table.num_rows:
-        return batch.limit(0).toArrow()  # the schema, also when Spark wrote no file
-    return table
 
 
 class _ExporterPoster:
@@ -154,10 +127,9 @@ def start(spark: Any, args: argparse.Namespace) -> list[StreamingQuery]:
                         delay_ms=round(args.watermark * 1000),
                         horizon_ms=round(args.lifecycle_horizon * 1000))
     posted_late = [-1]
-    scratch = Path(checkpoint_dir(args, TRANSFER_DIR))
 
     def write_minutes(batch: DataFrame, batch_id: int) -> None:
-        out = store.commit(batch_id, batch_to_arrow(batch, scratch))
+        out = store.commit(batch_id, batch.toArrow())
         uncounted = out.late + out.invalid
         if uncounted:
             dead_letter.write(batch_id, uncounted)
