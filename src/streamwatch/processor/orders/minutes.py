@@ -238,9 +238,8 @@ class MinuteStore:
         record = _Record(batch_id, self._watermark, self.late_total, self.invalid_total)
         if kept.num_rows:
             record.max_minute = _minute(pc.max(kept["ts"]).as_py())
-            bought = kept.filter(pc.equal(kept["status"], "purchased"))
-            if bought.num_rows:
-                record.max_purchase = pc.max(bought["ts"]).as_py()
+            record.max_purchase = pc.max(kept["ts"].filter(
+                pc.equal(kept["status"], "purchased"))).as_py()
             sink = pa.BufferOutputStream()
             with ipc.new_file(sink, _KEPT) as writer:
                 writer.write_table(kept)
