@@ -16,6 +16,8 @@ Key concepts:
   not ``dropDuplicatesWithinWatermark`` + a windowed aggregation).
 - Outputs, all per batch id so a replay overwrites instead of adding: rows to
   ``--sink``; late and invalid events to ``<dead-letter>/late-<batch>.jsonl``;
+  malformed lines (file and socket sources) to ``dead-letter-<batch>.jsonl``
+  from the job's own batch, not a side query that would parse the input twice;
   the rows and the running late count to the exporter's ``POST /v1/orders``;
   the observed metric ``orders`` (``events``, in every progress event) and the
   job's figures in the log.
