@@ -163,11 +163,18 @@ def read_stream(
     options: dict[str, str] | None = None,
     dead_letter_dir: str | None = None,
     trigger: str | None = None,
+    malformed_column: str | None = None,
 ) -> DataFrame:
     """Parsed events of ``spec`` with exactly the columns of ``ddl``; see the module docstring.
 
     ``trigger`` (``1s``, ``available-now``) is the dead-letter query's trigger;
     pass the job's own so that an ``available-now`` run also ends it.
+
+    ``malformed_column``: instead of a side query (which reads and parses the
+    whole source a second time), malformed lines of file and socket sources
+    stay in the stream, their raw line in this extra column (null on every
+    parsed event), for a ``foreachBatch`` job to dead-letter with its batch.
+    Feeds drop them as usual and the column is all null.
     """
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, StructField, StructType
@@ -195,9 +202,17 @@ def read_stream(
     # A feed (or a topic) keeps every record at its offset, so a malformed one stays there to
     # be read again; a side query would read the whole feed a second time (a second Python
     # source runner per job) only to copy it. Files and sockets do not keep lines: those get one.
-    if dead_letter_dir and src.kind not in ("feed", "kafka"):
+    fields = [F.col(f"e.{f.name}").alias(f.name) for f in schema.fields]
+    kept = src.kind in ("feed", "kafka")
+    if malformed_column is not None:
+        if kept:
+            return flagged.where(~F.col("_bad")).select(
+                *fields, F.lit(None).cast("string").alias(malformed_column))
+        return flagged.select(*fields, F.when(F.col("_bad"), F.col("value")).alias(
+            malformed_column))
+    if dead_letter_dir and not kept:
         _start_dead_letter(src, parsed.where(bad), dead_letter_dir, trigger or "1s")
-    return flagged.where(~F.col("_bad")).select(*[f"e.{f.name}" for f in schema.fields])
+    return flagged.where(~F.col("_bad")).select(*fields)
 
 
 def _start_dead_letter(
