@@ -1,4 +1,4 @@
-"""The runtime both producers share: feed logs, the feed HTTP API, the line socket.
+"""The runtime every producer shares: feed logs, the feed HTTP API, the line socket.
 
 A producer CLI (``streamwatch tweets``, ``txns``, ``orders``) declares its settings as a
 subclass of :class:`~streamwatch.feed.settings.ProducerSettings` (the flags below plus its
