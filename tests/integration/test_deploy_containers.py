@@ -107,9 +107,12 @@ def test_compose_kafka_override_moves_every_stream_onto_the_broker() -> None:
     assert kafka["build"]["target"] == "kafka" and "healthcheck" in kafka
     assert "kafka-data:/var/lib/kafka/data:rw" in kafka["volumes"]
     assert not kafka.get("ports"), "the broker is for the stack only"
-    for producer in ("tweet-ingester", "txn-simulator", "order-simulator"):
+    for producer, prefix in (("tweet-ingester", "TWEETS"), ("txn-simulator", "TXNS"),
+                             ("order-simulator", "ORDERS")):
         svc = services[producer]
-        assert svc["environment"]["STREAMWATCH_KAFKA"] == "kafka:9092", producer
+        assert svc["environment"][f"STREAMWATCH_{prefix}_KAFKA"] == "kafka:9092", producer
+        # flat names reach every producer and warn; each service gets its own
+        assert not [k for k in svc["environment"] if k.count("_") < 2], producer
         assert svc["depends_on"]["kafka"]["condition"] == "service_healthy", producer
     topics = {"processor-hashtags": "tweets", "processor-fraud": "transactions",
               "processor-orders": "orders"}
@@ -120,7 +123,8 @@ def test_compose_kafka_override_moves_every_stream_onto_the_broker() -> None:
         assert command[command.index("--checkpoint") + 1].endswith("-kafka"), job
         assert "spark://spark-master:7077" in command, job
     # the order simulator keeps the resends and disorder of the base file
-    assert services["order-simulator"]["environment"]["STREAMWATCH_DUPLICATE_RATE"] == "0.01"
+    assert services["order-simulator"]["environment"][
+        "STREAMWATCH_ORDERS_DUPLICATE_RATE"] == "0.01"
 
 
 @pytest.mark.skipif(COMPOSE is None, reason="docker-compose not installed")
@@ -151,8 +155,9 @@ def test_compose_producers_keep_their_world_on_named_volumes() -> None:
         mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in svc["volumes"]}
         assert mounts.get(data_dir) == feed_volume, (name, svc["volumes"])
         assert feed_volume in cfg["volumes"]
-        assert "--new-world" not in command and "STREAMWATCH_NEW_WORLD" not in (
-            svc.get("environment") or {}), f"{name} would start a new world on every start"
+        assert "--new-world" not in command and not [
+            k for k in svc.get("environment") or {} if k.endswith("NEW_WORLD")], (
+            f"{name} would start a new world on every start")
 
 
 def spark_defaults() -> dict[str, str]:

@@ -483,9 +483,11 @@ def test_kafka_values_move_every_stream_onto_the_cluster(values: tuple[str, ...]
     assert len(producers) == 3
     for w in producers:
         env = {e["name"]: e.get("value") for e in containers(w)[0].get("env", [])}
-        assert env["STREAMWATCH_KAFKA"] == boot
-        assert env["STREAMWATCH_KAFKA_TOPIC_PREFIX"] == "sw."
-        assert env["STREAMWATCH_KAFKA_PROPERTIES"] == "/etc/streamwatch/kafka/client.properties"
+        prefix = "STREAMWATCH_" + containers(w)[0]["args"][0].upper()  # the producer's own
+        assert env[f"{prefix}_KAFKA"] == boot
+        assert env[f"{prefix}_KAFKA_TOPIC_PREFIX"] == "sw."
+        assert env[f"{prefix}_KAFKA_PROPERTIES"] == "/etc/streamwatch/kafka/client.properties"
+        assert not [name for name in env if name.startswith("STREAMWATCH_KAFKA")]
 
 
 @needs_helm
@@ -494,5 +496,5 @@ def test_kafka_without_publishing_leaves_the_producers_alone() -> None:
     for w in by_kind(docs, "Deployment") + by_kind(docs, "StatefulSet"):
         c = containers(w)[0]
         if c["args"][0] in ("tweets", "txns", "orders"):
-            assert not any(e["name"].startswith("STREAMWATCH_KAFKA") for e in c.get("env", []))
+            assert not any("_KAFKA" in e["name"] for e in c.get("env", []))
             assert not any("kafka" in m["name"] for m in c["volumeMounts"])

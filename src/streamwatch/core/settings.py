@@ -265,8 +265,8 @@ class Settings:
                 f"{why}. Fix or unset {var}.") from None
         if spec.choices is not None and value not in spec.choices:
             raise SettingsError(
-                f"environment variable {var}={shown} must be one of "
-                f"{', '.join(spec.choices)}. Fix or unset {var}.")
+                f"environment variable {var}={shown} is not valid for {cls.flag(name)}: "
+                f"must be one of {', '.join(spec.choices)}. Fix or unset {var}.")
         return value
 
 

@@ -113,16 +113,18 @@ spark.kubernetes.executor.secrets.{{ .tlsSecret }}: "/etc/streamwatch/kafka-tls"
 {{- end }}
 {{- end }}
 
-{{/* Env of a producer that publishes its feeds to Kafka (kafka.enabled and kafka.publish). */}}
+{{/* Env of a producer that publishes its feeds to Kafka (kafka.enabled and kafka.publish).
+Takes (dict "root" . "prefix" "TXNS"): each producer reads its own STREAMWATCH_<PREFIX>_KAFKA*. */}}
 {{- define "streamwatch.kafkaProducerEnv" -}}
-{{- $k := .Values.kafka }}
+{{- $k := .root.Values.kafka }}
+{{- $p := printf "STREAMWATCH_%s" .prefix }}
 {{- if and $k.enabled $k.publish }}
-- name: STREAMWATCH_KAFKA
+- name: {{ $p }}_KAFKA
   value: {{ $k.bootstrapServers | quote }}
-- name: STREAMWATCH_KAFKA_TOPIC_PREFIX
+- name: {{ $p }}_KAFKA_TOPIC_PREFIX
   value: {{ $k.topicPrefix | quote }}
 {{- if $k.clientPropertiesSecret }}
-- name: STREAMWATCH_KAFKA_PROPERTIES
+- name: {{ $p }}_KAFKA_PROPERTIES
   value: /etc/streamwatch/kafka/client.properties
 {{- end }}
 {{- end }}
