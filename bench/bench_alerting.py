@@ -113,9 +113,10 @@ def rate_series(times: list[float], start: float, counts: list[int] | None = Non
 def start_service(data_dir: Path, database_url: str | None, workers: int) -> tuple[Any, str]:
     port = free_port()
     env = {**os.environ, "STREAMWATCH_ADMIN_TOKEN": TOKEN,
-           "STREAMWATCH_WEBHOOK_ALLOW_PRIVATE": "1", "STREAMWATCH_LOG_LEVEL": "warning"}
+           "STREAMWATCH_ALERTING_WEBHOOK_ALLOW_PRIVATE": "1",
+           "STREAMWATCH_ALERTING_LOG_LEVEL": "warning"}
     if database_url:
-        env["STREAMWATCH_DATABASE_URL"] = database_url
+        env["STREAMWATCH_ALERTING_DATABASE_URL"] = database_url
     log = open(data_dir / "alerting.log", "ab")  # noqa: SIM115 - lives as long as the process
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamwatch.alerting", "--port", str(port), "--data-dir",

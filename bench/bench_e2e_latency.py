@@ -36,8 +36,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from bench.common import (
     percentiles,
     record,
@@ -47,6 +45,8 @@ from bench.common import (
 )
 from bench.faults.harness import Pipeline, Workload
 from streamwatch.contracts.events import parse_ts
+from streamwatch.core.http_client import RetryPolicy
+from streamwatch.feed.client import FeedClient, FeedError
 
 GOALS = {"p50_s": {"max": 1.0}, "p99_s": {"max": 2.0}}
 
@@ -55,7 +55,7 @@ class OffsetSampler:
     """``(time.time(), latest)`` of the transactions feed every ``period`` seconds."""
 
     def __init__(self, url: str, period: float = 0.02) -> None:
-        self.url = f"{url}/v1/feeds/transactions/offsets"
+        self.url = url
         self.period = period
         self.times: list[float] = []
         self.latest: list[int] = []
@@ -63,11 +63,13 @@ class OffsetSampler:
         self._thread = threading.Thread(target=self._run, daemon=True, name="offset-sampler")
 
     def _run(self) -> None:
-        with requests.Session() as http:
+        # no retries: a sample that fails is skipped, a retried one would be late
+        with FeedClient(self.url, "transactions", timeout=2,
+                        policy=RetryPolicy(attempts=1)) as feed:
             while not self._stop.wait(self.period):
                 try:
-                    latest = int(http.get(self.url, timeout=2).json()["latest"])
-                except (requests.RequestException, ValueError, KeyError):
+                    latest = feed.end_offset()
+                except FeedError:
                     continue
                 self.times.append(time.time())
                 self.latest.append(latest)
@@ -151,10 +153,13 @@ def txn_offset(txn_id: str) -> int:
 
 
 def measure(work: Path, trigger: str, rate: float, seconds: float, warmup: float,
-            profile_s: float = 0.0) -> dict:
+            profile_s: float = 0.0, kafka: str | None = None) -> dict:
+    """One run; ``kafka`` (bootstrap servers) carries the transactions through a topic, with
+    "produced" still the moment the record became readable on the producer's feed."""
     workload = Workload(events=None, rate=rate, seed=5000, fraud_rate=0.02,
                         start_time="now", trigger=trigger, max_records_per_trigger=0)
-    pipe = Pipeline(work / f"trigger-{trigger}", workload)
+    pipe = Pipeline(work / f"trigger-{trigger}{'-kafka' if kafka else ''}", workload,
+                    kafka=kafka)
     sampler: OffsetSampler | None = None
     commits: list[tuple[float, int]] = []
     spy: dict[str, Any] = {}

@@ -47,6 +47,7 @@ import requests
 from bench.common import ratio, record, result, utc_now
 from bench.ports import free_port
 from streamwatch.cli import SUBCOMMANDS
+from streamwatch.feed.client import FeedClient, FeedError
 from streamwatch.feed.log import FeedLog
 
 HERE = Path(__file__).resolve().parent
@@ -98,8 +99,8 @@ class _Producer:
             time.sleep(0.1)
 
     def latest(self, feed: str) -> int:
-        return int(requests.get(f"{self.url}/v1/feeds/{feed}/offsets", timeout=5)
-                   .json()["latest"])
+        with FeedClient(self.url, feed, timeout=5) as client:
+            return client.end_offset()
 
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGTERM)
@@ -150,17 +151,13 @@ def bench_http_read(service: str, data_dir: Path, readers: int, max_records: int
         errors: list[str] = []
 
         def read(i: int) -> None:
-            with requests.Session() as session:
-                pos, stop = i * share, min((i + 1) * share, end)
-                while pos < stop:
-                    r = session.get(f"{producer.url}/v1/feeds/{feed}/records",
-                                    params={"start": pos, "end": stop}, timeout=30)
-                    if r.status_code != 200:
-                        errors.append(f"{r.status_code} {r.text[:200]}")
-                        return
-                    nxt = int(r.headers["X-Streamwatch-End"])
-                    counts[i] += r.content.count(b"\n")
-                    pos = nxt
+            # the client the feed source reads with, so the figure includes its checks
+            with FeedClient(producer.url, feed, timeout=30) as client:
+                try:
+                    for page in client.pages(i * share, min((i + 1) * share, end)):
+                        counts[i] += len(page.lines)
+                except FeedError as exc:
+                    errors.append(str(exc)[:300])
 
         threads = [threading.Thread(target=read, args=(i,)) for i in range(readers)]
         t0 = time.perf_counter()

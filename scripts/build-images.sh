@@ -6,15 +6,18 @@
 #                                      also a Prometheus image from Debian's package, which the
 #                                      compose stack uses through PROMETHEUS_IMAGE.
 # Layers are cached by the engine, so a second run only rebuilds what changed.
-# Env: STREAMWATCH_VERSION (tag, default from pyproject.toml), TARGETS (default: all six).
+# Env: STREAMWATCH_VERSION (tag, default from pyproject.toml), TARGETS (default: all seven).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 offline=0
 [[ ${1:-} == --offline ]] && offline=1
 version=${STREAMWATCH_VERSION:-$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -1)}
-targets=(${TARGETS:-tweet-ingester txn-simulator order-simulator alerting exporter spark})
+targets=(${TARGETS:-tweet-ingester txn-simulator order-simulator alerting exporter spark kafka})
 log() { echo "build-images: $*" >&2; }
+
+# the spark image carries Spark's Kafka connector, the kafka image the broker (Maven Central)
+bash scripts/fetch-kafka.sh .tools/kafka >/dev/null
 
 args=()
 if ((offline)); then

@@ -25,10 +25,15 @@ import bench.common  # noqa: F401
 @pytest.fixture(scope="session")
 def spark() -> Iterator[object]:
     from streamwatch.core.java import JavaNotFound
+    from streamwatch.processor.io.kafka import connector_jars
     from streamwatch.processor.session import build_session
 
+    # Jars go on the classpath at start-up only: with the connector fetched (make kafka),
+    # the one session serves the Kafka tests too.
+    jars = connector_jars()
     try:
-        session = build_session("local[2]", "streamwatch-tests")
+        session = build_session("local[2]", "streamwatch-tests",
+                                {"spark.jars": ",".join(jars)} if jars else None)
     except JavaNotFound as exc:
         pytest.skip(f"no suitable Java: {exc}")
     yield session

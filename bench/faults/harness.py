@@ -35,6 +35,7 @@ import requests
 from bench.common import Service, cmdline, descendants
 from bench.faults.receiver import VerifyingReceiver
 from bench.ports import free_port
+from streamwatch.feed.client import FeedClient, FeedError
 
 ADMIN_TOKEN = "bench-faults-admin-token-" + "f" * 16
 # Standard Webhooks example schedule (alerting's default), in seconds.
@@ -84,6 +85,8 @@ class Pipeline:
     alerting: Service | None = None
     processor: Service | None = None
     processor_extra: list[str] = field(default_factory=list)
+    # bootstrap servers: the simulator publishes to Kafka and the job reads the topic
+    kafka: str | None = None
     processor_starts: int = 0
     processor_unexpected_exits: int = 0
     _started: list[Service] = field(default_factory=list)
@@ -97,6 +100,12 @@ class Pipeline:
     @property
     def alerting_url(self) -> str:
         return f"http://127.0.0.1:{self.alerting_port}"
+
+    @property
+    def source(self) -> str:
+        if self.kafka:
+            return f"kafka:{self.kafka}/transactions"
+        return f"feed:{self.sim_url}/transactions"
 
     @property
     def checkpoint(self) -> Path:
@@ -124,7 +133,7 @@ class Pipeline:
              *(["--legit-min-gap", f"{w.legit_min_gap_s:g}"] if w.legit_min_gap_s else []),
              "--start-time", w.start_time, "--http-port", str(self.sim_port),
              "--socket-port", str(self.sim_socket_port), "--data-dir", str(self.work / "sim"),
-             "--retention-bytes", "0"],
+             "--retention-bytes", "0", *(["--kafka", self.kafka] if self.kafka else [])],
             self.work / "logs" / "txns.log").start())
         self.sim.wait_http(f"{self.sim_url}/readyz", timeout=60)
 
@@ -144,7 +153,7 @@ class Pipeline:
              "--attempt-timeout", "2"],
             self.work / "logs" / "alerting.log",
             env={"STREAMWATCH_ADMIN_TOKEN": ADMIN_TOKEN,
-                 "STREAMWATCH_WEBHOOK_ALLOW_PRIVATE": "1"}).start())
+                 "STREAMWATCH_ALERTING_WEBHOOK_ALLOW_PRIVATE": "1"}).start())
         self.alerting.wait_http(f"{self.alerting_url}/readyz", timeout=60)
 
     def subscribe(self) -> None:
@@ -160,7 +169,7 @@ class Pipeline:
         w = self.workload
         self.processor_starts += 1
         self.processor = self._track(Service(
-            ["process", "fraud", "--source", f"feed:{self.sim_url}/transactions",
+            ["process", "fraud", "--source", self.source,
              "--sink", f"http:{self.alerting_url}/v1/alerts", "--checkpoint", str(self.checkpoint),
              "--data-dir", str(self.work), "--trigger", w.trigger, "--master", self.master,
              "--max-records-per-trigger", str(w.max_records_per_trigger),
@@ -215,30 +224,25 @@ class Pipeline:
             return 0
         try:
             lines = (self.checkpoint / "alerts" / "offsets" / str(ids[-1])).read_text().splitlines()
-            return int(json.loads(lines[-1])["offset"])
-        except (OSError, ValueError, KeyError, IndexError):
+            doc = json.loads(lines[-1])
+        except (OSError, ValueError, IndexError):
             return 0
+        if "offset" in doc:  # the feed source
+            return int(doc["offset"])
+        # Kafka: {topic: {partition: next offset}}; transaction markers take offsets too, so
+        # this over-counts records by one per committed producer transaction and partition
+        return sum(int(o) for parts in doc.values() for o in parts.values())
 
     def feed_latest(self) -> int:
-        r = requests.get(f"{self.sim_url}/v1/feeds/transactions/offsets", timeout=5)
-        r.raise_for_status()
-        return int(r.json()["latest"])
+        with FeedClient(self.sim_url, "transactions", timeout=5) as feed:
+            return feed.end_offset()
 
     def feed_sha256(self) -> str:
-        """SHA-256 over the transaction records [0, events), read through the feed API."""
+        """SHA-256 over the transaction records [0, events) as the feed API serves them."""
         digest = hashlib.sha256()
-        pos, end = 0, self.bound
-        for _ in range(10_000):
-            if pos >= end:
-                break
-            r = requests.get(f"{self.sim_url}/v1/feeds/transactions/records",
-                             params={"start": pos, "end": end}, timeout=30)
-            r.raise_for_status()
-            digest.update(r.content)
-            nxt = int(r.headers["X-Streamwatch-End"])
-            if nxt <= pos:
-                raise RuntimeError(f"feed read did not advance at {pos}")
-            pos = nxt
+        with FeedClient(self.sim_url, "transactions", timeout=30) as feed:
+            for page in feed.pages(0, self.bound):
+                digest.update(b"".join(line + b"\n" for line in page.lines))
         return digest.hexdigest()
 
     def stored_alerts(self) -> list[dict[str, Any]]:
@@ -269,7 +273,7 @@ class Pipeline:
     def wait_generated(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with contextlib.suppress(requests.RequestException):
+            with contextlib.suppress(FeedError):
                 if self.feed_latest() >= self.bound:
                     return
             time.sleep(0.2)

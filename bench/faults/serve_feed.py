@@ -14,9 +14,24 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+from dataclasses import dataclass
 
-from streamwatch.feed.producer import add_producer_flags, run_producer
+from streamwatch.feed.producer import run_producer
+from streamwatch.feed.settings import ProducerSettings, http_port, socket_port
 from streamwatch.feed.sources import Emit
+from streamwatch.producers.txns.settings import HTTP_PORT, SOCKET_PORT
+
+
+@dataclass(frozen=True)
+class ServeFeedSettings(ProducerSettings):
+    """The feed runtime's flags only, with the transaction simulator's ports and env twins:
+    this process stands in for it."""
+
+    service = "TXNS"
+    command = "python -m bench.faults.serve_feed"
+
+    http_port: int = http_port(HTTP_PORT)
+    socket_port: int = socket_port(SOCKET_PORT)
 
 
 class ServeOnly:
@@ -31,11 +46,16 @@ class ServeOnly:
 def main(argv: list[str] | None = None) -> int:
     from prometheus_client import CollectorRegistry
 
-    parser = argparse.ArgumentParser(prog="python -m bench.faults.serve_feed",
-                                     description=__doc__)
-    add_producer_flags(parser, http_port=7102, socket_port=7202)
-    args = parser.parse_args(argv)
-    return run_producer("txn-simulator", ServeOnly(), args, socket_feed="transactions",
+    from streamwatch.core.settings import SettingsError
+
+    parser = argparse.ArgumentParser(prog=ServeFeedSettings.command, description=__doc__)
+    ServeFeedSettings.add_arguments(parser)
+    try:
+        settings = ServeFeedSettings.from_args(parser.parse_args(argv))
+    except SettingsError as exc:
+        print(f"{ServeFeedSettings.command}: {exc}", file=sys.stderr)
+        return 2
+    return run_producer("txn-simulator", ServeOnly(), settings, socket_feed="transactions",
                         registry=CollectorRegistry())
 
 

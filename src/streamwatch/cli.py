@@ -43,7 +43,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="streamwatch",
         description="Real-time analytics on Spark Structured Streaming. "
-        "Every flag has an env twin STREAMWATCH_<FLAG>.",
+        "Every flag has an env twin, named in its --help.",
     )
     parser.add_argument("--version", action="version", version=f"streamwatch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -85,12 +85,13 @@ def write_override(path: Path) -> None:
     token_env = {"STREAMWATCH_INGEST_TOKEN": INGEST_TOKEN}
     override: dict[str, Any] = {"version": "2.4", "services": {
         "txn-simulator": {"environment": {
-            "STREAMWATCH_SEED": str(SEED), "STREAMWATCH_MAX_EVENTS": str(MAX_TXNS),
-            "STREAMWATCH_RATE": str(TXN_RATE), "STREAMWATCH_FRAUD_RATE": str(FRAUD_RATE)}},
+            "STREAMWATCH_TXNS_SEED": str(SEED), "STREAMWATCH_TXNS_MAX_EVENTS": str(MAX_TXNS),
+            "STREAMWATCH_TXNS_RATE": str(TXN_RATE),
+            "STREAMWATCH_TXNS_FRAUD_RATE": str(FRAUD_RATE)}},
         # Tweets only need to make trends: a low rate leaves the 2 cores to the fraud job.
-        "tweet-ingester": {"environment": {"STREAMWATCH_RATE": "50"}},
+        "tweet-ingester": {"environment": {"STREAMWATCH_TWEETS_RATE": "50"}},
         "alerting": {"environment": {**token_env,
-                                     "STREAMWATCH_RETRY_SCHEDULE": "0,1,2,5"}},
+                                     "STREAMWATCH_ALERTING_RETRY_SCHEDULE": "0,1,2,5"}},
         "exporter": {"environment": token_env},
         "processor-hashtags": {"environment": token_env},
         "processor-fraud": {"environment": token_env},

@@ -19,6 +19,8 @@ import orjson
 import pandas as pd
 import requests
 
+from streamwatch.feed.client import FeedClient
+
 EXECUTOR_MAIN = "org.apache.spark.executor.CoarseGrainedExecutorBackend"
 
 # (pid, start time in clock ticks): a pid that was reused by an unrelated process
@@ -122,23 +124,14 @@ def committed_offset(query_ck: Path) -> int:
 # -- feeds and the reference result ---------------------------------------------------------
 
 def feed_latest(base: str, feed: str) -> int:
-    r = requests.get(f"{base}/v1/feeds/{feed}/offsets", timeout=5)
-    r.raise_for_status()
-    return int(r.json()["latest"])
+    with FeedClient(base, feed, timeout=5) as client:
+        return client.end_offset()
 
 
 def feed_records(base: str, feed: str, end: int) -> list[dict[str, Any]]:
-    """Records ``[0, end)`` of a feed, read through its HTTP API (pages if capped)."""
-    out: list[dict[str, Any]] = []
-    while len(out) < end:
-        r = requests.get(f"{base}/v1/feeds/{feed}/records",
-                         params={"start": len(out), "end": end}, timeout=30)
-        r.raise_for_status()
-        page = [orjson.loads(x) for x in r.content.splitlines() if x.strip()]
-        if not page:
-            raise RuntimeError(f"feed {feed} returned nothing at offset {len(out)}")
-        out += page
-    return out
+    """Records ``[0, end)`` of a feed, read through its HTTP API."""
+    with FeedClient(base, feed, timeout=30) as client:
+        return [doc for _, doc in client.objects(0, end)]
 
 
 def reference_alert_ids(txns: list[dict[str, Any]], ttl_ms: int = 7_200_000) -> set[str]:

@@ -38,10 +38,12 @@ def alert(i: int) -> dict[str, Any]:
 def test_two_gunicorn_workers_store_and_deliver_each_alert_once(tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {"STREAMWATCH_HOST": "127.0.0.1", "STREAMWATCH_PORT": str(port),
-           "STREAMWATCH_DATA_DIR": str(tmp_path / "data"), "STREAMWATCH_ADMIN_TOKEN": TOKEN,
-           "STREAMWATCH_WEBHOOK_ALLOW_PRIVATE": "1", "STREAMWATCH_POLL_INTERVAL": "0.2",
-           "STREAMWATCH_RETRY_SCHEDULE": "0,0.2,0.5", "GUNICORN_WORKERS": "2",
+    env = {"STREAMWATCH_ALERTING_HOST": "127.0.0.1", "STREAMWATCH_ALERTING_PORT": str(port),
+           "STREAMWATCH_ALERTING_DATA_DIR": str(tmp_path / "data"),
+           "STREAMWATCH_ADMIN_TOKEN": TOKEN,
+           "STREAMWATCH_ALERTING_WEBHOOK_ALLOW_PRIVATE": "1",
+           "STREAMWATCH_ALERTING_POLL_INTERVAL": "0.2",
+           "STREAMWATCH_ALERTING_RETRY_SCHEDULE": "0,0.2,0.5", "GUNICORN_WORKERS": "2",
            "GUNICORN_THREADS": "4"}
     server = Gunicorn(tmp_path / "gunicorn.log", env).start()
     try:

@@ -22,7 +22,7 @@ from tests.procs import ServiceProcess, free_port, ingest_headers
 from tests.receiver import Receiver
 
 TOKEN = "recovery-admin-token-" + "r" * 20
-ENV = {"STREAMWATCH_ADMIN_TOKEN": TOKEN, "STREAMWATCH_WEBHOOK_ALLOW_PRIVATE": "1"}
+ENV = {"STREAMWATCH_ADMIN_TOKEN": TOKEN, "STREAMWATCH_ALERTING_WEBHOOK_ALLOW_PRIVATE": "1"}
 
 
 def alert(i: int) -> dict[str, Any]:

@@ -209,8 +209,8 @@ def test_replay_since_creates_missing_messages(store: SqlStore) -> None:
 
 @pytest.mark.slow
 def test_two_replicas_share_one_postgresql(postgres_url: str, tmp_path: Path) -> None:
-    env = {"STREAMWATCH_ADMIN_TOKEN": TOKEN, "STREAMWATCH_WEBHOOK_ALLOW_PRIVATE": "1",
-           "STREAMWATCH_DATABASE_URL": postgres_url}
+    env = {"STREAMWATCH_ADMIN_TOKEN": TOKEN, "STREAMWATCH_ALERTING_WEBHOOK_ALLOW_PRIVATE": "1",
+           "STREAMWATCH_ALERTING_DATABASE_URL": postgres_url}
     ports = [free_port(), free_port()]
     procs = [ServiceProcess(["alerting", "--port", str(p), "--data-dir", str(tmp_path / str(p)),
                              "--retry-schedule", "0,0.2,0.5", "--poll-interval", "0.2"],
@@ -257,11 +257,11 @@ def test_two_replicas_share_one_postgresql(postgres_url: str, tmp_path: Path) ->
 def test_nul_characters_are_a_400_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
     """PostgreSQL text cannot hold NUL: each of these was a 500 with a traceback."""
     from streamwatch.alerting.app import create_app
-    from streamwatch.alerting.config import AlertingConfig
     from streamwatch.alerting.runtime import Runtime
+    from streamwatch.alerting.settings import AlertingSettings
     from tests.factories import alert_body
 
-    app = create_app(AlertingConfig(data_dir=tmp_path, database_url=postgres_url,
+    app = create_app(AlertingSettings(data_dir=tmp_path, database_url=postgres_url,
                                     admin_token=TOKEN, ingest_token="i" * 32))
     client = app.test_client()
     try:

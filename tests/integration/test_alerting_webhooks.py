@@ -72,7 +72,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
          "--retry-schedule", "0,0.2,0.3,0.3", "--retry-jitter", "0.1",
          "--attempt-timeout", "0.5", "--poll-interval", "0.2", "--log-level", "debug"],
         tmp / "alerting.log",
-        env={"STREAMWATCH_ADMIN_TOKEN": TOKEN, "STREAMWATCH_WEBHOOK_ALLOW_PRIVATE": "1"},
+        env={"STREAMWATCH_ADMIN_TOKEN": TOKEN, "STREAMWATCH_ALERTING_WEBHOOK_ALLOW_PRIVATE": "1"},
     ).start()
     base = f"http://127.0.0.1:{port}"
     proc.wait_http(base + "/readyz")

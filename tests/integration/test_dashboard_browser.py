@@ -34,7 +34,7 @@ from tests.factories import alert_body
 from tests.procs import INGEST_TOKEN, ServiceProcess, free_port, ingest_headers
 
 alerting_app = pytest.importorskip("streamwatch.alerting.app", reason="alerting service absent")
-alerting_config = pytest.importorskip("streamwatch.alerting.config")
+alerting_settings = pytest.importorskip("streamwatch.alerting.settings")
 feedserver = pytest.importorskip("streamwatch.feed.server")
 feedlog = pytest.importorskip("streamwatch.feed.log")
 
@@ -103,7 +103,7 @@ def orders(start: datetime) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    alerting = alerting_app.create_app(alerting_config.AlertingConfig(
+    alerting = alerting_app.create_app(alerting_settings.AlertingSettings(
         data_dir=tmp_path, db_path=tmp_path / "alerting.db",
         admin_token=secrets.token_urlsafe(32), ingest_token=INGEST_TOKEN))
     labels_log = feedlog.FeedLog.open(tmp_path / "feeds", "labels")

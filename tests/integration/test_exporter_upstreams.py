@@ -26,7 +26,7 @@ from tests.integration.test_exporter_process import start_exporter
 from tests.procs import INGEST_TOKEN, ingest_headers
 
 alerting_app = pytest.importorskip("streamwatch.alerting.app", reason="alerting service absent")
-alerting_config = pytest.importorskip("streamwatch.alerting.config")
+alerting_settings = pytest.importorskip("streamwatch.alerting.settings")
 feedserver = pytest.importorskip("streamwatch.feed.server")
 feedlog = pytest.importorskip("streamwatch.feed.log")
 
@@ -53,7 +53,7 @@ def gauge(base: str, name: str, **labels: str) -> float | None:
 
 @pytest.mark.slow
 def test_live_quality_from_real_upstreams(tmp_path: Path) -> None:
-    alerting = alerting_app.create_app(alerting_config.AlertingConfig(
+    alerting = alerting_app.create_app(alerting_settings.AlertingSettings(
         data_dir=tmp_path, db_path=tmp_path / "alerting.db",
         admin_token=secrets.token_urlsafe(32), ingest_token=INGEST_TOKEN))
     labels_log = feedlog.FeedLog.open(tmp_path / "feeds", "labels")

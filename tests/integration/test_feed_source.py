@@ -17,12 +17,8 @@ import pytest
 from werkzeug.wrappers import Request, Response
 
 from streamwatch.core.http import Server
-from streamwatch.processor.io.feed_source import (
-    FeedOptions,
-    FeedUnavailable,
-    fetch_offsets,
-    split_range,
-)
+from streamwatch.feed.client import FeedUnavailable, Offsets
+from streamwatch.processor.io.feed_source import FeedOptions, split_range
 from tests.procs import free_port
 
 
@@ -114,14 +110,14 @@ def test_offsets_wait_for_a_feed_that_starts_late() -> None:
     timer.start()
     try:
         opts = FeedOptions(url=f"http://127.0.0.1:{port}", feed="tweets", retry_seconds=30)
-        assert fetch_offsets(opts) == (0, 3)
+        assert opts.offsets() == Offsets(0, 3)
     finally:
         timer.join()
         if "s" in holder:
             holder["s"].stop()
     gone = FeedOptions(url=f"http://127.0.0.1:{free_port()}", feed="tweets", retry_seconds=0.5)
-    with pytest.raises(FeedUnavailable, match="did not answer"):
-        fetch_offsets(gone)
+    with pytest.raises(FeedUnavailable, match=r"did not answer.*retrySeconds"):
+        gone.offsets()
 
 
 @pytest.mark.spark

@@ -96,10 +96,10 @@ def registry_names(registry: CollectorRegistry) -> set[str]:
 
 def exporter_names() -> set[str]:
     from streamwatch.exporter import orders
-    from streamwatch.exporter.collector import METRICS
+    from streamwatch.exporter.metrics import METRICS
 
-    out = set(orders.METRICS)
-    for spec in METRICS.values():
+    out: set[str] = set()
+    for spec in [*METRICS.values(), *orders.METRICS.values()]:
         out.add(spec.name)
         if spec.kind == "histogram":
             out.update(spec.name + s for s in ("_bucket", "_sum", "_count"))
@@ -109,10 +109,10 @@ def exporter_names() -> set[str]:
 def alerting_names(tmp: Path) -> set[str]:
     try:
         from streamwatch.alerting.app import create_app
-        from streamwatch.alerting.config import AlertingConfig
+        from streamwatch.alerting.settings import AlertingSettings
     except ImportError:
         return ALERTING_FALLBACK
-    app = create_app(AlertingConfig(data_dir=tmp, db_path=tmp / "alerting.db",
+    app = create_app(AlertingSettings(data_dir=tmp, db_path=tmp / "alerting.db",
                                     admin_token=secrets.token_urlsafe(32),
                                     ingest_token=secrets.token_urlsafe(32)))
     return registry_names(app.config["REGISTRY"])

@@ -32,7 +32,9 @@ def schemathesis(base: str, cwd: Path, *extra: str) -> None:
     if not st.exists():
         pytest.skip("schemathesis CLI not installed (pip install -e '.[dev]')")
     run = subprocess.run(
+        # the documents are OpenAPI 3.1 (pydantic writes JSON Schema 2020-12)
         [str(st), "run", f"{base}/openapi.json", "--checks", CHECKS,
+         "--experimental", "openapi-3.1",
          "--data-generation-method", "all",
          "--hypothesis-max-examples", EXAMPLES, "--hypothesis-seed", "1",
          "--hypothesis-database", ":memory:", *extra],
@@ -63,8 +65,8 @@ def test_alerting_contract(tmp_path: Path) -> None:
     run_service(
         tmp_path, ["alerting", "--data-dir", str(tmp_path), "--port"],
         {"STREAMWATCH_ADMIN_TOKEN": ADMIN_TOKEN, "STREAMWATCH_INGEST_TOKEN": INGEST_TOKEN,
-         "STREAMWATCH_WEBHOOK_ALLOW_PRIVATE": "1",
-         "STREAMWATCH_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1,localhost"},
+         "STREAMWATCH_ALERTING_WEBHOOK_ALLOW_PRIVATE": "1",
+         "STREAMWATCH_ALERTING_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1,localhost"},
         ["--include-path-regex", "^/v1/subscriptions",
          "-H", f"Authorization: Bearer {ADMIN_TOKEN}"],
         ["--exclude-path-regex", "^/v1/subscriptions",

@@ -11,6 +11,7 @@ import orjson
 import requests
 
 from streamwatch.contracts.events import OrderEvent
+from streamwatch.feed.client import FeedClient
 from tests.procs import ServiceProcess, free_port
 
 
@@ -18,7 +19,7 @@ def _wait_latest(base: str, n: int, timeout: float = 60.0) -> int:
     deadline = time.monotonic() + timeout
     latest = 0
     while time.monotonic() < deadline:
-        latest = requests.get(f"{base}/v1/feeds/orders/offsets", timeout=5).json()["latest"]
+        latest = FeedClient(base, "orders", timeout=5).end_offset()
         if latest >= n:
             return latest
         time.sleep(0.2)
@@ -26,13 +27,8 @@ def _wait_latest(base: str, n: int, timeout: float = 60.0) -> int:
 
 
 def _records(base: str, n: int) -> list[dict]:
-    out: list[dict] = []
-    while len(out) < n:
-        r = requests.get(f"{base}/v1/feeds/orders/records",
-                         params={"start": len(out), "end": n}, timeout=10)
-        r.raise_for_status()
-        out += [orjson.loads(line) for line in r.content.splitlines() if line]
-    return out
+    with FeedClient(base, "orders") as client:
+        return [doc for _, doc in client.objects(0, n)]
 
 
 def _reference(data: Path, n: int) -> list[dict]:

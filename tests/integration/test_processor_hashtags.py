@@ -148,7 +148,7 @@ def test_bad_source_spec_is_a_cli_message(tmp_path) -> None:
 
     proc = subprocess.run(
         [sys.executable, "-m", "streamwatch.processor.cli", "hashtags", "--source",
-         "kafka:topic", "--checkpoint", str(tmp_path)],
+         "mqtt:topic", "--checkpoint", str(tmp_path)],
         capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "feed:http://127.0.0.1:7101/tweets" in proc.stderr

@@ -44,7 +44,7 @@ from tests.integration.cluster_helpers import (
 )
 from tests.procs import ServiceProcess, free_port
 
-pytestmark = [pytest.mark.recovery, pytest.mark.spark_kill, pytest.mark.slow, pytest.mark.spark]
+pytestmark = [pytest.mark.recovery, pytest.mark.kills, pytest.mark.slow, pytest.mark.spark]
 
 MASTER = "local-cluster[2,1,1024]"
 EVENTS = 4_000
@@ -62,7 +62,7 @@ def _java25() -> str:
     try:
         return str(find_java_home(25).home)
     except JavaNotFound as exc:
-        pytest.skip(f"{MASTER} executors of PySpark 4.3 need Java >= 25: {exc}")
+        pytest.skip(f"{MASTER} executors of PySpark 4.2 need Java >= 25: {exc}")
 
 
 @pytest.mark.timeout(KILL_BY_S + FINISH_BY_S + 120)

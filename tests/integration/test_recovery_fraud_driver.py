@@ -14,26 +14,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pandas as pd
 import pytest
 import requests
 
+from streamwatch.feed.client import FeedClient
 from tests.procs import ServiceProcess, free_port
 
-pytestmark = [pytest.mark.recovery, pytest.mark.spark_kill, pytest.mark.slow, pytest.mark.spark]
+pytestmark = [pytest.mark.recovery, pytest.mark.kills, pytest.mark.slow, pytest.mark.spark]
 
 EVENTS = 12_000
 
 
 def feed_records(base: str, feed: str) -> list[dict[str, Any]]:
-    latest = requests.get(f"{base}/v1/feeds/{feed}/offsets", timeout=5).json()["latest"]
-    out: list[dict[str, Any]] = []
-    while len(out) < latest:
-        r = requests.get(f"{base}/v1/feeds/{feed}/records",
-                         params={"start": len(out), "end": latest}, timeout=30)
-        out += [orjson.loads(x) for x in r.content.splitlines() if x.strip()]
-    return out
+    with FeedClient(base, feed, timeout=30) as client:
+        return [doc for _, doc in client.objects(0, client.end_offset())]
 
 
 def reference_ids(txns: list[dict[str, Any]]) -> set[str]:

@@ -275,7 +275,7 @@ def test_replay_with_map_time_format_and_encoding(tmp_path: Path, ports: tuple[i
 
 
 @pytest.mark.parametrize(("flags", "message"), [
-    (["--map", "txt=message"], "--map (env STREAMWATCH_MAP): 'txt' is not a tweet field"),
+    (["--map", "txt=message"], "--map (env STREAMWATCH_TWEETS_MAP): 'txt' is not a tweet field"),
     (["--map", "text=nope"], "--map text=nope: the CSV header"),
     (["--encoding", "utf-16"], "iconv -f utf-16"),
     ([], "has no column for id, text. Accepted names"),

@@ -12,6 +12,7 @@ import orjson
 import requests
 
 from streamwatch.contracts.events import Label, Transaction
+from streamwatch.feed.client import FeedClient
 from tests.procs import ServiceProcess, free_port
 
 N = 3000
@@ -21,7 +22,7 @@ def _wait_latest(base: str, feed: str, n: int, timeout: float = 60.0) -> int:
     deadline = time.monotonic() + timeout
     latest = 0
     while time.monotonic() < deadline:
-        latest = requests.get(f"{base}/v1/feeds/{feed}/offsets", timeout=5).json()["latest"]
+        latest = FeedClient(base, feed, timeout=5).end_offset()
         if latest >= n:
             return latest
         time.sleep(0.2)
@@ -29,13 +30,8 @@ def _wait_latest(base: str, feed: str, n: int, timeout: float = 60.0) -> int:
 
 
 def _records(base: str, feed: str, n: int) -> list[dict]:
-    out: list[dict] = []
-    while len(out) < n:
-        r = requests.get(f"{base}/v1/feeds/{feed}/records",
-                         params={"start": len(out), "end": n}, timeout=10)
-        r.raise_for_status()
-        out += [orjson.loads(line) for line in r.content.splitlines() if line]
-    return out
+    with FeedClient(base, feed) as client:
+        return [doc for _, doc in client.objects(0, n)]
 
 
 def _start(tmp_path: Path, http: int, sock: int, max_events: int) -> ServiceProcess:

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from streamwatch.alerting import cli
-from streamwatch.core.flags import EnvValueError
 
 
 def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m streamwatch.alerting", description=cli.__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    try:
-        cli.add_arguments(parser)
-    except EnvValueError as exc:
-        print(f"alerting: {exc}", file=sys.stderr)
-        return 2
+    cli.add_arguments(parser)
     return cli.main(parser.parse_args(argv))
 
 

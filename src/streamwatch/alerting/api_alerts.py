@@ -10,20 +10,20 @@ at least one), so neither a stored alert nor a listing can grow without bound.
 from __future__ import annotations
 
 import re
-from dataclasses import fields
 from typing import Any
 
 import orjson
+import pydantic
 from flask import Blueprint, Response, request
 
-from streamwatch.alerting.openapi import RULE_PATTERN
 from streamwatch.alerting.runtime import Runtime, decode_cursor, encode_cursor, now_ms
-from streamwatch.contracts.events import SEVERITIES, Alert, EventError
+from streamwatch.contracts.alerts import AlertBatch
+from streamwatch.contracts.errors import json_path, located_errors
+from streamwatch.contracts.events import RULE_PATTERN, SEVERITIES, Alert
 from streamwatch.core.http import (
     ApiError,
     json_body,
     json_response,
-    parse_bounded_ts,
     query_int,
     query_time_ms,
     require_bearer,
@@ -35,54 +35,44 @@ MAX_LIMIT = 1000
 MAX_ALERT_BYTES = 256 << 10
 MAX_PAGE_BYTES = 1 << 20
 _RULE = re.compile(RULE_PATTERN)
-ALERT_FIELDS = frozenset(f.name for f in fields(Alert)) - {"extra"}
-
-
-def _precheck(doc: Any) -> list[dict[str, str]]:
-    """What the contract checker does not refuse: unknown fields, times out of range."""
-    if not isinstance(doc, dict):
-        return []
-    errors = [{"field": str(k)[:64], "error": "is not a field of an alert"}
-              for k in sorted(set(doc) - ALERT_FIELDS, key=str)]
-    for name in ("event_time", "detected_at"):
-        if isinstance(doc.get(name), str):
-            try:
-                parse_bounded_ts(doc[name])
-            except ValueError as exc:
-                errors.append({"field": name, "error": str(exc)})
-    return errors
+_NOT_A_BATCH = 'request body must be a JSON object {"alerts": [alert, ...]}'
 
 
 def parse_batch(body: Any, max_batch: int) -> list[Alert]:
-    """Validate a whole batch; one bad alert rejects it with every error listed."""
-    if not isinstance(body, dict) or not isinstance(body.get("alerts"), list):
-        raise ApiError(400, 'request body must be a JSON object {"alerts": [alert, ...]}',
-                       "alerts")
+    """Validate a whole batch (``AlertBatch``); one bad alert rejects it with every error
+    listed by the alert's index and the JSON path of the field."""
+    if not isinstance(body, dict):
+        raise ApiError(400, _NOT_A_BATCH, "alerts")
+    try:
+        alerts = AlertBatch.model_validate(body).alerts
+        errors: list[dict[str, Any]] = []
+    except pydantic.ValidationError as exc:
+        alerts = []
+        errors = _by_alert(exc)
     docs = body["alerts"]
     if len(docs) > max_batch:
         raise ApiError(413, f"a batch holds at most {max_batch} alerts, got {len(docs)}",
                        "alerts")
-    alerts: list[Alert] = []
-    errors: list[dict[str, Any]] = []
-    for index, doc in enumerate(docs):
-        found = _precheck(doc)
-        if not found:
-            try:
-                alert = Alert.from_dict(doc)
-            except EventError as exc:
-                found = exc.errors
-            else:
-                if len(orjson.dumps(alert.to_dict())) > MAX_ALERT_BYTES:
-                    found = [{"field": "txn_ids", "error": f"the alert is larger than "
-                              f"{MAX_ALERT_BYTES} bytes; send fewer or shorter txn_ids"}]
-                else:
-                    alerts.append(alert)
-        errors.extend({"index": index, **err} for err in found)
+    for index, alert in enumerate(alerts):
+        if len(orjson.dumps(alert.to_dict())) > MAX_ALERT_BYTES:
+            errors.append({"index": index, "field": "txn_ids", "error": "the alert is larger "
+                           f"than {MAX_ALERT_BYTES} bytes; send fewer or shorter txn_ids"})
     if errors:
         bad = len({e["index"] for e in errors})
         raise ApiError(422, f"{bad} of {len(docs)} alerts are invalid; nothing was stored",
                        "alerts", details=errors)
     return alerts
+
+
+def _by_alert(exc: pydantic.ValidationError) -> list[dict[str, Any]]:
+    """The batch's errors as ``{"index", "field", "error"}``; a 400 if the batch itself
+    (not one of its alerts) is malformed."""
+    out = []
+    for loc, message in located_errors(exc):
+        if len(loc) < 2 or not isinstance(loc[1], int):
+            raise ApiError(400, _NOT_A_BATCH, "alerts")
+        out.append({"index": loc[1], "field": json_path(loc[2:], "(root)"), "error": message})
+    return out
 
 
 @bp.post("/v1/alerts")

@@ -8,33 +8,25 @@ and in the answer that rotates it.
 from __future__ import annotations
 
 import logging
-import re
-from typing import Any
+from typing import Any, TypeVar
 
+import pydantic
 from flask import Blueprint, Response, request
 
 from streamwatch.alerting.runtime import Runtime, decode_cursor, encode_cursor, now_ms
 from streamwatch.alerting.signing import new_secret
 from streamwatch.alerting.ssrf import UnsafeUrl, check_url, normalise_url, parse_url
 from streamwatch.alerting.store.models import MESSAGE_STATES, Subscription
-from streamwatch.contracts.events import SEVERITIES
-from streamwatch.core.http import (
-    ApiError,
-    json_body,
-    json_response,
-    parse_bounded_ts,
-    query_int,
-    require_bearer,
-)
+from streamwatch.contracts.errors import field_errors
+from streamwatch.contracts.subscriptions import NewSubscription, Replay
+from streamwatch.contracts.times import parse_ts
+from streamwatch.core.http import ApiError, json_body, json_response, query_int, require_bearer
 
 log = logging.getLogger(__name__)
 bp = Blueprint("subscriptions", __name__)
 
-_RULE = re.compile(r"[a-z][a-z0-9_]{0,63}")
-_FIELDS = {"url", "rules", "min_severity", "description"}
-MAX_RULES = 100
-MAX_DESCRIPTION = 500
 MAX_BODY = 64 << 10
+M = TypeVar("M", bound=pydantic.BaseModel)
 
 
 @bp.before_request
@@ -53,42 +45,32 @@ def _origin(url: str) -> str:
     return f"{scheme}://{host}:{port}"
 
 
-def validate_subscription(body: Any) -> dict[str, Any]:
-    """The fields of a new subscription, or a 422 naming every bad one."""
+def _validate(model: type[M], body: Any, message: str) -> M:
+    """``body`` as ``model``, or a 422 naming every bad field (a 400 if not an object)."""
     if not isinstance(body, dict):
         raise ApiError(400, "request body must be a JSON object", "body")
-    errors: list[dict[str, str]] = [
-        {"field": k, "error": "is not a known field"} for k in sorted(set(body) - _FIELDS)]
-    url = body.get("url")
-    if not isinstance(url, str) or not url:
-        errors.append({"field": "url", "error": "is required and must be a string"})
-    rules = body.get("rules")
-    if rules is not None and (
-            not isinstance(rules, list) or not rules or len(rules) > MAX_RULES
-            or not all(isinstance(r, str) and _RULE.fullmatch(r) for r in rules)):
-        errors.append({"field": "rules", "error": f"must be a list of 1..{MAX_RULES} rule "
-                       "names like card_testing (omit it for every rule)"})
-    min_severity = body.get("min_severity")
-    if min_severity is not None and min_severity not in SEVERITIES:
-        errors.append({"field": "min_severity", "error": f"must be one of {list(SEVERITIES)}"})
-    description = body.get("description")
-    if description is not None and (
-            not isinstance(description, str) or len(description) > MAX_DESCRIPTION):
-        errors.append({"field": "description",
-                       "error": f"must be a string of at most {MAX_DESCRIPTION} characters"})
-    if not errors and isinstance(url, str):  # a str once no error names it
-        cfg = Runtime.of().config
-        try:
-            # Stored normalised (IDNA host, percent-encoded path), so what is checked
-            # here is exactly what every delivery can send.
-            url = normalise_url(url)
-            check_url(url, allow_private=cfg.allow_private, allowed_hosts=cfg.allowed_hosts)
-        except UnsafeUrl as exc:
-            errors.append({"field": "url", "error": str(exc)})
-    if errors:
-        raise ApiError(422, "invalid subscription", errors[0]["field"], details=errors)
-    return {"url": url, "rules": list(dict.fromkeys(rules)) if rules else None,
-            "min_severity": min_severity, "description": description}
+    try:
+        return model.model_validate(body)
+    except pydantic.ValidationError as exc:
+        errors = field_errors(exc)
+        raise ApiError(422, message, errors[0]["field"], details=errors) from None
+
+
+def validate_subscription(body: Any) -> dict[str, Any]:
+    """The fields of a new subscription (``NewSubscription``, then the SSRF guard), or a
+    422 naming every bad one."""
+    new = _validate(NewSubscription, body, "invalid subscription")
+    cfg = Runtime.of().config
+    try:
+        # Stored normalised (IDNA host, percent-encoded path), so what is checked
+        # here is exactly what every delivery can send.
+        url = normalise_url(new.url)
+        check_url(url, allow_private=cfg.allow_private, allowed_hosts=cfg.allowed_hosts)
+    except UnsafeUrl as exc:
+        raise ApiError(422, "invalid subscription", "url",
+                       details=[{"field": "url", "error": str(exc)}]) from None
+    return {"url": url, "rules": list(dict.fromkeys(new.rules)) if new.rules else None,
+            "min_severity": new.min_severity, "description": new.description}
 
 
 def _get(sub_id: str) -> Subscription:
@@ -181,31 +163,20 @@ def messages(sub_id: str) -> Response:
 @bp.post("/v1/subscriptions/<sub_id>/replay")
 def replay(sub_id: str) -> Response:
     rt = Runtime.of()
-    body = json_body(MAX_BODY)
-    if not isinstance(body, dict):
-        raise ApiError(400, "request body must be a JSON object", "body")
-    mid, since = body.get("message_id"), body.get("since")
-    unknown = sorted(set(body) - {"message_id", "since"})
-    if unknown:
-        raise ApiError(422, f"unknown field {unknown[0]!r}", unknown[0])
-    if (mid is None) == (since is None):
-        raise ApiError(422, "give exactly one of 'message_id' or 'since'", "message_id")
+    request_ = _validate(Replay, json_body(MAX_BODY), "invalid replay request")
     sub = _get(sub_id)
     if not sub.enabled:
         raise ApiError(409, "the subscription is disabled; enable it before replaying", "id")
     now = now_ms()
-    if mid is not None:
-        if not isinstance(mid, str) or not rt.store.replay_message(sub_id, mid, now):
-            raise ApiError(404, f"no message {mid!r} for this subscription", "message_id")
-        count = 1
-    else:
-        if not isinstance(since, str):
-            raise ApiError(422, "must be an RFC 3339 timestamp", "since")
-        try:
-            since_ms = int(parse_bounded_ts(since).timestamp() * 1000)
-        except ValueError as exc:
-            raise ApiError(422, str(exc), "since") from None
+    # the model holds exactly one of message_id and since
+    if request_.since is not None:
+        since_ms = int(parse_ts(request_.since).timestamp() * 1000)
         count = rt.store.replay_since(sub, since_ms, now)
+    elif request_.message_id is not None:
+        if not rt.store.replay_message(sub_id, request_.message_id, now):
+            raise ApiError(404, f"no message {request_.message_id!r} for this subscription",
+                           "message_id")
+        count = 1
     if count:
         rt.delivery.notify()
     log.info("replay requested", extra={"subscription_id": sub_id, "messages": count})

@@ -1,5 +1,8 @@
 """gunicorn settings for the alerting service (``-c python:streamwatch.alerting.gunicorn_conf``).
 
+The address comes from the service's settings (``STREAMWATCH_ALERTING_HOST``,
+``STREAMWATCH_ALERTING_PORT``), read here in the master, so bad settings stop the
+master once with the message instead of every worker failing in turn.
 Threads serve the requests (the work is I/O on the database), and a worker that
 exits finishes its in-flight webhook deliveries first.
 """
@@ -9,8 +12,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
-_host = os.environ.get("STREAMWATCH_HOST", "0.0.0.0")  # a container listens on all interfaces
-bind = f"{_host}:{os.environ.get('STREAMWATCH_PORT', '7103')}"
+from streamwatch.alerting.settings import AlertingSettings
+from streamwatch.core.settings import SettingsError
+
+try:
+    _settings = AlertingSettings.from_env()
+except SettingsError as exc:
+    raise SystemExit(f"{AlertingSettings.command}: {exc}") from None
+
+bind = f"{_settings.host}:{_settings.port}"
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))

@@ -1,4 +1,4 @@
-"""What one running alerting app holds: its config, store, metrics and workers."""
+"""What one running alerting app holds: its settings, store, metrics and workers."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
-from streamwatch.alerting.config import AlertingConfig
 from streamwatch.alerting.delivery import DeliveryService
 from streamwatch.alerting.metrics import AlertingMetrics
+from streamwatch.alerting.settings import AlertingSettings
 from streamwatch.alerting.store import SqlStore
 from streamwatch.core.http import ApiError
 
@@ -24,7 +24,7 @@ _MAX_POSITION = 2**63 - 1
 
 @dataclass
 class Runtime:
-    config: AlertingConfig
+    config: AlertingSettings  # the routes read ``Runtime.of().config``
     store: SqlStore
     metrics: AlertingMetrics
     delivery: DeliveryService

@@ -18,7 +18,7 @@ ASCII (IDNA) host and a percent-encoded path and query. Subscriptions store that
 form, so a URL that ``http.client`` could not encode is refused at creation
 instead of failing at every delivery.
 
-``allow_private`` (``STREAMWATCH_WEBHOOK_ALLOW_PRIVATE=1``) admits loopback,
+``allow_private`` (``STREAMWATCH_ALERTING_WEBHOOK_ALLOW_PRIVATE=1``) admits loopback,
 private and link-local addresses for local runs and tests; metadata endpoints,
 multicast, unspecified and reserved addresses stay refused even then.
 """
@@ -212,6 +212,6 @@ def check_url(url: str, *, allow_private: bool, allowed_hosts: Sequence[str] = (
         reason = address_refusal(ip, allow_private)
         if reason is not None:
             hint = ("" if allow_private or reason not in _ALLOWED_WITH_PRIVATE
-                    else " (set STREAMWATCH_WEBHOOK_ALLOW_PRIVATE=1 to allow it)")
+                    else " (set STREAMWATCH_ALERTING_WEBHOOK_ALLOW_PRIVATE=1 to allow it)")
             raise UnsafeUrl(f"host {host!r} resolves to a {reason} address {ip}{hint}")
     return Target(scheme, host, port, path, tuple(addresses))

@@ -1,4 +1,4 @@
-"""WSGI entry point for gunicorn; settings come from STREAMWATCH_* env vars.
+"""WSGI entry point for gunicorn; settings come from the environment (``from_env``).
 
   gunicorn -c python:streamwatch.alerting.gunicorn_conf streamwatch.alerting.wsgi:app
 
@@ -14,17 +14,17 @@ import logging
 import os
 
 from streamwatch.alerting.app import create_app
-from streamwatch.alerting.config import AlertingConfig
 from streamwatch.alerting.runtime import Runtime
+from streamwatch.alerting.settings import AlertingSettings
 from streamwatch.core import logs
 
-config = AlertingConfig.from_env()
-logs.setup("alerting", config.log_level)
-app = create_app(config)
+settings = AlertingSettings.from_env()
+logs.setup("alerting", settings.log_level)
+app = create_app(settings)
 Runtime.of(app).delivery.start()
 # The pid tells the workers' log lines apart (gunicorn's own lines carry it too).
 logging.getLogger(__name__).info("gunicorn worker ready",
-                                 extra={"database": config.database_label, "pid": os.getpid()})
+                                 extra={"database": settings.database_label, "pid": os.getpid()})
 
 
 def shutdown() -> None:

@@ -14,10 +14,11 @@ import hmac
 import logging
 import re
 import signal
+import socket
 import threading
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -31,15 +32,13 @@ from prometheus_client import (
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import ThreadedWSGIServer
 
-from streamwatch.contracts.events import parse_ts
-from streamwatch.core.flags import env_name
+from streamwatch.contracts.times import EARLIEST as EARLIEST
+from streamwatch.contracts.times import LATEST as LATEST
+from streamwatch.contracts.times import TimeOutOfRange as TimeOutOfRange
+from streamwatch.contracts.times import parse_bounded_ts as parse_bounded_ts
 
 log = logging.getLogger(__name__)
 
-#: Timestamps outside this range are mistakes (a clock at 0, a typo'd year), not data.
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
-MIN_TOKEN_LENGTH = 16
 _DIGITS = re.compile(r"-?[0-9]{1,18}")
 _READ_CHUNK = 64 << 10
 
@@ -99,22 +98,6 @@ def query_int(name: str, *, required: bool = False, default: int | None = None,
     return value
 
 
-class TimeOutOfRange(ValueError):
-    """A well-formed timestamp outside ``EARLIEST`` .. ``LATEST``."""
-
-
-def parse_bounded_ts(text: Any) -> datetime:
-    """``parse_ts`` limited to ``EARLIEST`` .. ``LATEST``; ValueError otherwise."""
-    try:
-        dt = parse_ts(text)
-    except OverflowError:
-        # 9999-12-31T23:59:59-01:00 is past datetime's range once moved to UTC
-        dt = None
-    if dt is None or not EARLIEST <= dt < LATEST:
-        raise TimeOutOfRange(f"{text!r} is outside {EARLIEST.date()} .. {LATEST.date()}")
-    return dt
-
-
 def query_time_ms(name: str) -> int | None:
     """An RFC 3339 query parameter as epoch milliseconds, or a 400 naming it."""
     raw = request.args.get(name)
@@ -124,15 +107,6 @@ def query_time_ms(name: str) -> int | None:
         return int(parse_bounded_ts(raw).timestamp() * 1000)
     except ValueError as exc:
         raise ApiError(400, f"query parameter '{name}': {exc}", name) from None
-
-
-def token_problem(token: str, name: str, flag: str) -> str | None:
-    """Why ``token`` may not guard an API (missing or guessable), naming its env var."""
-    if len(token) >= MIN_TOKEN_LENGTH:
-        return None
-    return (f"the {name} token is missing or shorter than {MIN_TOKEN_LENGTH} characters; "
-            f"set {env_name(flag)} (e.g. to the output of "
-            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
 
 
 def require_bearer(token: str, label: str) -> None:
@@ -285,30 +259,6 @@ def base_app(
     return app
 
 
-def openapi_document(title: str, version: str, paths: dict[str, Any],
-                     schemas: dict[str, Any] | None = None) -> dict[str, Any]:
-    """An OpenAPI 3.0 document with the operational endpoints every service has."""
-    plain = {"200": {"description": "OK"}}
-    common = {
-        "/healthz": {"get": {"summary": "Liveness", "responses": plain}},
-        "/readyz": {"get": {"summary": "Readiness", "responses": {
-            "200": {"description": "ready"}, "503": {"description": "not ready"}}}},
-        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {
-            "200": {"description": "OK", "content": {"text/plain": {"schema": {
-                "type": "string"}}}}}}},
-        "/openapi.json": {"get": {"summary": "This document", "responses": plain}},
-    }
-    doc: dict[str, Any] = {
-        "openapi": "3.0.3",
-        "info": {"title": title, "version": version},
-        "servers": [{"url": "/"}],
-        "paths": {**common, **paths},
-    }
-    if schemas:
-        doc["components"] = {"schemas": schemas}
-    return doc
-
-
 def openapi_path(rule: Any) -> str:
     """A werkzeug ``Rule`` in OpenAPI path syntax (``/v1/feeds/{feed}``)."""
     path: str = rule.rule
@@ -341,11 +291,12 @@ class Server:
     """A threaded WSGI server in a background thread; ``port=0`` picks a free port."""
 
     def __init__(self, app: Any, host: str, port: int) -> None:
+        _probe_port(host, port)
         try:
             self._server = ThreadedWSGIServer(host, port, app)
         except SystemExit:
             # werkzeug prints and exits when the port is taken; callers want an error to report
-            raise OSError(errno.EADDRINUSE, port_in_use_message(host, port, "--port")) from None
+            raise OSError(errno.EADDRINUSE, f"{host}:{port} is already in use") from None
         self._server.daemon_threads = True
         self.host = host
         self.port = self._server.server_port
@@ -361,6 +312,19 @@ class Server:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+def _probe_port(host: str, port: int) -> None:
+    """Raise ``OSError`` if ``host:port`` cannot be bound (with SO_REUSEADDR, as servers do).
+
+    werkzeug prints its own advice to stderr before exiting on a busy port; probing
+    first leaves the caller's message, which names the flag and env var, the only one.
+    """
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
 
 
 def run_until_signalled(
@@ -391,9 +355,29 @@ def run_until_signalled(
                 signal.signal(s, handler)
 
 
-def port_in_use_message(host: str, port: int, flag: str) -> str:
+class PortBusy(Exception):
+    """A port a service must listen on is taken; the message says how to move it."""
+
+
+def port_in_use_message(host: str, port: int, where: str) -> str:
+    """Why a service cannot start on ``host:port`` and the fix; ``where`` names the flag
+    and env var that choose the port (``Settings.where``)."""
     return (
         f"port {port} on {host} is already in use. Stop the process that holds it "
-        f"(`ss -ltnp 'sport = :{port}'` shows it) or choose another with {flag} "
-        f"(env twin STREAMWATCH_{flag.lstrip('-').replace('-', '_').upper()})."
+        f"(`ss -ltnp 'sport = :{port}'` shows it) or choose another port with {where}."
     )
+
+
+@contextmanager
+def binding(host: str, port: int, where: str) -> Iterator[None]:
+    """Turn a busy ``host:port`` met inside the block into :class:`PortBusy`.
+
+    Every server binds inside one of these, so a taken port reads the same in every
+    service: the port, how to find its holder, and the flag and env var to change.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise PortBusy(port_in_use_message(host, port, where)) from None

@@ -1,4 +1,4 @@
-"""Find a Java runtime that Spark 4.3 accepts (JDK >= 17).
+"""Find a Java runtime that Spark 4.2 accepts (JDK >= 17).
 
 Order: ``JAVA_HOME`` if set, then the newest JDK under ``/usr/lib/jvm``.
 ``local-cluster`` and standalone executors of PySpark 4.3 need Java >= 25

@@ -1,33 +1,27 @@
-"""The exporter's Flask app: ``create_app(config)`` wires state, collector, pollers, routes.
+"""The exporter's Flask app: ``create_app(settings)`` wires state, metrics, pollers, routes.
 
 The app holds no module-level state: everything hangs off the ``Exporter``
-stored in ``app.extensions["streamwatch.exporter"]``. Pollers do not start with the
+stored in ``app.extensions[routes.EXTENSION]``. Pollers do not start with the
 app (tests drive the app without threads); ``Exporter.start()`` starts them.
+``serve`` is what ``streamwatch exporter`` runs: the app on werkzeug's threaded
+server until SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, current_app
+import logging
+
+from flask import Flask
 from prometheus_client import CollectorRegistry
 
-from streamwatch.core.http import (
-    ApiError,
-    base_app,
-    json_body,
-    json_response,
-    query_int,
-    require_bearer,
-)
-from streamwatch.exporter import dashboard, openapi, orders
-from streamwatch.exporter.collector import ExporterCollector
-from streamwatch.exporter.config import ExporterConfig
+from streamwatch.core import logs
+from streamwatch.core.http import Server, base_app, binding, run_until_signalled
+from streamwatch.exporter import dashboard, openapi, orders, routes
+from streamwatch.exporter.metrics import ExporterCollector
 from streamwatch.exporter.pollers import AlertsPoller, LabelsPoller, Poller
-from streamwatch.exporter.progress import parse_progress
+from streamwatch.exporter.settings import ExporterSettings
 from streamwatch.exporter.state import ExporterState
-from streamwatch.exporter.trends import parse_trends
-from streamwatch.exporter.validation import ValidationError
 
-EXTENSION = "streamwatch.exporter"
 #: minutes of orders the web dashboard charts
 ORDER_MINUTES = 60
 
@@ -35,7 +29,7 @@ ORDER_MINUTES = 60
 class Exporter:
     """State, registry and pollers of one exporter instance."""
 
-    def __init__(self, config: ExporterConfig) -> None:
+    def __init__(self, config: ExporterSettings) -> None:
         self.config = config
         self.registry = CollectorRegistry()
         self.state = ExporterState(top_n=config.top_n, max_windows=config.max_windows,
@@ -57,6 +51,11 @@ class Exporter:
                                                 "labels": config.labels_url},
                                              orders=lambda: self.orders.rows(ORDER_MINUTES))
 
+    @staticmethod
+    def of(app: Flask) -> Exporter:
+        exporter: Exporter = app.extensions[routes.EXTENSION]
+        return exporter
+
     def start(self) -> None:
         for poller in self.pollers:
             poller.start()
@@ -68,72 +67,39 @@ class Exporter:
         self.state.close()
 
 
-def _exporter() -> Exporter:
-    api: Exporter = current_app.extensions[EXTENSION]
-    return api
-
-
-api = Blueprint("exporter_api", __name__)
-
-
-@api.post("/v1/progress")
-def post_progress() -> Response:
-    exporter = _exporter()
-    require_bearer(exporter.config.ingest_token, "ingest token")
-    try:
-        sample = parse_progress(json_body(exporter.config.max_body_bytes))
-    except ValidationError as exc:
-        exporter.state.record_rejected("progress")
-        raise ApiError(400, exc.message, exc.field) from None
-    except ApiError:
-        exporter.state.record_rejected("progress")
-        raise
-    recorded = exporter.state.record_progress(sample)
-    return json_response({"query": sample.query, "batch_id": sample.batch_id,
-                          "duplicate": not recorded}, 202)
-
-
-@api.get("/v1/progress")
-def get_progress() -> Response:
-    return json_response({"queries": _exporter().state.progress()})
-
-
-@api.post("/v1/trends")
-def post_trends() -> Response:
-    exporter = _exporter()
-    require_bearer(exporter.config.ingest_token, "ingest token")
-    try:
-        trends, sentiment = parse_trends(json_body(exporter.config.max_body_bytes))
-    except ValidationError as exc:
-        exporter.state.record_rejected("trends")
-        raise ApiError(400, exc.message, exc.field) from None
-    except ApiError:
-        exporter.state.record_rejected("trends")
-        raise
-    exporter.state.record_trends(trends, sentiment)
-    return json_response({"trends": len(trends), "sentiment": len(sentiment)}, 202)
-
-
-@api.get("/v1/trends")
-def get_trends() -> Response:
-    limit = query_int("limit", minimum=1)
-    return json_response(_exporter().state.trends(limit))
-
-
-@api.get("/v1/quality")
-def get_quality() -> Response:
-    return json_response(_exporter().state.quality())
-
-
-def create_app(config: ExporterConfig) -> Flask:
-    exporter = Exporter(config)
+def create_app(settings: ExporterSettings) -> Flask:
+    exporter = Exporter(settings)
     app = base_app("metrics-exporter", exporter.registry, openapi=openapi.build())
-    app.extensions[EXTENSION] = exporter
+    app.extensions[routes.EXTENSION] = exporter
     app.extensions[dashboard.EXTENSION] = exporter.dashboard
     app.extensions[orders.EXTENSION] = orders.OrdersApi(
-        exporter.orders, config.ingest_token, config.max_body_bytes,
+        exporter.orders, settings.ingest_token, settings.max_body_bytes,
         lambda: exporter.state.record_rejected("orders"))
-    app.register_blueprint(api)
+    app.register_blueprint(routes.api)
     app.register_blueprint(orders.api)
     app.register_blueprint(dashboard.ui)
     return app
+
+
+def serve(settings: ExporterSettings) -> int:
+    """Serve until signalled; a busy port raises ``PortBusy`` before anything starts."""
+    logs.setup("metrics-exporter", settings.log_level)
+    app = create_app(settings)
+    exporter = Exporter.of(app)
+    with binding(settings.host, settings.port, settings.where("port")):
+        server = Server(app, settings.host, settings.port)
+    log = logging.getLogger("streamwatch.exporter")
+
+    def start() -> None:
+        server.start()
+        exporter.start()
+        log.info("listening", extra={"host": server.host, "port": server.port,
+                                     "alerting_url": settings.alerting_url,
+                                     "labels_url": settings.labels_url})
+
+    def stop() -> None:
+        exporter.stop()
+        server.stop()
+
+    run_until_signalled(start, stop)
+    return 0

@@ -1,4 +1,5 @@
-"""OpenAPI document of the exporter; the examples are the package's captured samples."""
+"""The routes of the exporter for its OpenAPI document; the request schemas are the
+contract models' and the examples the package's captured samples."""
 
 from __future__ import annotations
 
@@ -7,117 +8,86 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from streamwatch.core.http import openapi_document
+from streamwatch.contracts.orders import OrdersBody
+from streamwatch.contracts.progress import Progress
+from streamwatch.contracts.trends import TrendsBody
+from streamwatch.core.openapi import Answer, Param, Route, Routes, error
+from streamwatch.core.openapi import build as build_document
 
-_ERROR = {"description": "malformed body; `field` names the offending field",
-          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+_ERR = error("malformed request; `field` names the offending field")
+_WRITE_ERRORS = {code: _ERR for code in (400, 401, 413, 415)}
+_LIMIT = Param("limit", {"type": "integer", "minimum": 1})
 
 
 @cache
 def example(name: str) -> dict[str, Any]:
-    """``progress`` or ``trends``: a realistic request body shipped with the package."""
+    """``progress``, ``trends`` or ``orders``: a realistic request body shipped with the
+    package."""
     # Shipped as package data next to this module (pyproject package-data *.json).
     path = Path(__file__).with_name(f"example_{name}.json")
     doc: dict[str, Any] = json.loads(path.read_text("utf-8"))
     return doc
 
 
-_INGEST: list[dict[str, list[str]]] = [{"ingest": []}]
-_WRITE_ERRORS = {code: _ERROR for code in ("400", "401", "413", "415")}
+def _post(summary: str, body: Any, name: str, accepted: str = "accepted") -> Route:
+    return Route(summary, {202: Answer(accepted), **_WRITE_ERRORS}, body=body,
+                 example=example(name), security="ingest")
 
 
-def _json(schema: dict[str, Any], example_doc: Any | None = None) -> dict[str, Any]:
-    media: dict[str, Any] = {"schema": schema}
-    if example_doc is not None:
-        media["example"] = example_doc
-    return {"content": {"application/json": media}}
+def routes() -> Routes:
+    return {
+        "/v1/progress": {
+            "post": _post("Record one StreamingQueryProgress (PySpark `event.progress.json`)",
+                          Progress, "progress", "accepted (or a repeated event ignored)"),
+            "get": Route("Latest figures per streaming query",
+                         {200: Answer('{"queries": [...]}')}),
+        },
+        "/v1/trends": {
+            "post": _post("Record top-N hashtag rows and window sentiment", TrendsBody,
+                          "trends"),
+            "get": Route("Current trends, newest window first",
+                         {200: Answer('{"windows": [...], "sentiment": [...]}'), 400: _ERR},
+                         params=(_LIMIT,)),
+        },
+        "/v1/quality": {
+            "get": Route("Live fraud precision/recall by scenario, alert counts by rule",
+                         {200: Answer("quality report")}),
+        },
+        "/v1/orders": {
+            "post": _post("Record final orders-per-minute rows of the orders job (a row "
+                          "replaces the row of the same minute, status, category, region)",
+                          OrdersBody, "orders"),
+            "get": Route("Orders per minute and status (and by category, by region), newest "
+                         "minute first",
+                         {200: Answer('{"orders": [rows], "late_events_total": n}'),
+                          400: _ERR},
+                         params=(Param("limit", {"type": "integer", "minimum": 1},
+                                       "newest minutes returned"),)),
+        },
+        "/": {
+            "get": Route("The live web dashboard (HTML)", {200: Answer(
+                "HTML page", media="text/html", schema={"type": "string"})}),
+        },
+        "/ui/{asset}": {
+            "get": Route("The dashboard's script and style sheet",
+                         {200: Answer("the asset"), 404: _ERR},
+                         params=(Param("asset", {"type": "string", "enum": [
+                             "dashboard.js", "dashboard.css"]}, where="path"),)),
+        },
+        "/v1/dashboard": {
+            "get": Route("Everything the dashboard shows, one JSON document: trends, "
+                         "sentiment, orders, fraud, health",
+                         {200: Answer('{"version": n, "trends": ..., "health": ...}')}),
+        },
+        "/v1/dashboard/stream": {
+            "get": Route("Server-sent events: each dashboard section once, then again "
+                         "whenever it changes (event name = section)",
+                         {200: Answer("event stream", media="text/event-stream",
+                                      schema={"type": "string"}), 503: _ERR}),
+        },
+    }
 
 
 def build() -> dict[str, Any]:
-    obj = {"type": "object"}
-    paths = {
-        "/v1/progress": {
-            "post": {
-                "summary": "Record one StreamingQueryProgress (PySpark `event.progress.json`)",
-                "security": _INGEST,
-                "requestBody": {"required": True, **_json(obj, example("progress"))},
-                "responses": {"202": {"description": "accepted (or a repeated event ignored)"},
-                              **_WRITE_ERRORS},
-            },
-            "get": {"summary": "Latest figures per streaming query",
-                    "responses": {"200": {"description": "{\"queries\": [...]}"}}},
-        },
-        "/v1/trends": {
-            "post": {
-                "summary": "Record top-N hashtag rows and window sentiment",
-                "security": _INGEST,
-                "requestBody": {"required": True, **_json(obj, example("trends"))},
-                "responses": {"202": {"description": "accepted"}, **_WRITE_ERRORS},
-            },
-            "get": {
-                "summary": "Current trends, newest window first",
-                "parameters": [{"name": "limit", "in": "query", "required": False,
-                                "schema": {"type": "integer", "minimum": 1}}],
-                "responses": {"200": {"description": "{\"windows\": [...], "
-                                                     "\"sentiment\": [...]}"},
-                              "400": _ERROR},
-            },
-        },
-        "/v1/quality": {
-            "get": {"summary": "Live fraud precision/recall by scenario, alert counts by rule",
-                    "responses": {"200": {"description": "quality report"}}},
-        },
-        "/v1/orders": {
-            "post": {
-                "summary": "Record final orders-per-minute rows of the orders job (a row "
-                           "replaces the row of the same minute, status, category, region)",
-                "security": _INGEST,
-                "requestBody": {"required": True, **_json(obj, example("orders"))},
-                "responses": {"202": {"description": "accepted"}, **_WRITE_ERRORS},
-            },
-            "get": {
-                "summary": "Orders per minute and status (and by category, by region), "
-                           "newest minute first",
-                "parameters": [{"name": "limit", "in": "query", "required": False,
-                                "description": "newest minutes returned",
-                                "schema": {"type": "integer", "minimum": 1}}],
-                "responses": {"200": {"description": "{\"orders\": [rows], "
-                                                     "\"late_events_total\": n}"},
-                              "400": _ERROR},
-            },
-        },
-        "/": {
-            "get": {"summary": "The live web dashboard (HTML)",
-                    "responses": {"200": {"description": "HTML page",
-                                          "content": {"text/html": {"schema": {
-                                              "type": "string"}}}}}},
-        },
-        "/ui/{asset}": {
-            "get": {"summary": "The dashboard's script and style sheet",
-                    "parameters": [{"name": "asset", "in": "path", "required": True,
-                                    "schema": {"type": "string",
-                                               "enum": ["dashboard.js", "dashboard.css"]}}],
-                    "responses": {"200": {"description": "the asset"}, "404": _ERROR}},
-        },
-        "/v1/dashboard": {
-            "get": {"summary": "Everything the dashboard shows, one JSON document: trends, "
-                               "sentiment, orders, fraud, health",
-                    "responses": {"200": {"description": "{\"version\": n, \"trends\": "
-                                                         "..., \"health\": ...}"}}},
-        },
-        "/v1/dashboard/stream": {
-            "get": {"summary": "Server-sent events: each dashboard section once, then again "
-                               "whenever it changes (event name = section)",
-                    "responses": {"200": {"description": "event stream",
-                                          "content": {"text/event-stream": {"schema": {
-                                              "type": "string"}}}},
-                                  "503": _ERROR}},
-        },
-    }
-    schemas = {"Error": {"type": "object", "required": ["error"], "properties": {
-        "error": {"type": "string"}, "field": {"type": "string"}}}}
-    doc = openapi_document("streamwatch metrics-exporter", "1", paths, schemas)
-    doc["components"]["securitySchemes"] = {"ingest": {
-        "type": "http", "scheme": "bearer",
-        "description": "STREAMWATCH_INGEST_TOKEN: the POST routes; reads are open"}}
-    return doc
+    return build_document("streamwatch metrics-exporter", "1", routes(), security={
+        "ingest": "STREAMWATCH_INGEST_TOKEN: the POST routes; reads are open"})

@@ -32,24 +32,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, current_app
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.core import Metric
+from prometheus_client.registry import CollectorRegistry
 
+from streamwatch.contracts.events import ORDER_STATUSES
+from streamwatch.contracts.orders import QUANTILES, OrdersBody
+from streamwatch.contracts.times import parse_ts
 from streamwatch.core.http import ApiError, json_body, json_response, query_int, require_bearer
-from streamwatch.exporter.validation import (
-    ValidationError,
-    is_int,
-    is_number,
-    require_int,
-    require_str,
-    require_ts,
-)
+from streamwatch.exporter.metric_specs import CatalogueCollector, MetricSpec, catalogue
+from streamwatch.exporter.validation import ValidationError, validate
 
-STATUSES = ("purchased", "shipped", "delivered", "cancelled", "returned")
-QUANTILES = ("p50", "p90", "p99")
+STATUSES = ORDER_STATUSES
 MAX_MINUTES = 180
 MAX_BREAKDOWN = 64
-MAX_ROWS_PER_POST = 20_000
 
 # (minute start, status, category, region); category and region are "" on total rows
 Key = tuple[float, str, str, str]
@@ -82,64 +77,14 @@ class OrderRow:
                 "since_purchase_s": self.since_purchase_s}
 
 
-def _optional_name(row: dict[str, Any], key: str, path: str) -> str | None:
-    if row.get(key) is None:
-        return None
-    return require_str(row, key, path, max_len=64)
-
-
-def _since_purchase(row: dict[str, Any], path: str) -> dict[str, float | int] | None:
-    value = row.get("since_purchase_s")
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise ValidationError(path, "must be an object {p50, p90, p99, n} or null")
-    out: dict[str, float | int] = {"n": require_int(value, "n", f"{path}.n", minimum=1)}
-    previous = 0.0
-    for q in QUANTILES:
-        v = value.get(q)
-        if not is_number(v) or v < previous:
-            raise ValidationError(f"{path}.{q}", "must be a number >= 0 and not below the "
-                                  "lower quantiles")
-        out[q] = previous = float(v)
-    return out
-
-
-def parse_row(row: Any, path: str) -> OrderRow:
-    if not isinstance(row, dict):
-        raise ValidationError(path, "must be an object")
-    start = require_ts(row, "minute_start", f"{path}.minute_start")
-    end = require_ts(row, "minute_end", f"{path}.minute_end")
-    if end <= start:
-        raise ValidationError(f"{path}.minute_end", "must be later than minute_start")
-    status = row.get("status")
-    if status not in STATUSES:
-        raise ValidationError(f"{path}.status", f"must be one of {list(STATUSES)}")
-    category = _optional_name(row, "category", f"{path}.category")
-    region = _optional_name(row, "region", f"{path}.region")
-    if category is not None and region is not None:
-        raise ValidationError(f"{path}.region", "a row breaks a minute down by category or "
-                              "by region, not both: one of them must be null")
-    orders = require_int(row, "orders", f"{path}.orders")
-    units = require_int(row, "units", f"{path}.units")
-    return OrderRow(row["minute_start"], row["minute_end"], start, status, category, region,
-                    orders, units, _since_purchase(row, f"{path}.since_purchase_s"))
-
-
 def parse_orders(body: Any) -> tuple[list[OrderRow], int | None]:
     """Validate a ``POST /v1/orders`` body whole; raise ``ValidationError`` naming the field."""
-    if not isinstance(body, dict):
-        raise ValidationError("body", "must be a JSON object with 'orders'")
-    rows = body.get("orders")
-    if not isinstance(rows, list):
-        raise ValidationError("orders", "must be an array of order rows")
-    if len(rows) > MAX_ROWS_PER_POST:
-        raise ValidationError("orders", f"must hold at most {MAX_ROWS_PER_POST} rows; send "
-                              "them in chunks")
-    late = body.get("late_events_total")
-    if late is not None and (not is_int(late) or late < 0):
-        raise ValidationError("late_events_total", "must be an integer >= 0 or absent")
-    return [parse_row(r, f"orders[{i}]") for i, r in enumerate(rows)], late
+    doc = validate(OrdersBody, body)
+    rows = [OrderRow(r.minute_start, r.minute_end, parse_ts(r.minute_start).timestamp(),
+                     r.status, r.category, r.region, r.orders, r.units,
+                     None if r.since_purchase_s is None else r.since_purchase_s.model_dump())
+            for r in doc.orders]
+    return rows, doc.late_events_total
 
 
 class OrdersStore:
@@ -228,57 +173,47 @@ class OrdersStore:
                     "rows_accepted": self._rows_accepted, "rows_dropped": self._rows_dropped}
 
 
-#: name -> (kind, help, labels); the catalogue ``/metrics`` exposes for orders
-METRICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "streamwatch_orders_minute_orders": (
-        "gauge", "Order events of the status in the newest final event-time minute "
-        "(each event_id once).", ("status",)),
-    "streamwatch_orders_minute_units": (
-        "gauge", "Units (sum of item quantities) of the status in the newest final minute.",
-        ("status",)),
-    "streamwatch_orders_minute_start_timestamp_seconds": (
-        "gauge", "Start of the newest final orders minute, Unix seconds.", ()),
-    "streamwatch_orders_since_purchase_seconds": (
-        "gauge", "Event time from purchase to this status (time to ship, to deliver, ...) in "
-        "the newest minute that had any, by quantile.", ("status", "quantile")),
-    "streamwatch_orders_total": (
-        "counter", "Order events counted in final minutes since the exporter started.",
-        ("status",)),
-    "streamwatch_orders_units_total": (
-        "counter", "Units counted in final minutes since the exporter started.", ("status",)),
-    "streamwatch_orders_late_events_total": (
-        "counter", "Order events that arrived after their minute was final (dead-lettered "
-        "by the job), as the job last reported.", ()),
-    "streamwatch_orders_rows_total": (
-        "counter", "Order rows accepted (replayed rows included).", ()),
-    "streamwatch_orders_rows_dropped_total": (
-        "counter", "Order rows not kept: older than every minute kept, or past the "
-        "breakdown bound of their minute.", ()),
-}
+#: the catalogue ``/metrics`` exposes for orders
+METRICS: dict[str, MetricSpec] = catalogue((
+    MetricSpec("streamwatch_orders_minute_orders", "gauge",
+               "Order events of the status in the newest final event-time minute "
+               "(each event_id once).", ("status",)),
+    MetricSpec("streamwatch_orders_minute_units", "gauge",
+               "Units (sum of item quantities) of the status in the newest final minute.",
+               ("status",)),
+    MetricSpec("streamwatch_orders_minute_start_timestamp_seconds", "gauge",
+               "Start of the newest final orders minute, Unix seconds."),
+    MetricSpec("streamwatch_orders_since_purchase_seconds", "gauge",
+               "Event time from purchase to this status (time to ship, to deliver, ...) in "
+               "the newest minute that had any, by quantile.", ("status", "quantile")),
+    MetricSpec("streamwatch_orders_total", "counter",
+               "Order events counted in final minutes since the exporter started.",
+               ("status",)),
+    MetricSpec("streamwatch_orders_units_total", "counter",
+               "Units counted in final minutes since the exporter started.", ("status",)),
+    MetricSpec("streamwatch_orders_late_events_total", "counter",
+               "Order events that arrived after their minute was final (dead-lettered "
+               "by the job), as the job last reported."),
+    MetricSpec("streamwatch_orders_rows_total", "counter",
+               "Order rows accepted (replayed rows included)."),
+    MetricSpec("streamwatch_orders_rows_dropped_total", "counter",
+               "Order rows not kept: older than every minute kept, or past the "
+               "breakdown bound of their minute."),
+))
 
 
-def _family(name: str) -> CounterMetricFamily | GaugeMetricFamily:
-    kind, help_text, labels = METRICS[name]
-    if kind == "counter":
-        return CounterMetricFamily(name.removesuffix("_total"), help_text, labels=labels)
-    return GaugeMetricFamily(name, help_text, labels=labels)
-
-
-class OrdersCollector(Collector):
+class OrdersCollector(CatalogueCollector):
     """Exposes an ``OrdersStore``; registers itself on ``registry`` when given one."""
+
+    specs = METRICS
 
     def __init__(self, store: OrdersStore, registry: CollectorRegistry | None = None) -> None:
         self.store = store
-        if registry is not None:
-            registry.register(self)
-
-    def describe(self) -> Iterator[Metric]:
-        for name in METRICS:
-            yield _family(name)
+        super().__init__(registry)
 
     def collect(self) -> Iterator[Metric]:
         snap = self.store.snapshot()
-        fams = {name: _family(name) for name in METRICS}
+        fams = self.families()
         for status, row in sorted(snap["latest"].items()):
             fams["streamwatch_orders_minute_orders"].add_metric([status], row.orders)
             fams["streamwatch_orders_minute_units"].add_metric([status], row.units)

@@ -11,9 +11,12 @@ Alerts: ``GET {alerting}/v1/alerts?limit=1000[&cursor=C]`` answers
 so each poll continues where the previous one stopped. The state de-duplicates
 by ``alert_id`` as well, so a cursor that re-reads its last page costs nothing.
 
-Labels: ``GET {feed}/offsets`` → ``{"earliest", "latest"}`` (latest exclusive),
-then ``GET {feed}/records?start=A&end=B`` → NDJSON, at most 10,000 records per
-request, with the real exclusive end in ``X-Streamwatch-End``.
+Labels: read with ``streamwatch.feed.client.FeedClient`` from the last offset
+read up to the feed's ``latest`` (at most ``MAX_PAGES_PER_POLL`` pages a poll).
+
+Requests follow the project's retry policy with few, short retries
+(``POLL_RETRY``): a poll that still fails is the poller's failure, and the
+backoff between polls is what waits for an upstream that is down.
 """
 
 from __future__ import annotations
@@ -22,12 +25,15 @@ import logging
 import random
 import threading
 from abc import ABC, abstractmethod
+from itertools import islice
 from typing import Any
 
 import orjson
 import requests
 
+from streamwatch.core.http_client import RetryPolicy
 from streamwatch.exporter.state import ExporterState
+from streamwatch.feed.client import FeedClient, FeedError
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +42,9 @@ LABELS_PAGE = 10_000
 # A poll drains at most this many pages, then yields so a huge backlog cannot
 # starve the other poller or delay shutdown.
 MAX_PAGES_PER_POLL = 20
+# a blip (a restart, a 503 under load) should not count as a failed poll; a longer
+# outage is the poll loop's to wait out
+POLL_RETRY = RetryPolicy(attempts=3, first_delay=0.1, max_delay=0.5)
 
 
 class UpstreamError(Exception):
@@ -51,7 +60,7 @@ class Poller(ABC):
         self.interval = interval
         self.max_backoff = max(max_backoff, interval)
         self.timeout = timeout
-        self._session = requests.Session()
+        self._session = POLL_RETRY.session()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -70,8 +79,8 @@ class Poller(ABC):
         while not self._stop.is_set():
             try:
                 self.poll_once()
-            except (requests.RequestException, UpstreamError, ValueError, KeyError,
-                    TypeError) as exc:
+            except (requests.RequestException, UpstreamError, FeedError, ValueError,
+                    KeyError, TypeError) as exc:
                 failures += 1
                 self.state.record_poll(self.name, error=str(exc)[:300])
                 if failures == 1:
@@ -133,26 +142,22 @@ class LabelsPoller(Poller):
 
     def __init__(self, state: ExporterState, feed_url: str, **kwargs: Any) -> None:
         super().__init__(state, **kwargs)
-        self.url = feed_url.rstrip("/")
+        self.feed = FeedClient.from_url(feed_url, timeout=self.timeout, policy=POLL_RETRY)
         self.next_offset = 0
 
     def poll_once(self) -> None:
-        offsets = self._get(self.url + "/offsets", {}).json()
-        earliest, latest = int(offsets["earliest"]), int(offsets["latest"])
+        offsets = self.feed.offsets()
         # Records below `earliest` were retained away; they can no longer be read.
-        self.next_offset = max(self.next_offset, earliest)
-        for _ in range(MAX_PAGES_PER_POLL):
-            if self.next_offset >= latest:
-                return
-            end = min(latest, self.next_offset + LABELS_PAGE)
-            resp = self._get(self.url + "/records", {"start": self.next_offset, "end": end})
-            labels = [orjson.loads(line) for line in resp.content.splitlines() if line.strip()]
+        self.next_offset = max(self.next_offset, offsets.earliest)
+        pages = self.feed.pages(self.next_offset, offsets.latest, page_size=LABELS_PAGE)
+        for page in islice(pages, MAX_PAGES_PER_POLL):
+            labels = [orjson.loads(line) for line in page.lines]
             for label in labels:
                 if not isinstance(label, dict) or "txn_id" not in label:
                     raise UpstreamError("label record without txn_id")
-            header = resp.headers.get("X-Streamwatch-End")
-            actual_end = int(header) if header is not None else self.next_offset + len(labels)
-            if actual_end <= self.next_offset:
-                return
             self.state.record_labels(labels)
-            self.next_offset = actual_end
+            self.next_offset = page.end
+
+    def stop(self) -> None:
+        super().stop()
+        self.feed.close()

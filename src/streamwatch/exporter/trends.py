@@ -7,8 +7,9 @@ replaces the earlier one. Only the ``max_windows`` newest windows are kept, and
 within a window the ``max_rows_per_window`` best ranked hashtags, so memory and
 ``/metrics`` stay bounded however many tags the stream invents.
 
-``parse_trends`` validates a whole body before ``TrendStore.apply`` touches
-anything, so a bad row anywhere means nothing of that post is stored.
+``parse_trends`` validates a whole body (``contracts.trends.TrendsBody``) before
+``TrendStore.apply`` touches anything, so a bad row anywhere means nothing of that
+post is stored.
 """
 
 from __future__ import annotations
@@ -16,16 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from streamwatch.exporter.validation import (
-    ValidationError,
-    is_int,
-    is_number,
-    require_int,
-    require_str,
-    require_ts,
-)
-
-MAX_HASHTAG_CHARS = 280
+from streamwatch.contracts.trends import TrendsBody
+from streamwatch.exporter.validation import validate
 
 
 @dataclass(frozen=True)
@@ -57,60 +50,13 @@ class SentimentRow:
                 "tweets": self.tweets, "sentiment": self.sentiment}
 
 
-def _window(row: dict[str, Any], path: str) -> tuple[str, str, float]:
-    start = require_ts(row, "window_start", f"{path}.window_start")
-    end = require_ts(row, "window_end", f"{path}.window_end")
-    if end <= start:
-        raise ValidationError(f"{path}.window_end", "must be later than window_start")
-    return row["window_start"], row["window_end"], start
-
-
-def _sentiment(row: dict[str, Any], path: str) -> float | None:
-    # VADER compound scores lie in [-1, 1]; null means "not scored" (e.g. sentiment off).
-    value = row.get("sentiment")
-    if value is None:
-        return None
-    if not is_number(value) or not -1.0 <= value <= 1.0:
-        raise ValidationError(path, "must be a number within -1..1 or null")
-    return float(value)
-
-
-def _rows(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    rows = body.get(key)
-    if not isinstance(rows, list):
-        raise ValidationError(key, "must be an array of objects")
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict):
-            raise ValidationError(f"{key}[{i}]", "must be an object")
-    return rows
-
-
 def parse_trends(body: Any) -> tuple[list[TrendRow], list[SentimentRow]]:
     """Validate a ``POST /v1/trends`` body; raise ``ValidationError`` naming the field."""
-    if not isinstance(body, dict):
-        raise ValidationError("body", "must be a JSON object with 'trends' and/or 'sentiment'")
-    if "trends" not in body and "sentiment" not in body:
-        raise ValidationError("trends", "one of 'trends' or 'sentiment' is required")
-    trends: list[TrendRow] = []
-    if "trends" in body:
-        for i, row in enumerate(_rows(body, "trends")):
-            path = f"trends[{i}]"
-            window_start, window_end, start = _window(row, path)
-            hashtag = require_str(row, "hashtag", f"{path}.hashtag", max_len=MAX_HASHTAG_CHARS)
-            count = require_int(row, "count", f"{path}.count")
-            rank = require_int(row, "rank", f"{path}.rank", minimum=1)
-            trends.append(TrendRow(window_start, window_end, start, hashtag, count, rank,
-                                   _sentiment(row, f"{path}.sentiment")))
-    sentiment: list[SentimentRow] = []
-    if "sentiment" in body:
-        for i, row in enumerate(_rows(body, "sentiment")):
-            path = f"sentiment[{i}]"
-            window_start, window_end, start = _window(row, path)
-            tweets = row.get("tweets")
-            if not is_int(tweets) or tweets < 0:
-                raise ValidationError(f"{path}.tweets", "must be an integer >= 0")
-            sentiment.append(SentimentRow(window_start, window_end, start, tweets,
-                                          _sentiment(row, f"{path}.sentiment")))
+    doc = validate(TrendsBody, body)
+    trends = [TrendRow(r.window_start, r.window_end, r.window_start_s, r.hashtag, r.count,
+                       r.rank, r.sentiment) for r in doc.trends]
+    sentiment = [SentimentRow(r.window_start, r.window_end, r.window_start_s, r.tweets,
+                              r.sentiment) for r in doc.sentiment]
     return trends, sentiment
 
 

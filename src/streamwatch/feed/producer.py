@@ -1,17 +1,18 @@
-"""The runtime both producers share: feed logs, the feed HTTP API, the line socket.
+"""The runtime every producer shares: feed logs, the feed HTTP API, the line socket.
 
-A producer CLI (``streamwatch tweets``, ``streamwatch txns``) builds its
-:class:`~streamwatch.feed.sources.Source`, calls :func:`add_producer_flags` in its
-``add_arguments`` and :func:`run_producer` in its ``main``::
+A producer CLI (``streamwatch tweets``, ``txns``, ``orders``) declares its settings as a
+subclass of :class:`~streamwatch.feed.settings.ProducerSettings` (the flags below plus its
+source's), builds its :class:`~streamwatch.feed.sources.Source` and calls
+:func:`run_producer` in its ``main``::
 
     def add_arguments(parser):
-        add_producer_flags(parser, http_port=7102, socket_port=7202)
-        ...                                   # the source's own flags
+        TxnsSettings.add_arguments(parser)
 
     def main(args):
+        settings = TxnsSettings.from_args(args)
         registry = CollectorRegistry()
         source = TxnSource(..., registry=registry)
-        return run_producer("txn-simulator", source, args,
+        return run_producer("txn-simulator", source, settings,
                             socket_feed="transactions", registry=registry)
 
 ``run_producer`` opens one :class:`~streamwatch.feed.log.FeedLog` per feed under
@@ -23,25 +24,21 @@ with a message naming the flag; a source that crashes exits 1.
 
 from __future__ import annotations
 
-import argparse
-import errno
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-
-from streamwatch.core import flags
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
+    from streamwatch.feed.kafka_publisher import KafkaPublisher
     from streamwatch.feed.log import FeedLog
+    from streamwatch.feed.settings import ProducerSettings
     from streamwatch.feed.sources import Source
     from streamwatch.feed.world import World
 
@@ -49,59 +46,18 @@ log = logging.getLogger(__name__)
 
 ConfigT = TypeVar("ConfigT")
 
-FSYNC_POLICIES = ["always", "interval", "never"]
 
-
-def add_producer_flags(parser: argparse.ArgumentParser, *, http_port: int,
-                       socket_port: int) -> None:
-    """Add the flags every producer shares (each with a ``STREAMWATCH_`` env twin)."""
-    g = parser.add_argument_group("feed server and log")
-    flags.add_flag(g, "--host", default="127.0.0.1",
-                   help="address to bind the HTTP API and the line socket to "
-                   "(0.0.0.0 in a container)")
-    flags.add_flag(g, "--http-port", default=http_port, type=flags.port,
-                   help="HTTP port of the feed API, /metrics and /openapi.json (0 = any free)")
-    flags.add_flag(g, "--socket-port", default=socket_port, type=flags.port,
-                   help="TCP port of the live line socket (0 = any free)")
-    flags.add_flag(g, "--data-dir", default="./.streamwatch",
-                   help="directory that holds the feed logs (under feeds/<feed>/)")
-    flags.add_flag(g, "--fsync", default="interval", choices=FSYNC_POLICIES,
-                   help="when appended records are fsynced: always (every batch), "
-                   "interval (group commit every --fsync-interval) or never (the OS "
-                   "decides; survives a process crash, not a power loss)")
-    flags.add_flag(g, "--fsync-interval", default=0.1, type=flags.duration_seconds,
-                   help="group-commit period for --fsync interval, e.g. 100ms")
-    flags.add_flag(g, "--segment-bytes", default=64 << 20, type=flags.byte_size,
-                   help="roll a new log segment at this size, e.g. 64MiB")
-    flags.add_flag(g, "--retention-bytes", default=1 << 30, type=flags.byte_size,
-                   help="keep at most this many bytes per feed by deleting the oldest "
-                   "sealed segments, e.g. 1GiB (0 = unlimited)")
-    flags.add_flag(g, "--retention-age", default=0.0, type=flags.duration_seconds,
-                   help="delete sealed segments older than this, e.g. 24h (0 = keep)")
-    flags.add_flag(g, "--max-records-per-request", default=10_000, type=flags.positive_int,
-                   help="cap on records returned by one GET /v1/feeds/{feed}/records")
-    flags.add_flag(g, "--socket-buffer", default=10_000, type=flags.positive_int,
-                   help="lines buffered per line-socket client; a client that falls "
-                   "further behind is disconnected")
-    flags.add_flag(g, "--log-level", default="info",
-                   choices=["debug", "info", "warning", "error"], help="log level")
-    flags.add_switch(g, "--new-world",
-                     help="start a new world (seed, population, ids with a new epoch) instead "
-                     "of continuing the one recorded under --data-dir; the feeds keep their "
-                     "earlier records")
-
-
-def latest_offsets(args: argparse.Namespace, feeds: tuple[str, ...]) -> dict[str, int]:
+def latest_offsets(settings: ProducerSettings, feeds: tuple[str, ...]) -> dict[str, int]:
     """Each feed's latest offset under ``--data-dir`` (0 for a feed with no log yet)."""
     from streamwatch.feed.log import FeedLog
 
     out = {}
     for feed in feeds:
-        if not (Path(args.data_dir) / "feeds" / feed).exists():
+        if not (settings.data_dir / "feeds" / feed).exists():
             out[feed] = 0
             continue
-        feed_log = FeedLog.open(Path(args.data_dir) / "feeds", feed,
-                                segment_bytes=args.segment_bytes, fsync="never")
+        feed_log = FeedLog.open(settings.data_dir / "feeds", feed,
+                                segment_bytes=settings.segment_bytes, fsync="never")
         try:
             out[feed] = feed_log.latest
         finally:
@@ -109,20 +65,22 @@ def latest_offsets(args: argparse.Namespace, feeds: tuple[str, ...]) -> dict[str
     return out
 
 
-def open_world(producer: str, args: argparse.Namespace, feeds: tuple[str, ...],
+def open_world(producer: str, settings: ProducerSettings, feeds: tuple[str, ...],
                asked: dict[str, Any], defaults: dict[str, Any]) -> tuple[World, dict[str, int]]:
     """The world this start continues or creates (``streamwatch.feed.world``), and how many of
     its records each feed already holds. Raises ``WorldError``/``OSError`` with the fix."""
     from streamwatch.feed import world as worlds
 
-    latest = latest_offsets(args, feeds)
+    latest = latest_offsets(settings, feeds)
     world, resumed = worlds.resume_or_create(
-        args.data_dir, producer, asked, defaults=defaults, latest=latest,
-        new_world=bool(getattr(args, "new_world", False)))
+        settings.data_dir, producer, asked, defaults=defaults, latest=latest,
+        new_world=settings.new_world)
     held = {feed: world.held(feed, latest[feed]) for feed in feeds}
     log.info("continuing the recorded world" if resumed else "started a new world", extra={
         "epoch": world.epoch, "params": world.params, "records_held": held})
     return world, held
+
+
 @dataclass
 class _Runtime:
     """Everything one running producer holds, so shutdown can undo it in order."""
@@ -132,63 +90,64 @@ class _Runtime:
     failed: threading.Event = field(default_factory=threading.Event)
 
 
-def run_producer(service: str, source: Source, args: argparse.Namespace, *,
+def run_producer(service: str, source: Source, settings: ProducerSettings, *,
                  socket_feed: str, registry: CollectorRegistry) -> int:
     """Run ``source`` behind the feed log, HTTP API and line socket until signalled."""
     from streamwatch.core import logs
-    from streamwatch.core.http import Server, port_in_use_message, run_until_signalled
+    from streamwatch.core.http import PortBusy, Server, binding, run_until_signalled
     from streamwatch.feed.log import FeedLog, FeedLogError
     from streamwatch.feed.server import FeedAppConfig, FeedMetrics, LineTail, create_app
 
-    logs.setup(service, args.log_level)
+    logs.setup(service, settings.log_level)
     if socket_feed not in source.feeds:
         raise ValueError(f"socket feed {socket_feed!r} is not one of {source.feeds}")
+    try:
+        publish = _kafka_publisher(service, settings, registry) if settings.kafka else None
+    except ValueError as exc:  # before anything is opened: a bad flag changes nothing
+        print(f"{service}: {exc}", file=sys.stderr)
+        return 2
     rt = _Runtime()
     metrics = FeedMetrics(registry)
-    feeds_dir = Path(args.data_dir) / "feeds"
+    feeds_dir = settings.data_dir / "feeds"
     try:
         for feed in source.feeds:
             rt.logs[feed] = FeedLog.open(
                 feeds_dir, feed,
-                segment_bytes=args.segment_bytes,
-                fsync=args.fsync,
-                fsync_interval=args.fsync_interval,
-                retention_bytes=args.retention_bytes or None,
-                retention_seconds=args.retention_age or None,
+                segment_bytes=settings.segment_bytes,
+                fsync=settings.fsync,
+                fsync_interval=settings.fsync_interval,
+                retention_bytes=settings.retention_bytes or None,
+                retention_seconds=settings.retention_age or None,
                 on_fsync=metrics.fsync_seconds.observe,
             )
     except (OSError, FeedLogError) as exc:
         _close_all(rt)
         print(f"{service}: cannot open the feed logs under {feeds_dir}: {exc}. "
-              "Check --data-dir (env STREAMWATCH_DATA_DIR) and its permissions.",
+              f"Check {settings.where('data_dir')} and its permissions.",
               file=sys.stderr)
         return 2
     metrics.watch(rt.logs)
 
-    tail = LineTail(rt.logs[socket_feed], socket_feed, args.host, args.socket_port,
-                    buffer_lines=args.socket_buffer, metrics=metrics)
+    tail = LineTail(rt.logs[socket_feed], socket_feed, settings.host, settings.socket_port,
+                    buffer_lines=settings.socket_buffer, metrics=metrics)
     config = FeedAppConfig(service=service, logs=rt.logs, registry=registry, metrics=metrics,
                            socket_ports={socket_feed: None},
-                           max_records_per_request=args.max_records_per_request)
+                           max_records_per_request=settings.max_records_per_request)
     app = create_app(config)
     try:
-        tail.start()
-    except OSError as exc:
+        with binding(settings.host, settings.socket_port, settings.where("socket_port")):
+            tail.start()
+    except (PortBusy, OSError) as exc:
         _close_all(rt)
-        return _bind_failed(service, exc, args.host, args.socket_port, "--socket-port",
-                            port_in_use_message)
+        return _bind_failed(service, exc, settings, "socket_port")
     config.socket_ports[socket_feed] = tail.port
     try:
-        _probe_port(args.host, args.http_port)
-        server = Server(app, args.host, args.http_port)
-    except (OSError, SystemExit) as exc:
-        # werkzeug's make_server prints and calls sys.exit(1) on a bind error; the
-        # probe catches the common case first so the message names our flag.
+        with binding(settings.host, settings.http_port, settings.where("http_port")):
+            server = Server(app, settings.host, settings.http_port)
+    except (PortBusy, OSError) as exc:
         tail.stop()
         _close_all(rt)
-        err = exc if isinstance(exc, OSError) else OSError(errno.EADDRINUSE, "in use")
-        return _bind_failed(service, err, args.host, args.http_port, "--http-port",
-                            port_in_use_message)
+        return _bind_failed(service, exc, settings, "http_port")
 
     def emit(feed: str, payloads: list[bytes]) -> None:
         if not payloads:
@@ -211,17 +170,24 @@ def run_producer(service: str, source: Source, args: argparse.Namespace, *,
             os.kill(os.getpid(), signal.SIGTERM)
 
     source_thread = threading.Thread(target=run_source, name="source", daemon=True)
+    publisher_thread = None
+    if publish is not None:
+        publisher = publish(rt.logs)
+        publisher_thread = threading.Thread(target=publisher.run, args=(rt.stop,),
+                                            name="kafka-publisher", daemon=True)
 
     def start() -> None:
         server.start()
         config.ready = True
         source_thread.start()
+        if publisher_thread is not None:
+            publisher_thread.start()
         log.info("producer started", extra={
-            "host": args.host, "http_port": server.port, "socket_port": tail.port,
-            "socket_feed": socket_feed, "data_dir": str(Path(args.data_dir).resolve()),
+            "host": settings.host, "http_port": server.port, "socket_port": tail.port,
+            "socket_feed": socket_feed, "data_dir": str(settings.data_dir.resolve()),
             "feeds": {f: {"earliest": lg.earliest, "latest": lg.latest}
                       for f, lg in rt.logs.items()},
-            "fsync": args.fsync,
+            "fsync": settings.fsync,
         })
 
     def stop() -> None:
@@ -230,6 +196,8 @@ def run_producer(service: str, source: Source, args: argparse.Namespace, *,
         source_thread.join(timeout=10)
         if source_thread.is_alive():
             log.warning("source did not stop within 10 s; closing the logs anyway")
+        if publisher_thread is not None:
+            publisher_thread.join(timeout=30)
         tail.stop()
         server.stop()
         _close_all(rt)
@@ -240,7 +208,29 @@ def run_producer(service: str, source: Source, args: argparse.Namespace, *,
     return 1 if rt.failed.is_set() else 0
 
 
-def open_seeded_world(service: str, producer: str, args: argparse.Namespace,
+def _kafka_publisher(service: str, settings: ProducerSettings, registry: CollectorRegistry
+                     ) -> Callable[[dict[str, FeedLog]], KafkaPublisher]:
+    """Checks the ``--kafka`` flags (``ValueError`` names the one to fix) and returns how to
+    build the publisher once the feed logs are open."""
+    from streamwatch.core.kafka import parse_servers, read_properties
+    from streamwatch.feed.kafka_publisher import KafkaPublisher
+
+    # KafkaConfigError is a ValueError and names the flag
+    servers = settings.kafka or ""
+    bootstrap = parse_servers(servers, where=f"--kafka {servers!r} (env {settings.env('kafka')})",
+                              example="--kafka 127.0.0.1:9092")
+    client = read_properties(settings.kafka_properties, flag=settings.where("kafka_properties")) \
+        if settings.kafka_properties else {}
+
+    def build(logs: dict[str, FeedLog]) -> KafkaPublisher:
+        return KafkaPublisher(service, logs, bootstrap=bootstrap,
+                              topic_prefix=settings.kafka_topic_prefix, client_config=client,
+                              registry=registry)
+
+    return build
+
+
+def open_seeded_world(service: str, producer: str, settings: ProducerSettings,
                       feeds: tuple[str, ...], asked: dict[str, Any],
                       build: Callable[[dict[str, Any], int], ConfigT]
                       ) -> tuple[World, dict[str, int], ConfigT] | int:
@@ -261,32 +251,26 @@ def open_seeded_world(service: str, producer: str, args: argparse.Namespace,
         # refuse bad flags before a world is recorded with them
         build({**asked, "--seed": asked["--seed"] or 0,
                "--start-time": asked["--start-time"] or now}, 1)
-        world, held = open_world(producer, args, feeds, asked, defaults={
+        world, held = open_world(producer, settings, feeds, asked, defaults={
             "--seed": worlds.fresh_seed(), "--start-time": now})
         return world, held, build(world.params, world.epoch)
     except ValueError as exc:  # WorldError included
         print(f"{service}: {exc}", file=sys.stderr)
     except OSError as exc:
-        print(f"{service}: cannot read the feed logs under {args.data_dir}: {exc}. "
-              "Check --data-dir (env STREAMWATCH_DATA_DIR).", file=sys.stderr)
+        print(f"{service}: cannot read the feed logs under {settings.data_dir}: {exc}. "
+              f"Check {settings.where('data_dir')}.", file=sys.stderr)
     return 2
 
 
-def _probe_port(host: str, port: int) -> None:
-    """Raise ``OSError`` if ``host:port`` cannot be bound (with SO_REUSEADDR, as servers do)."""
-    if port == 0:
-        return
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind((host, port))
-
-
-def _bind_failed(service: str, exc: OSError, host: str, port: int, flag: str,
-                 port_in_use_message: object) -> int:
-    if exc.errno == errno.EADDRINUSE:
-        msg = port_in_use_message(host, port, flag)  # type: ignore[operator]
+def _bind_failed(service: str, exc: Exception, settings: ProducerSettings, name: str) -> int:
+    """Exit code 2 with why the port of setting ``name`` cannot be bound (``PortBusy``:
+    taken)."""
+    port = getattr(settings, name)
+    if isinstance(exc, OSError):
+        msg = (f"cannot listen on {settings.host}:{port} ({exc}); check {settings.where(name)} "
+               f"and {settings.where('host')}")
     else:
-        msg = f"cannot listen on {host}:{port} ({exc}); check {flag} and --host"
+        msg = str(exc)
     print(f"{service}: {msg}", file=sys.stderr)
     return 2
 

@@ -1,6 +1,6 @@
 """Serving feed logs: the HTTP range API and the live TCP line socket.
 
-HTTP (see ``FEED_OPENAPI_PATHS``; the contract is ARCHITECTURE.md)::
+HTTP (see ``FEED_ROUTES``; the contract is ARCHITECTURE.md)::
 
     GET /v1/feeds                    {"feeds": [{"name", "earliest", "latest", "socket_port"}]}
     GET /v1/feeds/{feed}/offsets     {"earliest": E, "latest": L}
@@ -34,9 +34,12 @@ from flask import Blueprint, Flask, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from pydantic import BaseModel, Field
 
 from streamwatch import __version__
-from streamwatch.core.http import ApiError, base_app, json_response, openapi_document, query_int
+from streamwatch.contracts.errors import Error
+from streamwatch.core.http import ApiError, base_app, json_response, query_int
+from streamwatch.core.openapi import Answer, Param, Route, Routes, build, error
 from streamwatch.feed.log import FeedLog, OffsetOutOfRange
 
 log = logging.getLogger(__name__)
@@ -121,62 +124,55 @@ class FeedAppConfig:
     socket_ports: dict[str, int | None] = field(default_factory=dict)
     max_records_per_request: int = 10_000
     ready: bool = False
-    extra_openapi_paths: dict[str, Any] = field(default_factory=dict)
+    extra_routes: Routes = field(default_factory=dict)
 
 
-_OFFSETS_SCHEMA = {"type": "object", "required": ["earliest", "latest"], "properties": {
-    "earliest": {"type": "integer", "minimum": 0},
-    "latest": {"type": "integer", "minimum": 0}}}
-_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-_FEED_PARAM = {"name": "feed", "in": "path", "required": True, "schema": {"type": "string"}}
+class Offsets(BaseModel):
+    earliest: int = Field(ge=0, description="earliest retained offset")
+    latest: int = Field(ge=0, description="exclusive end: the next offset appended")
+
+
+class FeedInfo(BaseModel):
+    name: str
+    earliest: int
+    latest: int
+    socket_port: int | None = Field(description="the feed's line socket; null if none")
+
+
+class FeedList(BaseModel):
+    feeds: list[FeedInfo]
+
+
+class FeedError(Error):
+    earliest: int | None = Field(default=None,
+                                 description="on a 410: the earliest retained offset")
+
+
+_ERR = error("bad parameter (named in field)", FeedError)
+_NOT_FOUND = error("unknown feed", FeedError)
+_FEED = Param("feed", {"type": "string"}, where="path")
 _OFFSET_HEADERS = {name: {"schema": {"type": "integer"}, "description": text} for name, text in (
     ("X-Streamwatch-Start", "first offset returned"),
     ("X-Streamwatch-End", "exclusive end actually returned; the next start"),
     ("X-Streamwatch-Earliest", "earliest retained offset"),
     ("X-Streamwatch-Latest", "exclusive end of the feed when answered"))}
 
-FEED_OPENAPI_SCHEMAS: dict[str, Any] = {
-    "Error": {"type": "object", "required": ["error"], "properties": {
-        "error": {"type": "string"}, "field": {"type": "string"},
-        "earliest": {"type": "integer"}}},
-    "Offsets": _OFFSETS_SCHEMA,
-}
-
-FEED_OPENAPI_PATHS: dict[str, Any] = {
-    "/v1/feeds": {"get": {
-        "summary": "Feeds served, with their offsets and line-socket ports",
-        "responses": {"200": {"description": "OK", "content": {"application/json": {
-            "schema": {"type": "object", "required": ["feeds"], "properties": {
-                "feeds": {"type": "array", "items": {"type": "object", "properties": {
-                    "name": {"type": "string"},
-                    "earliest": {"type": "integer"},
-                    "latest": {"type": "integer"},
-                    "socket_port": {"type": "integer", "nullable": True}}}}}}}}}}}},
-    "/v1/feeds/{feed}/offsets": {"get": {
-        "summary": "Earliest retained offset and exclusive end of one feed",
-        "parameters": [_FEED_PARAM],
-        "responses": {
-            "200": {"description": "OK", "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/Offsets"}}}},
-            "400": {"description": "bad parameter (named in field)", "content": _ERROR},
-            "404": {"description": "unknown feed", "content": _ERROR}}}},
-    "/v1/feeds/{feed}/records": {"get": {
-        "summary": "Records [start, min(end, latest, start + cap)) as NDJSON, stored bytes",
-        "parameters": [
-            _FEED_PARAM,
-            {"name": "start", "in": "query", "required": True,
-             "schema": {"type": "integer", "minimum": 0}},
-            {"name": "end", "in": "query", "required": False,
-             "description": "exclusive end; defaults to start + the per-request cap",
-             "schema": {"type": "integer", "minimum": 0}}],
-        "responses": {
-            "200": {"description": "one JSON record per line (empty at or past latest)",
-                    "headers": _OFFSET_HEADERS,
-                    "content": {NDJSON: {"schema": {"type": "string"}}}},
-            "400": {"description": "bad parameter (named in field)", "content": _ERROR},
-            "404": {"description": "unknown feed", "content": _ERROR},
-            "410": {"description": "start is below earliest (deleted by retention)",
-                    "content": _ERROR}}}},
+FEED_ROUTES: Routes = {
+    "/v1/feeds": {"get": Route("Feeds served, with their offsets and line-socket ports",
+                               {200: Answer("OK", FeedList)})},
+    "/v1/feeds/{feed}/offsets": {"get": Route(
+        "Earliest retained offset and exclusive end of one feed",
+        {200: Answer("OK", Offsets), 400: _ERR, 404: _NOT_FOUND}, params=(_FEED,))},
+    "/v1/feeds/{feed}/records": {"get": Route(
+        "Records [start, min(end, latest, start + cap)) as NDJSON, stored bytes",
+        {200: Answer("one JSON record per line (empty at or past latest)", media=NDJSON,
+                     schema={"type": "string"}, headers=_OFFSET_HEADERS),
+         400: _ERR, 404: _NOT_FOUND,
+         410: error("start is below earliest (deleted by retention)", FeedError)},
+        params=(_FEED,
+                Param("start", {"type": "integer", "minimum": 0}, required=True),
+                Param("end", {"type": "integer", "minimum": 0},
+                      "exclusive end; defaults to start + the per-request cap")))},
 }
 
 
@@ -241,9 +237,7 @@ def feeds_blueprint(config: FeedAppConfig) -> Blueprint:
 
 def create_app(config: FeedAppConfig) -> Flask:
     """The producer's Flask app: feed routes plus health, readiness, metrics and OpenAPI."""
-    openapi = openapi_document(config.service, __version__,
-                               {**FEED_OPENAPI_PATHS, **config.extra_openapi_paths},
-                               FEED_OPENAPI_SCHEMAS)
+    openapi = build(config.service, __version__, {**FEED_ROUTES, **config.extra_routes})
 
     def ready() -> tuple[bool, dict[str, Any]]:
         return config.ready, {"feeds": sorted(config.logs)}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import secrets
@@ -10,14 +9,15 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 
 import requests
 from rich.console import Console
 from rich.live import Live
 
 from streamwatch.core import logs
+from streamwatch.core.http import port_in_use_message
 from streamwatch.core.java import JavaNotFound, find_java_home
+from streamwatch.launcher.settings import PORTS, RunSettings
 from streamwatch.launcher.status import Endpoints, StatusReader
 from streamwatch.launcher.supervisor import Child, Supervisor, port_free, streamwatch_argv
 from streamwatch.launcher.view import log_snapshot, render
@@ -36,45 +36,31 @@ class StartupError(RuntimeError):
 
 
 class Launcher:
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
-        self.data_dir = Path(args.data_dir).resolve()
+    def __init__(self, settings: RunSettings) -> None:
+        self.settings = settings
+        self.data_dir = settings.data_dir.resolve()
         self.console = Console(stderr=False)
         self.supervisor = Supervisor()
         self.stop_event = threading.Event()
         self.endpoints = Endpoints(
-            tweets=f"http://{HOST}:{args.tweets_port}", txns=f"http://{HOST}:{args.txns_port}",
-            alerting=f"http://{HOST}:{args.alerting_port}",
-            exporter=f"http://{HOST}:{args.exporter_port}",
-            orders=f"http://{HOST}:{args.orders_port}")
+            tweets=f"http://{HOST}:{settings.tweets_port}",
+            txns=f"http://{HOST}:{settings.txns_port}",
+            alerting=f"http://{HOST}:{settings.alerting_port}",
+            exporter=f"http://{HOST}:{settings.exporter_port}",
+            orders=f"http://{HOST}:{settings.orders_port}")
         self.spark: Child | None = None
 
     # -- checks -----------------------------------------------------------------------------
     def _check(self) -> None:
-        ports = {
-            "--tweets-port": self.args.tweets_port,
-            "--tweets-socket-port": self.args.tweets_socket_port,
-            "--txns-port": self.args.txns_port,
-            "--txns-socket-port": self.args.txns_socket_port,
-            "--orders-port": self.args.orders_port,
-            "--orders-socket-port": self.args.orders_socket_port,
-            "--alerting-port": self.args.alerting_port,
-            "--exporter-port": self.args.exporter_port,
-        }
-        seen: dict[int, str] = {}
-        for flag, number in ports.items():
-            if number in seen:
-                raise StartupError(f"{flag} and {seen[number]} are both {number}; "
-                                   f"give each service its own port")
-            seen[number] = flag
+        s = self.settings
+        for name in PORTS:  # RunSettings.validate refused two services on one port
+            number = getattr(s, name)
             if not port_free(HOST, number):
-                env = "STREAMWATCH_" + flag.lstrip("-").replace("-", "_").upper()
-                raise StartupError(
-                    f"port {number} on {HOST} is already in use (needed for {flag}). "
-                    f"Stop what holds it (`ss -ltnp 'sport = :{number}'` shows it; an earlier "
-                    f"`streamwatch run` may still be running) or pick another port with "
-                    f"{flag} N (env {env}).")
-        if not self.args.no_spark:
+                # an earlier `streamwatch run` is the usual holder
+                raise StartupError(port_in_use_message(
+                    HOST, number, f"{s.flag(name)} N (env {s.env(name)}); an earlier "
+                    "`streamwatch run` may still be running"))
+        if not self.settings.no_spark:
             try:
                 find_java_home(17)
             except JavaNotFound as exc:
@@ -83,7 +69,7 @@ class Launcher:
 
     # -- start ------------------------------------------------------------------------------
     def _start_services(self, admin_token: str, ingest_token: str) -> None:
-        a, d = self.args, str(self.data_dir)
+        a, d = self.settings, str(self.data_dir)
         seed = [] if a.seed is None else ["--seed", str(a.seed)]
         if a.new_world:
             seed.append("--new-world")
@@ -91,7 +77,7 @@ class Launcher:
         # the processor posts alerts, progress and trends with the ingest token
         ingest_env = {"STREAMWATCH_INGEST_TOKEN": ingest_token}
         common_env = {"STREAMWATCH_ADMIN_TOKEN": admin_token,
-                      "STREAMWATCH_WEBHOOK_ALLOW_PRIVATE": "1", **ingest_env}
+                      "STREAMWATCH_ALERTING_WEBHOOK_ALLOW_PRIVATE": "1", **ingest_env}
         children = [
             Child("tweet-ingester", streamwatch_argv(
                 "tweets", "--rate", str(a.tweet_rate), *seed, "--http-port", str(a.tweets_port),
@@ -167,7 +153,7 @@ class Launcher:
 
     # -- loop -------------------------------------------------------------------------------
     def _say(self, message: str) -> None:
-        if self.args.headless:
+        if self.settings.headless:
             log.info(message)
         else:
             self.console.print(f"[bold cyan]streamwatch[/] {message}")
@@ -177,13 +163,14 @@ class Launcher:
 
     def _watch(self) -> int:
         reader = StatusReader(self.endpoints)
-        deadline = None if self.args.duration is None else time.monotonic() + self.args.duration
+        duration = self.settings.duration
+        deadline = None if duration is None else time.monotonic() + duration
         footer = (f"dashboard: {self.endpoints.exporter}/   data: {self.data_dir}   "
                   f"logs: {self.data_dir / 'logs'}   "
                   f"alerts: {self.endpoints.alerting}/v1/alerts")
         self._say(f"live dashboard: open {self.endpoints.exporter}/ in a browser")
         last_log = 0.0
-        live = None if self.args.headless else Live(console=self.console, auto_refresh=False,
+        live = None if self.settings.headless else Live(console=self.console, auto_refresh=False,
                                                     screen=False)
         try:
             if live is not None:
@@ -208,7 +195,7 @@ class Launcher:
                 elif time.monotonic() - last_log >= 5:
                     log_snapshot(snap, spark_alive=self._spark_alive())
                     last_log = time.monotonic()
-                self.stop_event.wait(self.args.refresh)
+                self.stop_event.wait(self.settings.refresh)
             return 0
         finally:
             if live is not None:
@@ -237,8 +224,8 @@ class Launcher:
             signal.signal(s, on_signal)
         try:
             self._start_services(admin_token, ingest_token)
-            if self.args.webhook:
-                self._subscribe(self.args.webhook, admin_token)
+            if self.settings.webhook:
+                self._subscribe(self.settings.webhook, admin_token)
             return self._watch()
         except (StartupError, RuntimeError) as exc:
             print(f"streamwatch run: {exc}", file=sys.stderr)

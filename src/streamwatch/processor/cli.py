@@ -3,6 +3,10 @@
 Sources (--source):
   feed:URL/FEED      replayable feed of a producer, exactly-once with the checkpoint
                      (e.g. feed:http://127.0.0.1:7101/tweets)
+  kafka:HOST:PORT[,HOST:PORT...]/TOPIC
+                     a Kafka topic through Spark's connector, exactly-once with the
+                     checkpoint (e.g. kafka:127.0.0.1:9092/transactions); options with
+                     --kafka-option KEY=VALUE and --kafka-properties FILE
   file:PATH          JSONL file or directory of the event schema
   socket:HOST:PORT   Spark's socket source, course examples only: NOT fault tolerant
 Sinks (--sink): http:URL | jsonl:DIR | console
@@ -15,6 +19,8 @@ Examples:
   streamwatch process hashtags --source file:tweets.jsonl --trigger available-now \\
       --sink jsonl:/tmp/trends --checkpoint /tmp/ck
   streamwatch process fraud --source feed:http://127.0.0.1:7102/transactions
+  streamwatch process fraud --source kafka:127.0.0.1:9092/transactions \\
+      --kafka-option startingOffsets=latest --kafka-properties client.properties
   streamwatch process orders --sink jsonl:/tmp/orders --exporter-url http://127.0.0.1:7104
   streamwatch process wordcount --source socket:127.0.0.1:7201 --sink console
 """
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -75,7 +82,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, job: str) -> None:
     """Flags every job has; defaults depend on the job."""
     _module, _help, source, sink = JOBS[job]
     add_flag(parser, "--source", default=source, metavar="SPEC",
-             help="feed:URL/FEED, file:PATH or socket:HOST:PORT")
+             help="feed:URL/FEED, kafka:HOST:PORT/TOPIC, file:PATH or socket:HOST:PORT")
     add_flag(parser, "--sink", default=sink, metavar="SPEC", help="http:URL, jsonl:DIR or console")
     add_flag(parser, "--data-dir", default="./.streamwatch",
              help="base directory of the default checkpoint")
@@ -91,9 +98,24 @@ def add_common_arguments(parser: argparse.ArgumentParser, job: str) -> None:
     add_flag(parser, "--exporter-url", default=None, metavar="URL",
              help="metrics-exporter base URL; progress events (and trends) are POSTed there")
     add_flag(parser, "--max-records-per-trigger", type=non_negative_int, default=0,
-             help="feed sources: at most this many records per micro-batch (0 = no limit)")
+             help="feed and Kafka sources: at most this many records per micro-batch "
+                  "(0 = no limit)")
     add_flag(parser, "--max-files-per-trigger", type=non_negative_int, default=0,
              help="file sources: at most this many new files per micro-batch (0 = no limit)")
+    # Repeatable: the env twin holds one KEY=VALUE per line (SASL values contain ; and ,),
+    # and the command line's items come after it, so they win.
+    kafka_env = env_name("--kafka-option")
+    parser.add_argument(
+        "--kafka-option", action="append", metavar="KEY=VALUE",
+        default=[line.strip() for line in os.environ.get(kafka_env, "").splitlines()
+                 if line.strip()],
+        help="Kafka sources: a Spark source option (startingOffsets=latest, "
+             "maxOffsetsPerTrigger=...) or a Kafka client setting spelt kafka.KEY "
+             "(kafka.security.protocol=SASL_SSL); repeatable, wins over --kafka-properties "
+             f"[env {kafka_env}; one KEY=VALUE per line; default: none]")
+    add_flag(parser, "--kafka-properties", default=None, metavar="FILE",
+             help="Kafka sources: a Kafka client properties file (TLS/SASL settings, "
+                  "key=value lines)")
     add_flag(parser, "--restarts", type=non_negative_int, default=3,
              help="how often a failed job is restarted from its checkpoint (exactly-once) "
                   "before the process gives up with exit 1")
@@ -171,11 +193,13 @@ def main(args: argparse.Namespace) -> int:
     finish_args(args)
     from streamwatch.processor.io.sinks import SinkSpecError, parse_sink
     from streamwatch.processor.io.sources import SourceSpecError, parse_source
+    from streamwatch.processor.jobs import source_options
 
     try:
         parse_source(args.source)
         parse_sink(args.sink)
         conf = spark_conf(args.spark_conf)
+        source_options(args)  # a bad --kafka-option or properties file fails here, not in Spark
     except (SourceSpecError, SinkSpecError, ValueError) as exc:
         return _fail(str(exc))
     return run_job(args, conf)
@@ -202,6 +226,10 @@ def run_jobs(jobs: Sequence[argparse.Namespace], *, master: str, app_name: str,
         log.info("stopping", extra={"signal": signal.Signals(signum).name})
         stop.set()
 
+    if any(str(a.source).startswith("kafka:") for a in jobs):
+        from streamwatch.processor.io.kafka import connector_conf, merge_conf
+
+        conf = merge_conf(conf or {}, connector_conf())
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     spark = build_session(master, app_name, conf)  # feed: sources register their data source
     forwarder = None

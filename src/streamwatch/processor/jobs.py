@@ -61,13 +61,23 @@ def checkpoint_dir(args: argparse.Namespace, query: str) -> str:
 def source_options(args: argparse.Namespace) -> dict[str, str]:
     """Options for ``sources.read_stream`` from the common flags.
 
-    ``--max-records-per-trigger`` applies to feed sources, ``--max-files-per-trigger``
-    to file sources (Spark's file source counts files, not records); the socket
-    source has no limit.
+    ``--max-records-per-trigger`` applies to feed and Kafka sources,
+    ``--max-files-per-trigger`` to file sources (Spark's file source counts files, not
+    records); the socket source has no limit. A Kafka source also gets
+    ``--kafka-properties`` and every ``--kafka-option``.
     """
     source = str(getattr(args, "source", ""))
     records = int(getattr(args, "max_records_per_trigger", 0) or 0)
     files = int(getattr(args, "max_files_per_trigger", 0) or 0)
+    if source.startswith("kafka:"):
+        from streamwatch.processor.io import kafka
+
+        return kafka.source_options(
+            kafka.parse_kafka(source.removeprefix("kafka:")),
+            options=getattr(args, "kafka_option", None) or (),
+            properties_file=getattr(args, "kafka_properties", None),
+            max_records_per_trigger=records,
+        )
     if records > 0 and source.startswith("feed:"):
         return {"maxRecordsPerTrigger": str(records)}
     if files > 0 and source.startswith("file:"):

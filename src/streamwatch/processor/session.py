@@ -2,7 +2,7 @@
 
 Sets what PySpark needs on this kind of machine before the JVM starts:
 ``JAVA_HOME`` (newest JDK >= 17, or >= 25 for ``local-cluster``/standalone,
-whose executors of PySpark 4.3 need it), ``PYSPARK_PYTHON`` so that Python
+whose executors of PySpark 4.2 need it), ``PYSPARK_PYTHON`` so that Python
 workers run this interpreter (with pandas and pyarrow), and the streaming
 metrics settings Prometheus users expect.
 """

@@ -28,11 +28,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from streamwatch.core.flags import add_flag, probability
-
-FEED_PAGE = 10_000
 
 
 class InputError(ValueError):
@@ -84,39 +81,24 @@ def read_jsonl(path: str, what: str) -> Iterator[dict[str, Any]]:
                 yield doc
 
 
-def feed_base(url: str) -> tuple[str, str]:
-    """``http://h:p/labels`` or ``http://h:p/v1/feeds/labels`` -> (``http://h:p``, ``labels``)."""
-    parts = urlsplit(url)
-    segments = [s for s in parts.path.split("/") if s]
-    if not segments:
-        raise InputError(f"--labels {url}: name the feed, e.g. http://127.0.0.1:7102/labels")
-    return f"{parts.scheme}://{parts.netloc}", segments[-1]
-
-
 def read_feed(url: str) -> Iterator[dict[str, Any]]:
-    """Every record of a feed from earliest to the latest offset at call time."""
-    import requests
+    """Every record of a feed from earliest to its end when the read starts."""
+    from streamwatch.feed.client import FeedClient, FeedError
 
-    base, feed = feed_base(url)
     try:
-        resp = requests.get(f"{base}/v1/feeds/{feed}/offsets", timeout=10)
-        resp.raise_for_status()
-        offsets = resp.json()
-        start, end = int(offsets["earliest"]), int(offsets["latest"])
-        while start < end:
-            stop = min(end, start + FEED_PAGE)
-            page = requests.get(f"{base}/v1/feeds/{feed}/records",
-                                params={"start": start, "end": stop}, timeout=30)
-            page.raise_for_status()
-            lines = [ln for ln in page.content.splitlines() if ln.strip()]
-            if not lines:
-                break
-            for line in lines:
-                yield json.loads(line)
-            start += len(lines)
-    except (requests.RequestException, KeyError, ValueError) as exc:
-        raise InputError(f"--labels {url}: cannot read the feed ({exc}); is the simulator "
-                         "running and is this its labels feed?") from None
+        feed = FeedClient.from_url(url, timeout=30)
+    except ValueError as exc:
+        raise InputError(f"--labels {url}: {exc}") from None
+    with feed:
+        try:
+            offsets = feed.offsets()
+            for offset, doc in feed.objects(offsets.earliest, offsets.latest):
+                if not isinstance(doc, dict):
+                    raise InputError(f"--labels {url}: record {offset} is not a JSON object")
+                yield doc
+        except FeedError as exc:
+            raise InputError(f"--labels {url}: cannot read the feed ({exc}); is the "
+                             "simulator running and is this its labels feed?") from None
 
 
 def evaluate(alerts_path: str, labels_path: str) -> dict[str, Any]:

@@ -18,10 +18,11 @@ from flask.testing import FlaskClient
 from prometheus_client import CollectorRegistry
 
 from streamwatch.alerting.app import create_app
-from streamwatch.alerting.config import AlertingConfig, ConfigError
 from streamwatch.alerting.runtime import Runtime
+from streamwatch.alerting.settings import AlertingSettings
 from streamwatch.alerting.signing import new_secret
 from streamwatch.core.http import route_paths
+from streamwatch.core.settings import SettingsError
 from tests.factories import alert_body
 from tests.procs import INGEST_TOKEN, ingest_headers
 
@@ -37,7 +38,7 @@ def alert(i: int, rule: str = "velocity", severity: str = "high") -> dict[str, A
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
-    application = create_app(AlertingConfig(
+    application = create_app(AlertingSettings(
         data_dir=tmp_path, admin_token=TOKEN, ingest_token=INGEST_TOKEN, allow_private=True,
         max_body_bytes=64 << 10, max_batch=50))
     yield application
@@ -65,10 +66,10 @@ def test_openapi_matches_routes(app: Flask, client: FlaskClient) -> None:
 
 
 def test_config_refuses_a_missing_or_short_token(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="STREAMWATCH_ADMIN_TOKEN"):
-        AlertingConfig(data_dir=tmp_path)
-    with pytest.raises(ConfigError):
-        AlertingConfig(data_dir=tmp_path, admin_token="short")
+    with pytest.raises(SettingsError, match="STREAMWATCH_ADMIN_TOKEN"):
+        AlertingSettings(data_dir=tmp_path)
+    with pytest.raises(SettingsError):
+        AlertingSettings(data_dir=tmp_path, admin_token="short")
 
 
 def test_ingest_is_idempotent_and_counted(app: Flask, client: FlaskClient) -> None:
@@ -163,7 +164,7 @@ def test_subscription_validation(client: FlaskClient) -> None:
         ({"url": "ftp://example.com/"}, "url"),
         ({"url": "http://169.254.169.254/"}, "url"),
         ({"url": "http://127.0.0.1/", "rules": []}, "rules"),
-        ({"url": "http://127.0.0.1/", "rules": ["Bad Rule"]}, "rules"),
+        ({"url": "http://127.0.0.1/", "rules": ["Bad Rule"]}, "rules[0]"),
         ({"url": "http://127.0.0.1/", "min_severity": "urgent"}, "min_severity"),
         ({"url": "http://127.0.0.1/", "colour": "red"}, "colour"),
         ({}, "url"),
@@ -208,10 +209,10 @@ def test_a_detection_time_from_a_broken_clock_is_refused_naming_the_field(
 # -- hardening (issue 18): each test below failed before the fix ------------------------
 
 def test_config_needs_a_separate_ingest_token(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="STREAMWATCH_INGEST_TOKEN"):
-        AlertingConfig(data_dir=tmp_path, admin_token=TOKEN)
-    with pytest.raises(ConfigError, match="different values"):
-        AlertingConfig(data_dir=tmp_path, admin_token=TOKEN, ingest_token=TOKEN)
+    with pytest.raises(SettingsError, match="STREAMWATCH_INGEST_TOKEN"):
+        AlertingSettings(data_dir=tmp_path, admin_token=TOKEN)
+    with pytest.raises(SettingsError, match="different values"):
+        AlertingSettings(data_dir=tmp_path, admin_token=TOKEN, ingest_token=TOKEN)
 
 
 def test_ingest_needs_the_ingest_token_and_json(app: Flask) -> None:
@@ -319,7 +320,7 @@ def test_replay_since_out_of_range_is_422(client: FlaskClient) -> None:
 def test_a_url_that_cannot_be_sent_follows_the_failure_policy(tmp_path: Path) -> None:
     """A URL stored before normalisation (or anything else raising while sending) is a
     recorded failed attempt: retried on the schedule, then dead, the subscription off."""
-    app = create_app(AlertingConfig(
+    app = create_app(AlertingSettings(
         data_dir=tmp_path, admin_token=TOKEN, ingest_token=INGEST_TOKEN, allow_private=True,
         retry_schedule=(0.0, 0.0), retry_jitter=0.0))
     rt = Runtime.of(app)

@@ -71,7 +71,7 @@ def test_malformed_urls(url: str, message: str) -> None:
 
 
 def test_internal_addresses_are_refused_unless_allowed() -> None:
-    with pytest.raises(UnsafeUrl, match=r"loopback.*STREAMWATCH_WEBHOOK_ALLOW_PRIVATE"):
+    with pytest.raises(UnsafeUrl, match=r"loopback.*STREAMWATCH_ALERTING_WEBHOOK_ALLOW_PRIVATE"):
         check_url("http://127.0.0.1:8080/hook", allow_private=False)
     assert check_url("http://127.0.0.1:8080/hook", allow_private=True).port == 8080
     with pytest.raises(UnsafeUrl, match="private"):

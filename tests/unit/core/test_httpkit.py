@@ -16,20 +16,19 @@ from streamwatch.core.http import (
     base_app,
     json_body,
     json_response,
-    openapi_document,
     parse_bounded_ts,
     query_int,
 )
+from streamwatch.core.openapi import Answer, Param, Route, build
 
 LIMIT = 1024
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    doc = openapi_document("t", "1", {"/echo": {"post": {"responses": {"200": {}}}},
-                                      "/n": {"get": {"parameters": [
-                                          {"name": "n", "in": "query"}],
-                                          "responses": {"200": {}}}}})
+    doc = build("t", "1", {"/echo": {"post": Route("echo", {200: Answer("OK")})},
+                           "/n": {"get": Route("n", {200: Answer("OK")},
+                                               params=(Param("n", {"type": "integer"}),))}})
     app = base_app("t", CollectorRegistry(), openapi=doc)
 
     @app.post("/echo")

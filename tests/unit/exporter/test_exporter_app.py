@@ -13,15 +13,17 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from streamwatch.core.http import route_paths
-from streamwatch.exporter.app import EXTENSION, create_app
-from streamwatch.exporter.config import ConfigError, ExporterConfig
+from streamwatch.core.settings import SettingsError
+from streamwatch.exporter.app import create_app
 from streamwatch.exporter.openapi import example
+from streamwatch.exporter.routes import EXTENSION
+from streamwatch.exporter.settings import ExporterSettings
 from tests.procs import INGEST_TOKEN, ingest_headers
 
 
 @pytest.fixture
 def app() -> Flask:
-    return create_app(ExporterConfig(top_n=2, max_queries=2, ingest_token=INGEST_TOKEN))
+    return create_app(ExporterSettings(top_n=2, max_queries=2, ingest_token=INGEST_TOKEN))
 
 
 @pytest.fixture
@@ -88,7 +90,7 @@ def test_malformed_progress_is_400_and_stores_nothing(client: FlaskClient) -> No
 
 
 def test_oversized_body_is_413() -> None:
-    app = create_app(ExporterConfig(max_body_bytes=64, ingest_token=INGEST_TOKEN))
+    app = create_app(ExporterSettings(max_body_bytes=64, ingest_token=INGEST_TOKEN))
     resp = app.test_client().post("/v1/progress", json=progress(1), headers=ingest_headers())
     assert resp.status_code == 413 and resp.json["field"] == "body"
 
@@ -148,8 +150,9 @@ def test_openapi_lists_exactly_the_routes(app: Flask) -> None:
 
 
 def test_pollers_only_for_configured_upstreams() -> None:
-    assert create_app(ExporterConfig(ingest_token=INGEST_TOKEN)).extensions[EXTENSION].pollers == []
-    exporter = create_app(ExporterConfig(ingest_token=INGEST_TOKEN,
+    app = create_app(ExporterSettings(ingest_token=INGEST_TOKEN))
+    assert app.extensions[EXTENSION].pollers == []
+    exporter = create_app(ExporterSettings(ingest_token=INGEST_TOKEN,
                                          alerting_url="http://127.0.0.1:9",
                                          labels_url="http://127.0.0.1:9/v1/feeds/labels")
                           ).extensions[EXTENSION]
@@ -159,10 +162,10 @@ def test_pollers_only_for_configured_upstreams() -> None:
 # -- hardening (issue 18): each test below failed before the fix ------------------------
 
 def test_config_needs_an_ingest_token() -> None:
-    with pytest.raises(ConfigError, match="STREAMWATCH_INGEST_TOKEN"):
-        ExporterConfig()
-    with pytest.raises(ConfigError, match="STREAMWATCH_INGEST_TOKEN"):
-        ExporterConfig(ingest_token="short")
+    with pytest.raises(SettingsError, match="STREAMWATCH_INGEST_TOKEN"):
+        ExporterSettings()
+    with pytest.raises(SettingsError, match="STREAMWATCH_INGEST_TOKEN"):
+        ExporterSettings(ingest_token="short")
 
 
 @pytest.mark.parametrize("path", ["/v1/progress", "/v1/trends"])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from streamwatch.exporter.collector import METRICS, ExporterCollector
+from streamwatch.exporter.metrics import METRICS, ExporterCollector
 from streamwatch.exporter.openapi import example
 from streamwatch.exporter.progress import parse_progress
 from streamwatch.exporter.state import DURATION_BUCKETS, MAX_ALERT_SERIES, OTHER_RULE, ExporterState

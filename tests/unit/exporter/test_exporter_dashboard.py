@@ -14,9 +14,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from streamwatch.exporter import dashboard
-from streamwatch.exporter.app import EXTENSION, create_app
-from streamwatch.exporter.config import ExporterConfig
+from streamwatch.exporter.app import create_app
 from streamwatch.exporter.openapi import example
+from streamwatch.exporter.routes import EXTENSION
+from streamwatch.exporter.settings import ExporterSettings
 from streamwatch.exporter.state import RECENT_ALERTS, ExporterState
 from streamwatch.exporter.trends import parse_trends
 from tests.factories import alert_body
@@ -25,7 +26,7 @@ from tests.procs import INGEST_TOKEN, ingest_headers
 
 @pytest.fixture
 def app() -> Flask:
-    return create_app(ExporterConfig(ingest_token=INGEST_TOKEN,
+    return create_app(ExporterSettings(ingest_token=INGEST_TOKEN,
                                      alerting_url="http://127.0.0.1:9/",
                                      labels_url="http://127.0.0.1:9/v1/feeds/labels"))
 

@@ -13,15 +13,16 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from streamwatch.exporter import orders
-from streamwatch.exporter.app import EXTENSION, create_app
-from streamwatch.exporter.config import ExporterConfig
+from streamwatch.exporter.app import create_app
 from streamwatch.exporter.openapi import example
+from streamwatch.exporter.routes import EXTENSION
+from streamwatch.exporter.settings import ExporterSettings
 from tests.procs import INGEST_TOKEN, ingest_headers
 
 
 @pytest.fixture
 def app() -> Flask:
-    return create_app(ExporterConfig(ingest_token=INGEST_TOKEN))
+    return create_app(ExporterSettings(ingest_token=INGEST_TOKEN))
 
 
 @pytest.fixture
@@ -132,15 +133,15 @@ def test_posting_needs_the_ingest_token(app: Flask) -> None:
 
 def test_memory_is_bounded_in_minutes_and_breakdown_rows() -> None:
     store = orders.OrdersStore(max_minutes=3, max_breakdown=2)
-    rows = [orders.parse_row(row(m, "purchased", m, m), "r") for m in range(10)]
-    rows += [orders.parse_row(row(9, "purchased", 1, 1, category=f"c{i}"), "r")
-             for i in range(5)]
+    rows, _ = orders.parse_orders({"orders": [
+        *(row(m, "purchased", m, m) for m in range(10)),
+        *(row(9, "purchased", 1, 1, category=f"c{i}") for i in range(5))]})
     store.apply(rows, None)
     kept = store.rows()
     assert sorted({r["minute_start"][14:16] for r in kept}) == ["07", "08", "09"]
     assert len([r for r in kept if r["category"] is not None]) == 2
     # a row older than every minute kept is dropped, not kept for a moment
-    store.apply([orders.parse_row(row(1, "shipped", 1, 1), "r")], None)
+    store.apply(orders.parse_orders({"orders": [row(1, "shipped", 1, 1)]})[0], None)
     assert "01" not in {r["minute_start"][14:16] for r in store.rows()}
     assert store.snapshot()["rows_dropped"] == 4
 

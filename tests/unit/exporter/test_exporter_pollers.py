@@ -18,6 +18,7 @@ from flask import Flask, Response, request
 from streamwatch.core.http import Server
 from streamwatch.exporter.pollers import AlertsPoller, LabelsPoller, UpstreamError
 from streamwatch.exporter.state import ExporterState
+from streamwatch.feed.client import FeedError
 from tests.procs import free_port
 
 TIMING = {"interval": 0.05, "max_backoff": 0.2, "timeout": 2.0}
@@ -131,6 +132,27 @@ def test_retained_away_labels_are_skipped(serve: Callable[[Flask], str]) -> None
     poller = LabelsPoller(state, serve(upstream.app) + "/v1/feeds/labels", **TIMING)
     poller.poll_once()
     assert state.quality()["labels_read"] == 20
+
+
+def test_a_labels_page_cut_short_fails_the_poll_without_a_gap(
+        serve: Callable[[Flask], str]) -> None:
+    upstream = LabelsUpstream(cap=100)
+    upstream.records = [{"txn_id": f"t-{i}", "is_fraud": False} for i in range(250)]
+    app = upstream.app
+    state = new_state()
+    poller = LabelsPoller(state, serve(app) + "/v1/feeds/labels", **TIMING)
+
+    @app.after_request
+    def cut_the_second_page(resp: Response) -> Response:
+        if request.path.endswith("/records") and request.args["start"] == "100":
+            resp.set_data(resp.get_data()[:-10])
+        return resp
+
+    with pytest.raises(FeedError, match=r"\[100, 200\): the page was cut short"):
+        poller.poll_once()
+    # the first page counted, nothing after the cut: the next poll resumes at 100
+    assert poller.next_offset == 100
+    assert state.quality()["labels_read"] == 100
 
 
 def test_malformed_upstream_answer_is_an_error(serve: Callable[[Flask], str]) -> None:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from streamwatch.cli import build_parser
+from streamwatch.launcher.settings import RunSettings
 from streamwatch.launcher.spark_jobs import job_argvs
 from streamwatch.processor.cli import job_args
 
 
 def run_defaults(*argv: str) -> argparse.Namespace:
-    args = build_parser("run").parse_args(["run", *argv])
-    args.tweets_url, args.txns_url = "http://127.0.0.1:1", "http://127.0.0.1:2"
-    args.orders_url, args.alerting_url = "http://127.0.0.1:3", "http://127.0.0.1:4"
-    args.exporter_url = "http://127.0.0.1:5"
-    return args
+    """What the launcher hands ``spark_jobs``: its settings as text, and the services' URLs."""
+    settings = RunSettings.from_args(build_parser("run").parse_args(["run", *argv]), {})
+    return argparse.Namespace(
+        **{k: str(v) for k, v in dataclasses.asdict(settings).items()},
+        tweets_url="http://127.0.0.1:1", txns_url="http://127.0.0.1:2",
+        orders_url="http://127.0.0.1:3", alerting_url="http://127.0.0.1:4",
+        exporter_url="http://127.0.0.1:5")
 
 
 def test_every_job_parses_the_flags_the_run_gives_it() -> None:

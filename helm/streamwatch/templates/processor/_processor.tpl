@@ -10,16 +10,31 @@
 {{/* `streamwatch process <job> ...` arguments: (dict "root" $ "job" "fraud"). */}}
 {{- define "streamwatch.jobArgs" -}}
 {{- $root := .root }}
-{{- $ckpt := printf "%s/%s" $root.Values.processor.checkpoint.mountPath .job }}
+{{- /* a checkpoint holds the offsets of one kind of source: topics get their own */}}
+{{- $ckpt := printf "%s/%s%s" $root.Values.processor.checkpoint.mountPath .job (ternary "-kafka" "" $root.Values.kafka.enabled) }}
 - process
 - {{ .job }}
+{{- $k := $root.Values.kafka }}
+{{- if $k.enabled }}
+{{- $feed := get (dict "hashtags" "tweets" "fraud" "transactions" "orders" "orders") .job }}
+- --source=kafka:{{ $k.bootstrapServers }}/{{ get ($k.topics | default dict) $feed | default (printf "%s%s" $k.topicPrefix $feed) }}
+{{- if $k.clientPropertiesSecret }}
+- --kafka-properties=/etc/streamwatch/kafka/client.properties
+{{- end }}
+{{- end }}
 {{- if eq .job "hashtags" }}
+{{- if not $k.enabled }}
 - --source=feed:{{ include "streamwatch.url.tweets" $root }}/tweets
+{{- end }}
 {{- else if eq .job "fraud" }}
+{{- if not $k.enabled }}
 - --source=feed:{{ include "streamwatch.url.txns" $root }}/transactions
+{{- end }}
 - --sink=http:{{ include "streamwatch.url.alerting" $root }}/v1/alerts
 {{- else if eq .job "orders" }}
+{{- if not $k.enabled }}
 - --source=feed:{{ include "streamwatch.url.orders" $root }}/orders
+{{- end }}
 {{- /* final minutes as JSONL beside the job's checkpoint (the driver writes them) */}}
 - --sink=jsonl:{{ $ckpt }}/output
 {{- end }}
@@ -60,7 +75,57 @@ spark.ui.prometheus.enabled: "true"
 spark.metrics.conf.*.sink.prometheusServlet.class: "org.apache.spark.metrics.sink.PrometheusServlet"
 spark.metrics.conf.*.sink.prometheusServlet.path: "/metrics/prometheus"
 spark.executorEnv.PYSPARK_PYTHON: "/opt/venv/bin/python"
+{{- with .root.Values.kafka }}
+{{- if and .enabled .tlsSecret }}
+{{- /* executors open the Kafka connections: they need the TLS files the properties name */}}
+spark.kubernetes.executor.secrets.{{ .tlsSecret }}: "/etc/streamwatch/kafka-tls"
+{{- end }}
+{{- end }}
 {{- range $k, $val := $p.sparkConf }}
 {{ $k }}: {{ $val | toString | quote }}
+{{- end }}
+{{- end }}
+
+{{/* Kafka client files of a pod (volumeMounts / volumes), when kafka is enabled. */}}
+{{- define "streamwatch.kafkaMounts" -}}
+{{- $k := .Values.kafka }}
+{{- if $k.enabled }}
+{{- if $k.clientPropertiesSecret }}
+- {name: kafka-client, mountPath: /etc/streamwatch/kafka, readOnly: true}
+{{- end }}
+{{- if $k.tlsSecret }}
+- {name: kafka-tls, mountPath: /etc/streamwatch/kafka-tls, readOnly: true}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "streamwatch.kafkaVolumes" -}}
+{{- $k := .Values.kafka }}
+{{- if $k.enabled }}
+{{- if $k.clientPropertiesSecret }}
+- name: kafka-client
+  secret: {secretName: {{ $k.clientPropertiesSecret }}}
+{{- end }}
+{{- if $k.tlsSecret }}
+- name: kafka-tls
+  secret: {secretName: {{ $k.tlsSecret }}}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Env of a producer that publishes its feeds to Kafka (kafka.enabled and kafka.publish).
+Takes (dict "root" . "prefix" "TXNS"): each producer reads its own STREAMWATCH_<PREFIX>_KAFKA*. */}}
+{{- define "streamwatch.kafkaProducerEnv" -}}
+{{- $k := .root.Values.kafka }}
+{{- $p := printf "STREAMWATCH_%s" .prefix }}
+{{- if and $k.enabled $k.publish }}
+- name: {{ $p }}_KAFKA
+  value: {{ $k.bootstrapServers | quote }}
+- name: {{ $p }}_KAFKA_TOPIC_PREFIX
+  value: {{ $k.topicPrefix | quote }}
+{{- if $k.clientPropertiesSecret }}
+- name: {{ $p }}_KAFKA_PROPERTIES
+  value: /etc/streamwatch/kafka/client.properties
+{{- end }}
 {{- end }}
 {{- end }}

@@ -6,9 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamwatch.contracts.events import SEVERITIES, Alert, format_epoch_ms
-
-MESSAGE_STATES = ("pending", "delivered", "dead")
-OUTCOMES = ("delivered", "failed", "retrying", "dead")
+from streamwatch.contracts.subscriptions import MESSAGE_STATES as MESSAGE_STATES
+from streamwatch.contracts.subscriptions import OUTCOMES as OUTCOMES
 
 
 def severity_rank(severity: str) -> int:

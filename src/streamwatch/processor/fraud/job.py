@@ -209,7 +209,10 @@ def start(spark: Any, args: argparse.Namespace) -> list[StreamingQuery]:
     from streamwatch.processor.jobs import apply_trigger, checkpoint_dir, dead_letter_dir
 
     _validate(args)
-    args.buckets = buckets.resolve(str(args.checkpoint), args.buckets)
+    # a copy with the resolved count: the caller's namespace (the launcher reuses its own)
+    # keeps what the user gave, so a second start resolves from the checkpoint again
+    args = argparse.Namespace(**{**vars(args),
+                                 "buckets": buckets.resolve(str(args.checkpoint), args.buckets)})
     watcher = start_rules_watcher(args)
     sink = parse_sink(args.sink).open("alerts", label="alerts")
     future_sink = JsonlSink(Path(dead_letter_dir(args)) / "alerts-from-the-future", "alerts")

@@ -12,8 +12,9 @@ Key concepts:
   reads up to the latest offset seen when the query started, then stops.
 - A range is split into up to ``numPartitions`` partitions of at least
   ``minPartitionRecords`` records, so executors fetch in parallel.
-- A feed that does not answer makes the source wait and retry with capped
-  exponential backoff (logged) for up to ``retrySeconds``; a range that has
+- Reads go through ``streamwatch.feed.client.FeedClient``: a feed that does not
+  answer makes the source retry with capped exponential backoff (logged; the
+  project's one ``RetryPolicy``) for about ``retrySeconds``; a range that has
   fallen out of the feed's retention (HTTP 410) fails the query with a
   message saying so, since silently skipping records would break exactly-once.
 - Rows are ``offset BIGINT, value STRING`` (the raw JSON line), produced as
@@ -36,11 +37,9 @@ Expected output (``df.writeStream.format("console")``)::
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 from pyspark.sql.streaming.datasource import (
@@ -51,23 +50,11 @@ from pyspark.sql.streaming.datasource import (
 )
 from pyspark.sql.types import StructType
 
+from streamwatch.core.http_client import RetryPolicy
+from streamwatch.feed.client import FeedClient, FeedRetentionError, FeedUnavailable, Offsets
+
 SOURCE_NAME = "streamwatch_feed"
 SCHEMA = "offset BIGINT, value STRING"
-END_HEADER = "X-Streamwatch-End"
-# The feed server returns at most this many records per request; asking for
-# more is harmless (it answers with a shorter range), asking for less wastes
-# round trips.
-REQUEST_RECORDS = 10_000
-
-log = logging.getLogger(__name__)
-
-
-class FeedUnavailable(RuntimeError):
-    """The feed did not answer within the retry budget."""
-
-
-class FeedRetentionError(RuntimeError):
-    """The requested range starts below the feed's earliest retained offset."""
 
 
 @dataclass(frozen=True)
@@ -121,9 +108,17 @@ class FeedOptions:
             starting=starting,
         )
 
-    @property
-    def feed_url(self) -> str:
-        return f"{self.url}/v1/feeds/{self.feed}"
+    def client(self) -> FeedClient:
+        """A client that waits about ``retry_seconds`` for a feed that does not answer."""
+        return FeedClient(self.url, self.feed, timeout=self.request_timeout,
+                          policy=RetryPolicy.within(self.retry_seconds))
+
+    def offsets(self) -> Offsets:
+        with self.client() as feed:
+            try:
+                return feed.offsets()
+            except FeedUnavailable as exc:
+                raise _waited_too_long(self, exc) from exc
 
 
 class FeedRange(InputPartition):
@@ -152,113 +147,17 @@ def split_range(start: int, end: int, num_partitions: int, min_records: int) -> 
     return out
 
 
-T = TypeVar("T")
-
-
-def _with_retry(opts: FeedOptions, what: str, call: Callable[[], T]) -> T:
-    """Call ``call()`` until it stops raising connection errors or 5xx; back off and log."""
-    import requests
-
-    deadline = time.monotonic() + opts.retry_seconds
-    delay = 0.2
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            return call()
-        except (requests.ConnectionError, requests.Timeout, _ServerError) as exc:
-            if time.monotonic() + delay > deadline:
-                raise FeedUnavailable(
-                    f"feed {opts.feed!r} at {opts.url} did not answer {what} for "
-                    f"{opts.retry_seconds:.0f} s ({exc}); start the producer or raise the "
-                    f"retrySeconds option"
-                ) from exc
-            log.warning(
-                "feed unavailable, retrying",
-                extra={"feed": opts.feed, "url": opts.url, "what": what, "attempt": attempt,
-                       "retry_in_s": round(delay, 2), "error": str(exc)[:200]},
-            )
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
-
-
-class _ServerError(Exception):
-    """A 5xx answer: the feed is there but not healthy; worth retrying."""
-
-
-def fetch_offsets(opts: FeedOptions, session: Any = None) -> tuple[int, int]:
-    """``(earliest, latest)`` of the feed, waiting while it is down."""
-    import requests
-
-    http = session or requests
-
-    def call() -> tuple[int, int]:
-        resp = http.get(f"{opts.feed_url}/offsets", timeout=opts.request_timeout)
-        if resp.status_code >= 500:
-            raise _ServerError(f"HTTP {resp.status_code}")
-        if resp.status_code == 404:
-            raise ValueError(
-                f"feed {opts.feed!r} does not exist at {opts.url} (HTTP 404); "
-                f"GET {opts.url}/v1/feeds lists the feeds served"
-            )
-        resp.raise_for_status()
-        doc = resp.json()
-        return int(doc["earliest"]), int(doc["latest"])
-
-    return _with_retry(opts, "offsets", call)
-
-
 def _retention_error(opts: FeedOptions, start: int, end: int, earliest: Any) -> FeedRetentionError:
     return FeedRetentionError(
         f"feed {opts.feed!r} records [{start}, {end}) fell out of retention (the feed's "
         f"earliest offset is now {earliest}); they can no longer be replayed. Start the "
-        f"query with a new checkpoint, or raise the producer's retention"
-    )
+        f"query with a new checkpoint, or raise the producer's retention",
+        start=start, end=end, earliest=earliest)
 
 
-def fetch_range(opts: FeedOptions, start: int, end: int) -> Iterator[tuple[int, list[bytes]]]:
-    """Yield ``(first_offset, lines)`` chunks until all of ``[start, end)`` has been read."""
-    import requests
-
-    with requests.Session() as session:
-        pos = start
-        while pos < end:
-            def call(pos: int = pos) -> tuple[int, bytes]:
-                resp = session.get(
-                    f"{opts.feed_url}/records",
-                    params={"start": pos, "end": min(end, pos + REQUEST_RECORDS)},
-                    timeout=opts.request_timeout,
-                )
-                if resp.status_code == 410:
-                    try:
-                        earliest = resp.json().get("earliest", "unknown")
-                    except ValueError:
-                        earliest = "unknown"
-                    raise _retention_error(opts, pos, end, earliest)
-                if resp.status_code >= 500:
-                    raise _ServerError(f"HTTP {resp.status_code}")
-                resp.raise_for_status()
-                got_end = int(resp.headers.get(END_HEADER, -1))
-                return got_end, resp.content
-
-            got_end, body = _with_retry(opts, f"records [{pos}, {end})", call)
-            lines = body.split(b"\n")
-            if lines and lines[-1] == b"":
-                lines.pop()
-            if got_end < 0:  # a server without the header: trust the line count
-                got_end = pos + len(lines)
-            if got_end <= pos:
-                # The records were announced by /offsets, so they exist; an empty
-                # answer means the writer has not made them readable yet.
-                time.sleep(0.05)
-                continue
-            if len(lines) != got_end - pos or got_end > end:
-                raise RuntimeError(
-                    f"feed {opts.feed!r} answered {len(lines)} lines for [{pos}, {got_end}) "
-                    f"(asked up to {end}); the server breaks the one-record-per-line contract"
-                )
-            yield pos, lines
-            pos = got_end
+def _waited_too_long(opts: FeedOptions, exc: FeedUnavailable) -> FeedUnavailable:
+    return FeedUnavailable(f"{exc}; the source waits about {opts.retry_seconds:.0f} s for a "
+                           f"feed (raise the retrySeconds option to wait longer)")
 
 
 class FeedStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
@@ -270,8 +169,8 @@ class FeedStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         self._latest: int | None = None
 
     def initialOffset(self) -> dict[str, Any]:
-        earliest, latest = fetch_offsets(self.opts)
-        return {"offset": latest if self.opts.starting == "latest" else earliest}
+        offsets = self.opts.offsets()
+        return {"offset": offsets.latest if self.opts.starting == "latest" else offsets.earliest}
 
     def getDefaultReadLimit(self) -> ReadLimit:
         if self.opts.max_records_per_trigger > 0:
@@ -279,11 +178,12 @@ class FeedStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         return ReadAllAvailable()
 
     def prepareForTriggerAvailableNow(self) -> None:
-        self._target = fetch_offsets(self.opts)[1]
+        self._target = self.opts.offsets().latest
 
     def latestOffset(self, start: dict[str, Any], limit: ReadLimit) -> dict[str, Any]:
         pos = int(start["offset"])
-        earliest, latest = fetch_offsets(self.opts)
+        offsets = self.opts.offsets()
+        earliest, latest = offsets.earliest, offsets.latest
         self._latest = latest
         if pos < earliest:
             raise _retention_error(self.opts, pos, latest, earliest)
@@ -305,11 +205,18 @@ class FeedStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
 
         assert isinstance(partition, FeedRange)
         schema = pa.schema([("offset", pa.int64()), ("value", pa.string())])
-        for first, lines in fetch_range(self.opts, partition.start, partition.end):
-            offsets = pa.array(range(first, first + len(lines)), type=pa.int64())
-            # Lines are UTF-8 JSON from the feed; Arrow validates them as strings.
-            values = pa.array(lines, type=pa.binary()).cast(pa.string())
-            yield pa.RecordBatch.from_arrays([offsets, values], schema=schema)
+        with self.opts.client() as feed:
+            try:
+                for page in feed.pages(partition.start, partition.end):
+                    offsets = pa.array(range(page.start, page.end), type=pa.int64())
+                    # Lines are UTF-8 JSON from the feed; Arrow validates them as strings.
+                    values = pa.array(page.lines, type=pa.binary()).cast(pa.string())
+                    yield pa.RecordBatch.from_arrays([offsets, values], schema=schema)
+            except FeedRetentionError as exc:
+                raise _retention_error(self.opts, partition.start, partition.end,
+                                       exc.earliest) from None
+            except FeedUnavailable as exc:
+                raise _waited_too_long(self.opts, exc) from exc
 
     def commit(self, end: dict[str, Any]) -> None:
         # Retention is the producer's business; nothing to release here.

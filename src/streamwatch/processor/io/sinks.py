@@ -8,9 +8,11 @@ Key concepts:
   through a temporary file and an atomic rename: a batch replayed after a
   crash overwrites its own file instead of appending duplicate lines.
 - ``http:URL`` POSTs ``{wrap_key: [rows...]}`` in chunks, retrying connection
-  errors and 5xx with capped exponential backoff. Receivers dedupe (alerts by
-  ``alert_id``, trends by window + hashtag), so a retried chunk or a replayed
-  batch is harmless. A 4xx is a bug in what we send: it fails the batch.
+  errors and 502/503/504 by the project's retry policy
+  (``streamwatch.core.http_client``). Receivers dedupe (alerts by ``alert_id``,
+  trends by window + hashtag), so a retried chunk or a replayed batch is
+  harmless. Any other 4xx or 5xx fails the batch: a 4xx is a bug in what we
+  send, a 500 one in the receiver, and sending it again fixes neither.
   Every POST carries ``Authorization: Bearer $STREAMWATCH_INGEST_TOKEN`` (the
   alerting service and the exporter refuse writes without it).
 - ``console`` prints one JSON object per line on stdout.
@@ -26,10 +28,8 @@ the rows of batch 7, one JSON object per line.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +42,6 @@ from streamwatch.processor.io.files import write_atomically
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-log = logging.getLogger(__name__)
 
 Row = Mapping[str, Any]
 INGEST_TOKEN_ENV = "STREAMWATCH_INGEST_TOKEN"
@@ -146,41 +145,31 @@ class HttpSink(_DataFrameSink):
         self._session: Any = None
 
     def post(self, doc: Mapping[str, Any]) -> Any:
-        """POST one document with retries; returns the response."""
+        """POST one document, retried by the project's policy; returns the response."""
         import requests
 
+        from streamwatch.core.http_client import RETRY_STATUSES, RetryPolicy
+
         if self._session is None:
-            self._session = requests.Session()
-        body = orjson.dumps(doc)
-        delay = self.backoff_s
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                resp = self._session.post(self.url, data=body, headers=self.headers,
-                                          timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-            else:
-                if resp.status_code < 400:
-                    return resp
-                if resp.status_code < 500:
-                    hint = (f" (set {INGEST_TOKEN_ENV} to the receiver's ingest token)"
-                            if resp.status_code == 401 else "")
-                    raise SinkError(
-                        f"POST {self.url} was refused with HTTP {resp.status_code}: "
-                        f"{resp.text[:300]}{hint}"
-                    )
-                problem = f"HTTP {resp.status_code}"
-            if attempt == self.max_attempts:
-                raise SinkError(
-                    f"POST {self.url} failed {attempt} times (last: {problem}); "
-                    f"is the receiver running?"
-                )
-            log.warning("sink POST failed, retrying",
-                        extra={"url": self.url, "attempt": attempt, "error": problem[:200],
-                               "retry_in_s": round(delay, 2)})
-            time.sleep(delay)
-            delay = min(delay * 2, self.max_backoff_s)
-        raise AssertionError("unreachable")
+            # A POST is retried only because every receiver dedupes (see the module
+            # docstring): a chunk sent twice after a lost answer is stored once.
+            self._session = RetryPolicy(
+                attempts=self.max_attempts, first_delay=self.backoff_s,
+                max_delay=self.max_backoff_s, methods={"POST"}).session(self.headers)
+        try:
+            resp = self._session.post(self.url, data=orjson.dumps(doc), timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise SinkError(f"POST {self.url} failed {self.max_attempts} times (last: "
+                            f"{type(exc).__name__}: {exc}); is the receiver running?") from exc
+        if resp.status_code < 400:
+            return resp
+        if resp.status_code in RETRY_STATUSES:
+            raise SinkError(f"POST {self.url} failed {self.max_attempts} times (last: HTTP "
+                            f"{resp.status_code}); is the receiver running?")
+        hint = (f" (set {INGEST_TOKEN_ENV} to the receiver's ingest token)"
+                if resp.status_code == 401 else "")
+        raise SinkError(f"POST {self.url} was refused with HTTP {resp.status_code}: "
+                        f"{resp.text[:300]}{hint}")
 
     def write(self, batch_id: int, rows: Sequence[Row]) -> None:
         for i in range(0, len(rows), self.chunk_size):

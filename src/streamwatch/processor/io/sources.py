@@ -1,8 +1,10 @@
-"""Where a job's events come from: ``feed:``, ``file:`` and ``socket:`` specs.
+"""Where a job's events come from: ``feed:``, ``kafka:``, ``file:`` and ``socket:`` specs.
 
 Key concepts:
 - ``feed:URL/FEED`` reads feed ``FEED`` of the producer at ``URL`` through the
   replayable feed data source (offsets in the checkpoint: exactly-once).
+- ``kafka:HOST:PORT[,...]/TOPIC`` reads a Kafka topic through Spark's connector
+  (offsets in the checkpoint: exactly-once); see ``streamwatch.processor.io.kafka``.
 - ``file:PATH`` reads JSONL files (a file or a directory; new files in a
   directory are picked up), so recorded data replays through the same job.
 - ``socket:HOST:PORT`` is Spark's socket source, for the course examples. It
@@ -13,7 +15,7 @@ Key concepts:
   first DDL field (the event id), is malformed: it never reaches the job,
   it is counted in the progress's ``observedMetrics`` (``corrupt_records``)
   and, given ``dead_letter_dir``, written there by a small side query (file and
-  socket sources; a feed keeps the record at its offset, so it is not copied).
+  socket sources; a feed or a topic keeps the record at its offset, so it is not copied).
 
 Usage::
 
@@ -41,6 +43,7 @@ CORRUPT_COLUMN = "_corrupt_record"
 CORRUPT_METRIC = "corrupt"
 SPEC_HELP = (
     "use feed:URL/FEED (e.g. feed:http://127.0.0.1:7101/tweets), "
+    "kafka:HOST:PORT/TOPIC (e.g. kafka:127.0.0.1:9092/tweets), "
     "file:PATH (e.g. file:data/tweets.jsonl or file:data/) "
     "or socket:HOST:PORT (e.g. socket:127.0.0.1:7201)"
 )
@@ -52,8 +55,10 @@ class SourceSpecError(ValueError):
 
 @dataclass(frozen=True)
 class SourceSpec:
-    kind: str  # feed | file | socket
+    kind: str  # feed | kafka | file | socket
     url: str = ""
+    bootstrap: str = ""
+    topic: str = ""
     feed: str = ""
     path: str = ""
     host: str = ""
@@ -62,6 +67,8 @@ class SourceSpec:
     def __str__(self) -> str:
         if self.kind == "feed":
             return f"feed:{self.url}/{self.feed}"
+        if self.kind == "kafka":
+            return f"kafka:{self.bootstrap}/{self.topic}"
         if self.kind == "file":
             return f"file:{self.path}"
         return f"socket:{self.host}:{self.port}"
@@ -84,6 +91,14 @@ def parse_source(spec: str) -> SourceSpec:
                 f"e.g. feed:http://127.0.0.1:7102/transactions"
             )
         return SourceSpec("feed", url=m.group(1), feed=m.group(2))
+    if kind == "kafka":
+        from streamwatch.processor.io.kafka import KafkaConfigError, parse_kafka
+
+        try:
+            k = parse_kafka(rest)
+        except KafkaConfigError as exc:
+            raise SourceSpecError(str(exc)) from None
+        return SourceSpec("kafka", bootstrap=k.bootstrap, topic=k.topic)
     if kind == "file":
         return SourceSpec("file", path=rest)
     if kind == "socket":
@@ -103,7 +118,8 @@ def read_lines(
     """The raw lines of a source as a streaming DataFrame with a ``value`` STRING column.
 
     ``options`` go to the underlying Spark source (e.g. ``maxRecordsPerTrigger``
-    for feeds, ``maxFilesPerTrigger`` for files).
+    for feeds, ``maxFilesPerTrigger`` for files, ``streamwatch.processor.io.kafka.source_options``
+    for topics).
     """
     src = spec if isinstance(spec, SourceSpec) else parse_source(spec)
     opts = dict(options or {})
@@ -114,6 +130,15 @@ def read_lines(
         reader = spark.readStream.format(feed_source.SOURCE_NAME)
         reader = reader.option("url", src.url).option("feed", src.feed)
         return reader.options(**opts).load()
+    if src.kind == "kafka":
+        from streamwatch.processor.io.kafka import KafkaSpec
+        from streamwatch.processor.io.kafka import source_options as kafka_options
+
+        if "subscribe" not in opts:  # callers that pass only limits get the defaults
+            opts = {**kafka_options(KafkaSpec(src.bootstrap, src.topic)), **opts}
+        raw = spark.readStream.format("kafka").options(**opts).load()
+        # Kafka values are bytes; the jobs parse UTF-8 JSON lines like every other source.
+        return raw.selectExpr("CAST(value AS STRING) AS value")
     if src.kind == "file":
         path = Path(src.path)
         if not path.exists():
@@ -138,11 +163,18 @@ def read_stream(
     options: dict[str, str] | None = None,
     dead_letter_dir: str | None = None,
     trigger: str | None = None,
+    malformed_column: str | None = None,
 ) -> DataFrame:
     """Parsed events of ``spec`` with exactly the columns of ``ddl``; see the module docstring.
 
     ``trigger`` (``1s``, ``available-now``) is the dead-letter query's trigger;
     pass the job's own so that an ``available-now`` run also ends it.
+
+    ``malformed_column``: instead of a side query (which reads and parses the
+    whole source a second time), malformed lines of file and socket sources
+    stay in the stream, their raw line in this extra column (null on every
+    parsed event), for a ``foreachBatch`` job to dead-letter with its batch.
+    Feeds drop them as usual and the column is all null.
     """
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, StructField, StructType
@@ -167,12 +199,20 @@ def read_stream(
         CORRUPT_METRIC, F.sum(F.col("_bad").cast("long")).alias("corrupt_records"),
         F.count(F.lit(1)).alias("input_records"),
     )
-    # A feed keeps every record at its offset, so a malformed one stays there to be read
-    # again; a side query would read the whole feed a second time (a second Python source
-    # runner per job) only to copy it. Files and sockets do not keep lines: those get one.
-    if dead_letter_dir and src.kind != "feed":
+    # A feed (or a topic) keeps every record at its offset, so a malformed one stays there to
+    # be read again; a side query would read the whole feed a second time (a second Python
+    # source runner per job) only to copy it. Files and sockets do not keep lines: those get one.
+    fields = [F.col(f"e.{f.name}").alias(f.name) for f in schema.fields]
+    kept = src.kind in ("feed", "kafka")
+    if malformed_column is not None:
+        if kept:
+            return flagged.where(~F.col("_bad")).select(
+                *fields, F.lit(None).cast("string").alias(malformed_column))
+        return flagged.select(*fields, F.when(F.col("_bad"), F.col("value")).alias(
+            malformed_column))
+    if dead_letter_dir and not kept:
         _start_dead_letter(src, parsed.where(bad), dead_letter_dir, trigger or "1s")
-    return flagged.where(~F.col("_bad")).select(*[f"e.{f.name}" for f in schema.fields])
+    return flagged.where(~F.col("_bad")).select(*fields)
 
 
 def _start_dead_letter(

@@ -16,6 +16,8 @@ Key concepts:
   not ``dropDuplicatesWithinWatermark`` + a windowed aggregation).
 - Outputs, all per batch id so a replay overwrites instead of adding: rows to
   ``--sink``; late and invalid events to ``<dead-letter>/late-<batch>.jsonl``;
+  malformed lines (file and socket sources) to ``dead-letter-<batch>.jsonl``
+  from the job's own batch, not a side query that would parse the input twice;
   the rows and the running late count to the exporter's ``POST /v1/orders``;
   the observed metric ``orders`` (``events``, in every progress event) and the
   job's figures in the log.
@@ -52,6 +54,7 @@ log = logging.getLogger(__name__)
 QUERY_NAME = "orders-minutes"
 METRICS_NAME = "orders"
 STORE_DIR = "minutes"
+MALFORMED = "_malformed"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,19 +77,49 @@ def _validate(args: argparse.Namespace) -> None:
 
 
 def order_events(spark: Any, args: argparse.Namespace) -> DataFrame:
-    """Parsed order events with ``ts`` (epoch ms, null when the time does not parse)."""
+    """Parsed order events with ``ts`` (epoch ms, null when the time does not parse), and
+    malformed lines with their raw line in ``MALFORMED`` (null on parsed events)."""
     from pyspark.sql import functions as F
 
     from streamwatch.contracts.events import OrderEvent
     from streamwatch.processor.io.sources import read_stream
     from streamwatch.processor.jobs import dead_letter_dir, source_options
 
+    # malformed lines ride in the batch (MALFORMED) instead of a side query that would
+    # read and parse the whole source a second time on the same cores
     events = read_stream(spark, args.source, OrderEvent.DDL, options=source_options(args),
-                         dead_letter_dir=dead_letter_dir(args), trigger=args.trigger)
+                         dead_letter_dir=dead_letter_dir(args), trigger=args.trigger,
+                         malformed_column=MALFORMED)
     ts = F.unix_millis(F.try_to_timestamp("event_time"))
     return events.select("event_id", "order_id", "status", "event_time", "region",
-                         ts.alias("ts"), "items").observe(
-        METRICS_NAME, F.count(F.lit(1)).alias("events"))
+                         ts.alias("ts"), "items", MALFORMED).observe(
+        METRICS_NAME, F.count_if(F.col(MALFORMED).isNull()).alias("events"))
+
+
+class _MalformedLines:
+    """Dead-letters a batch's malformed lines as the source's side query would
+    (``dead-letter-<batch>.jsonl``: ``source``, ``value``, ``batch_id``)."""
+
+    def __init__(self, source: str, sink: Any) -> None:
+        from streamwatch.processor.io.sources import parse_source
+
+        self.source = str(parse_source(source))
+        self.sink = sink
+
+    def split(self, batch_id: int, table: Any) -> Any:
+        """``table`` without the malformed lines and without the ``MALFORMED`` column."""
+        import pyarrow.compute as pc
+
+        bad = pc.is_valid(table[MALFORMED])
+        if pc.any(bad).as_py():
+            lines = table.filter(bad)[MALFORMED].to_pylist()
+            self.sink.write(batch_id, [{"source": self.source, "value": v, "batch_id": batch_id}
+                                       for v in lines])
+            log.warning("malformed records dead-lettered", extra={
+                "source": self.source, "count": len(lines), "batch_id": batch_id,
+                "dir": str(self.sink.directory)})
+            table = table.filter(pc.invert(bad))
+        return table.drop_columns([MALFORMED])
 
 
 class _ExporterPoster:
@@ -122,6 +155,8 @@ def start(spark: Any, args: argparse.Namespace) -> list[StreamingQuery]:
     _validate(args)
     sink = parse_sink(args.sink).open("orders", label="orders")
     dead_letter = JsonlSink(dead_letter_dir(args), prefix="late")
+    malformed = _MalformedLines(args.source, JsonlSink(dead_letter_dir(args),
+                                                       prefix="dead-letter"))
     exporter = _ExporterPoster(args.exporter_url)
     store = MinuteStore(Path(checkpoint_dir(args, STORE_DIR)),
                         delay_ms=round(args.watermark * 1000),
@@ -129,7 +164,8 @@ def start(spark: Any, args: argparse.Namespace) -> list[StreamingQuery]:
     posted_late = [-1]
 
     def write_minutes(batch: DataFrame, batch_id: int) -> None:
-        out = store.commit(batch_id, batch.toArrow())
+        events = malformed.split(batch_id, batch.toArrow())
+        out = store.commit(batch_id, events)
         uncounted = out.late + out.invalid
         if uncounted:
             dead_letter.write(batch_id, uncounted)

@@ -174,14 +174,16 @@ class MinuteStore:
         self._loaded_through = before - 1
 
     def _add_purchases(self, table: pa.Table) -> None:
-        bought = table.filter(pc.equal(table["status"], "purchased"))
+        # the two columns first: filtering the whole table would copy its items lists
+        bought = pa.table({"order_id": table["order_id"], "purchased": table["ts"]}).filter(
+            pc.equal(table["status"], "purchased"))
         if bought.num_rows:
-            self._purchases = pa.concat_tables([self._purchases, pa.table({
-                "order_id": bought["order_id"], "purchased": bought["ts"]})])
-        if self._watermark is not None:
+            self._purchases = pa.concat_tables([self._purchases, bought])
+        if self._watermark is not None and self._purchases.num_rows:
             oldest = self._watermark - self.horizon_ms
-            self._purchases = self._purchases.filter(
-                pc.greater_equal(self._purchases["purchased"], oldest))
+            if pc.min(self._purchases["purchased"]).as_py() < oldest:
+                self._purchases = self._purchases.filter(
+                    pc.greater_equal(self._purchases["purchased"], oldest))
 
     def _prune(self, before: int) -> None:
         """Delete the files of batches before ``before`` that nothing can need any more:
@@ -211,12 +213,13 @@ class MinuteStore:
         self._prune(batch_id)
         events, invalid = _split_valid(batch)
         final_in = _final_through(self._watermark)
+        late = events.slice(0, 0)
         if final_in is not None and events.num_rows:
             late_mask = pc.less(events["ts"], final_in)
-            late = events.filter(late_mask)
-            events = events.filter(pc.invert(late_mask))
-        else:
-            late = events.slice(0, 0)
+            # filtering copies the items lists: only when there is a late event
+            if pc.any(late_mask).as_py():
+                late = events.filter(late_mask)
+                events = events.filter(pc.invert(late_mask))
         if events.num_rows:
             newest = pc.max(events["ts"]).as_py() - self.delay_ms
             self._watermark = newest if self._watermark is None else max(self._watermark,
@@ -235,9 +238,8 @@ class MinuteStore:
         record = _Record(batch_id, self._watermark, self.late_total, self.invalid_total)
         if kept.num_rows:
             record.max_minute = _minute(pc.max(kept["ts"]).as_py())
-            bought = kept.filter(pc.equal(kept["status"], "purchased"))
-            if bought.num_rows:
-                record.max_purchase = pc.max(bought["ts"]).as_py()
+            record.max_purchase = pc.max(kept["ts"].filter(
+                pc.equal(kept["status"], "purchased"))).as_py()
             sink = pa.BufferOutputStream()
             with ipc.new_file(sink, _KEPT) as writer:
                 writer.write_table(kept)
@@ -297,15 +299,19 @@ class MinuteStore:
         joined = joined.filter(pc.greater_equal(joined["ts"], joined["purchased"]))
         if not joined.num_rows:
             return {}
-        joined = joined.sort_by([("minute", "ascending"), ("status", "ascending")])
+        # group boundaries by numpy over (minute, status code): a Python loop over every
+        # timed event cost more than the join itself
+        codes = np.asarray(pc.fill_null(pc.index_in(joined["status"],
+                                                    value_set=pa.array(ORDER_STATUSES)), -1))
+        minutes_of = np.asarray(joined["minute"])
         seconds = (np.asarray(joined["ts"]) - np.asarray(joined["purchased"])) / 1000.0
-        keys = list(zip(np.asarray(joined["minute"]).tolist(),
-                        joined["status"].to_pylist(), strict=True))
-        starts = [0] + [i for i in range(1, len(keys)) if keys[i] != keys[i - 1]]
+        order = np.lexsort((codes, minutes_of))
+        minutes_of, codes, seconds = minutes_of[order], codes[order], seconds[order]
+        cuts = np.flatnonzero((np.diff(minutes_of) != 0) | (np.diff(codes) != 0)) + 1
         out = {}
-        for a, b in zip(starts, [*starts[1:], len(keys)], strict=True):
+        for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), len(order)], strict=True):
             qs = np.percentile(seconds[a:b], list(QUANTILES.values()))
-            out[(int(keys[a][0]), keys[a][1])] = {
+            out[(int(minutes_of[a]), ORDER_STATUSES[int(codes[a])])] = {
                 **{name: round(float(q), 3) for name, q in zip(QUANTILES, qs, strict=True)},
                 "n": b - a}
         return out
@@ -409,9 +415,10 @@ def _dedup(table: pa.Table) -> pa.Table:
     """Each event_id once (the first delivered)."""
     if not table.num_rows:
         return table
-    indexed = table.append_column("_i", pa.array(np.arange(table.num_rows)))
-    first = indexed.group_by("event_id", use_threads=False).aggregate([("_i", "min")])
-    return table.take(np.sort(np.asarray(first["_i_min"])))
+    # a dictionary code per id (one hash pass), then the first row of each code
+    codes = pc.fill_null(_arr(table["event_id"]).dictionary_encode().indices, -1)
+    _, first = np.unique(np.asarray(codes), return_index=True)
+    return table.take(pa.array(np.sort(first)))
 
 
 def _events(table: pa.Table, reason: str | None = None) -> list[dict[str, Any]]:

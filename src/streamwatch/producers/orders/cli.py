@@ -25,67 +25,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from streamwatch.core import flags
-from streamwatch.feed.producer import add_producer_flags
+from streamwatch.producers.orders.settings import OrdersSettings
 
-HTTP_PORT = 7105
-SOCKET_PORT = 7205
 PRODUCER = "orders"
 
 
-def start_time(text: str) -> str:
-    """``now`` or an RFC 3339 timestamp."""
-    from streamwatch.contracts.events import parse_ts
-
-    if text != "now":
-        try:
-            parse_ts(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
-
-
-def time_scale(text: str) -> float:
-    value = flags.positive_float(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1 (1 = real-time delays)")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("orders")
-    flags.add_flag(g, "--rate", default=50.0, type=flags.positive_float,
-                   help="orders purchased per second; each makes about 2.9 events (purchased, "
-                   "shipped, delivered, ...) once the first orders ship. Event time runs with "
-                   "the wall clock")
-    flags.add_flag(g, "--seed", default=None, type=flags.non_negative_int,
-                   help="random seed; the same seed gives the same orders, items, delays and "
-                   "resends (unset = the recorded world's, else a fresh one)")
-    flags.add_flag(g, "--start-time", default="now", type=start_time,
-                   help="event time of the first order: now or e.g. 2026-11-20T10:00:00Z")
-    flags.add_flag(g, "--max-events", default=None, type=flags.positive_int,
-                   help="stop generating after this many events and keep serving "
-                   "(unset = no limit)")
-    flags.add_flag(g, "--time-scale", default=1440.0, type=time_scale,
-                   help="divide every lifecycle delay by this: 1 = real time (ship after "
-                   "~8 h), 1440 = a day per minute (ship after ~20 s)")
-    flags.add_flag(g, "--cancel-rate", default=0.05, type=flags.probability,
-                   help="share of orders cancelled before they ship")
-    flags.add_flag(g, "--return-rate", default=0.04, type=flags.probability,
-                   help="share of delivered orders returned")
-    d = parser.add_argument_group("delivery order")
-    flags.add_flag(d, "--duplicate-rate", default=0.0, type=flags.probability,
-                   help="share of events sent twice (same event_id)")
-    flags.add_flag(d, "--duplicate-delay", default=5.0, type=flags.duration_seconds,
-                   help="a resend follows its original by up to this much, e.g. 5s")
-    flags.add_flag(d, "--disorder", default=0.0, type=flags.duration_seconds,
-                   help="deliver each event up to this much after its event_time order, "
-                   "e.g. 5s (event_time itself is never changed)")
-    flags.add_flag(d, "--late-fraction", default=0.0, type=flags.probability,
-                   help="share of events delivered --late-by late")
-    flags.add_flag(d, "--late-by", default=0.0, type=flags.duration_seconds,
-                   help="delay of late events, e.g. 3m")
-    add_producer_flags(parser, http_port=HTTP_PORT, socket_port=SOCKET_PORT)
+    OrdersSettings.add_arguments(parser)
 
 
 #: the flags that shape the generated world (``streamwatch.feed.world``); --max-events only
@@ -95,21 +41,21 @@ WORLD_FLAGS = ("--seed", "--rate", "--start-time", "--time-scale", "--cancel-rat
                "--late-fraction", "--late-by")
 
 
-def world_params(args: argparse.Namespace) -> dict[str, Any]:
+def world_params(settings: OrdersSettings) -> dict[str, Any]:
     """The world flags of this command line; None where the record decides (a restart
     continues the recorded seed and start time unless they are given)."""
     return {
-        "--seed": args.seed,
-        "--rate": args.rate,
-        "--start-time": None if args.start_time == "now" else args.start_time,
-        "--time-scale": args.time_scale,
-        "--cancel-rate": args.cancel_rate,
-        "--return-rate": args.return_rate,
-        "--duplicate-rate": args.duplicate_rate,
-        "--duplicate-delay": args.duplicate_delay,
-        "--disorder": args.disorder,
-        "--late-fraction": args.late_fraction,
-        "--late-by": args.late_by,
+        "--seed": settings.seed,
+        "--rate": settings.rate,
+        "--start-time": None if settings.start_time == "now" else settings.start_time,
+        "--time-scale": settings.time_scale,
+        "--cancel-rate": settings.cancel_rate,
+        "--return-rate": settings.return_rate,
+        "--duplicate-rate": settings.duplicate_rate,
+        "--duplicate-delay": settings.duplicate_delay,
+        "--disorder": settings.disorder,
+        "--late-fraction": settings.late_fraction,
+        "--late-by": settings.late_by,
     }
 
 
@@ -136,15 +82,22 @@ def build_config(params: dict[str, Any], *, max_events: int | None = None, epoch
 
 def main(args: argparse.Namespace) -> int:
     import logging
+    import sys
 
     from prometheus_client import CollectorRegistry
 
+    from streamwatch.core.settings import SettingsError
     from streamwatch.feed.producer import open_seeded_world, run_producer
     from streamwatch.producers.orders.simulator import OrderSource
 
+    try:
+        settings = OrdersSettings.from_args(args)
+    except SettingsError as exc:
+        print(f"{OrdersSettings.command}: {exc}", file=sys.stderr)
+        return 2
     opened = open_seeded_world(
-        "order-simulator", PRODUCER, args, OrderSource.feeds, world_params(args),
-        lambda params, epoch: build_config(params, max_events=args.max_events, epoch=epoch))
+        "order-simulator", PRODUCER, settings, OrderSource.feeds, world_params(settings),
+        lambda params, epoch: build_config(params, max_events=settings.max_events, epoch=epoch))
     if isinstance(opened, int):
         return opened
     world, held, config = opened
@@ -153,5 +106,5 @@ def main(args: argparse.Namespace) -> int:
     logging.getLogger(__name__).info("order-simulator configured", extra={
         "seed": config.seed, "rate": config.rate, "time_scale": config.time_scale,
         "epoch": world.epoch, "events_held": held["orders"]})
-    return run_producer("order-simulator", source, args, socket_feed="orders",
+    return run_producer("order-simulator", source, settings, socket_feed="orders",
                         registry=registry)

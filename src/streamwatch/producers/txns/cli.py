@@ -20,90 +20,14 @@ Examples:
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 from typing import Any
 
-from streamwatch.contracts.events import DETECTION_CLOCK_SKEW, SCENARIOS, parse_ts
-from streamwatch.core import flags
-from streamwatch.feed.producer import add_producer_flags
-
-HTTP_PORT = 7102
-SOCKET_PORT = 7202
-
-
-def scenario_weights(text: str) -> dict[str, float]:
-    """``card_testing=2,velocity=1`` -> weights; scenarios not named keep weight 1."""
-    weights = dict.fromkeys(SCENARIOS, 1.0)
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, sep, value = part.partition("=")
-        name = name.strip()
-        if not sep or name not in SCENARIOS:
-            raise argparse.ArgumentTypeError(
-                f"{part!r} is not SCENARIO=WEIGHT with SCENARIO one of {list(SCENARIOS)}")
-        try:
-            weight = float(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"weight {value!r} of {name} is not a number") \
-                from None
-        if weight < 0:
-            raise argparse.ArgumentTypeError(f"weight of {name} must be >= 0")
-        weights[name] = weight
-    return weights
-
-
-def start_time(text: str) -> str:
-    """``now`` or an RFC 3339 timestamp no later than the detection clock allows."""
-    if text != "now":
-        try:
-            at = parse_ts(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-        if at > datetime.now(UTC) + DETECTION_CLOCK_SKEW:
-            raise argparse.ArgumentTypeError(
-                f"{text} is in the future: alerts on its transactions would be detected "
-                "before they happened, which the alerting service refuses; give a past "
-                "time or now")
-    return text
-
-
-
-
+from streamwatch.contracts.events import parse_ts
+from streamwatch.producers.txns.settings import TxnsSettings, scenario_weights
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("transactions")
-    flags.add_flag(g, "--rate", default=200.0, type=flags.positive_float,
-                   help="transactions per second (event time advances at the same pace)")
-    flags.add_flag(g, "--seed", default=None, type=flags.non_negative_int,
-                   help="random seed; the same seed gives the same population, ids, amounts "
-                   "and incidents (unset = a fresh seed, logged at start)")
-    flags.add_flag(g, "--cards", default=None, type=flags.positive_int,
-                   help="number of customers, one card each (unset = 3 x rate x "
-                   "--legit-min-gap, at least 10000)")
-    flags.add_flag(g, "--legit-min-gap", default=60.0, type=flags.positive_float,
-                   help="seconds between two legit transactions of one card, at least")
-    flags.add_flag(g, "--start-time", default="now", type=start_time,
-                   help="event time of the first transaction: now or e.g. "
-                   "2026-11-20T10:00:00Z")
-    flags.add_flag(g, "--max-events", default=None, type=flags.positive_int,
-                   help="stop generating after this many transactions and keep serving "
-                   "(unset = no limit)")
-    f = parser.add_argument_group("fraud")
-    flags.add_flag(f, "--fraud-rate", default=0.01, type=flags.probability,
-                   help="share of all transactions that belong to fraud incidents (0..0.5)")
-    flags.add_flag(f, "--scenario-weights", default=dict.fromkeys(SCENARIOS, 1.0),
-                   type=scenario_weights, metavar="NAME=W,...",
-                   help="share of fraud transactions per scenario, relative; unnamed "
-                   f"scenarios keep 1, 0 disables one ({', '.join(SCENARIOS)})")
-    d = parser.add_argument_group("delivery order")
-    flags.add_flag(d, "--disorder", default=0.0, type=flags.duration_seconds,
-                   help="deliver each transaction up to this much after its event_time "
-                   "order, e.g. 5s (event_time itself is never changed)")
-    flags.add_flag(d, "--late-fraction", default=0.0, type=flags.probability,
-                   help="share of transactions delivered --late-by late")
-    flags.add_flag(d, "--late-by", default=0.0, type=flags.duration_seconds,
-                   help="delay of late transactions, e.g. 10m")
-    add_producer_flags(parser, http_port=HTTP_PORT, socket_port=SOCKET_PORT)
+    TxnsSettings.add_arguments(parser)
 
 
 #: the flags that shape the generated world (``streamwatch.feed.world``); --max-events only
@@ -112,20 +36,20 @@ WORLD_FLAGS = ("--seed", "--rate", "--cards", "--legit-min-gap", "--start-time",
                "--scenario-weights", "--disorder", "--late-fraction", "--late-by")
 
 
-def world_params(args: argparse.Namespace) -> dict[str, Any]:
+def world_params(settings: TxnsSettings) -> dict[str, Any]:
     """The world flags of this command line; None where the record decides (a restart
     continues the recorded seed and start time unless they are given)."""
     return {
-        "--seed": args.seed,
-        "--rate": args.rate,
-        "--cards": args.cards,
-        "--legit-min-gap": args.legit_min_gap,
-        "--start-time": None if args.start_time == "now" else args.start_time,
-        "--fraud-rate": args.fraud_rate,
-        "--scenario-weights": dict(args.scenario_weights),
-        "--disorder": args.disorder,
-        "--late-fraction": args.late_fraction,
-        "--late-by": args.late_by,
+        "--seed": settings.seed,
+        "--rate": settings.rate,
+        "--cards": settings.cards,
+        "--legit-min-gap": settings.legit_min_gap,
+        "--start-time": None if settings.start_time == "now" else settings.start_time,
+        "--fraud-rate": settings.fraud_rate,
+        "--scenario-weights": scenario_weights(settings.scenario_weights),
+        "--disorder": settings.disorder,
+        "--late-fraction": settings.late_fraction,
+        "--late-by": settings.late_by,
     }
 
 
@@ -156,15 +80,22 @@ def build_config(params: dict[str, Any], *, max_events: int | None = None, epoch
 
 def main(args: argparse.Namespace) -> int:
     import logging
+    import sys
 
     from prometheus_client import CollectorRegistry
 
+    from streamwatch.core.settings import SettingsError
     from streamwatch.feed.producer import open_seeded_world, run_producer
     from streamwatch.producers.txns.simulator import TxnSource
 
+    try:
+        settings = TxnsSettings.from_args(args)
+    except SettingsError as exc:
+        print(f"{TxnsSettings.command}: {exc}", file=sys.stderr)
+        return 2
     opened = open_seeded_world(
-        "txn-simulator", "txns", args, TxnSource.feeds, world_params(args),
-        lambda params, epoch: build_config(params, max_events=args.max_events, epoch=epoch))
+        "txn-simulator", "txns", settings, TxnSource.feeds, world_params(settings),
+        lambda params, epoch: build_config(params, max_events=settings.max_events, epoch=epoch))
     if isinstance(opened, int):
         return opened
     world, held, config = opened
@@ -175,5 +106,5 @@ def main(args: argparse.Namespace) -> int:
         "cards": source.generator.pop.size, "epoch": world.epoch,
         "first_txn_no": world.first_number,
     })
-    return run_producer("txn-simulator", source, args, socket_feed="transactions",
+    return run_producer("txn-simulator", source, settings, socket_feed="transactions",
                         registry=registry)

@@ -78,6 +78,15 @@ def test_http_sink_fails_fast_on_4xx_and_after_retries_on_refused() -> None:
             HttpSink(f"http://127.0.0.1:{server.port}/x", "k", backoff_s=0.01).write(0, [{}])
     finally:
         server.stop()
+    # a 500 is a bug in the receiver: the same POST again would not fix it
+    receiver = Receiver(failures=1, status=500)
+    server = Server(receiver, "127.0.0.1", 0).start()
+    try:
+        with pytest.raises(SinkError, match="refused with HTTP 500"):
+            HttpSink(f"http://127.0.0.1:{server.port}/x", "k", backoff_s=0.01).write(0, [{}])
+    finally:
+        server.stop()
+    assert receiver.failures == 0 and receiver.bodies == []
     from tests.procs import free_port
 
     refused = HttpSink(f"http://127.0.0.1:{free_port()}/x", "k", max_attempts=2, backoff_s=0.01)
@@ -89,20 +98,20 @@ def test_http_sink_and_progress_forwarder_send_the_ingest_token(
         tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Against the real receivers, which refuse writes without the token."""
     from streamwatch.alerting.app import create_app as alerting_app
-    from streamwatch.alerting.config import AlertingConfig
     from streamwatch.alerting.runtime import Runtime
-    from streamwatch.exporter.app import EXTENSION
+    from streamwatch.alerting.settings import AlertingSettings
     from streamwatch.exporter.app import create_app as exporter_app
-    from streamwatch.exporter.config import ExporterConfig
     from streamwatch.exporter.openapi import example
+    from streamwatch.exporter.routes import EXTENSION
+    from streamwatch.exporter.settings import ExporterSettings
     from streamwatch.processor.listener import ProgressForwarder
     from tests.factories import alert_body
 
     token = "sink-test-ingest-token-0123"
     monkeypatch.setenv("STREAMWATCH_INGEST_TOKEN", token)
-    alerting = alerting_app(AlertingConfig(data_dir=tmp_path, admin_token="a" * 32,
+    alerting = alerting_app(AlertingSettings(data_dir=tmp_path, admin_token="a" * 32,
                                            ingest_token=token))
-    exporter = exporter_app(ExporterConfig(ingest_token=token))
+    exporter = exporter_app(ExporterSettings(ingest_token=token))
     servers = [Server(app, "127.0.0.1", 0).start() for app in (alerting, exporter)]
     try:
         alert = alert_body("velocity", "c-1", ["t-1"])

@@ -166,9 +166,10 @@ def test_world_params_leave_seed_and_now_to_the_record() -> None:
     import argparse
 
     from streamwatch.producers.orders import cli
+    from streamwatch.producers.orders.settings import OrdersSettings
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
-    params = world_params(parser.parse_args([]))
+    params = world_params(OrdersSettings.from_args(parser.parse_args([]), {}))
     assert params["--seed"] is None and params["--start-time"] is None
     assert set(params) == set(cli.WORLD_FLAGS)
 

@@ -9,8 +9,9 @@ import orjson
 import pytest
 
 from streamwatch.contracts.events import parse_ts
-from streamwatch.producers.txns import cli
+from streamwatch.producers.txns import cli, settings
 from streamwatch.producers.txns.config import SimConfig
+from streamwatch.producers.txns.settings import TxnsSettings
 from streamwatch.producers.txns.simulator import TxnGenerator, TxnSource
 
 SMALL = SimConfig(seed=3, rate=100.0, fraud_rate=0.05)
@@ -124,14 +125,14 @@ def test_source_returns_when_stopped() -> None:
     assert stop.is_set()
 
 
-def _parse(argv: list[str]) -> argparse.Namespace:
+def _parse(argv: list[str]) -> TxnsSettings:
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
-    return parser.parse_args(argv)
+    return TxnsSettings.from_args(parser.parse_args(argv))
 
 
 def test_cli_builds_the_config_from_flags_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STREAMWATCH_FRAUD_RATE", "0.2")
+    monkeypatch.setenv("STREAMWATCH_TXNS_FRAUD_RATE", "0.2")
     args = _parse(["--seed", "5", "--rate", "50", "--scenario-weights", "velocity=3,amount_spike=0",
                    "--start-time", "2026-11-20T10:00:00Z", "--disorder", "2s"])
     config = cli.build_config(cli.world_params(args))
@@ -154,10 +155,10 @@ def test_cli_refuses_bad_combinations_with_the_fix(argv: list[str], needle: str)
 
 def test_cli_refuses_unknown_scenarios() -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="card_testing"):
-        cli.scenario_weights("phishing=1")
+        settings.scenario_weights("phishing=1")
 
 
 def test_cli_refuses_a_start_time_in_the_future() -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="future"):
-        cli.start_time("2099-01-01T00:00:00Z")
-    assert cli.start_time("2026-11-20T10:00:00Z") == "2026-11-20T10:00:00Z"
+        settings.start_time_text("2099-01-01T00:00:00Z")
+    assert settings.start_time_text("2026-11-20T10:00:00Z") == "2026-11-20T10:00:00Z"

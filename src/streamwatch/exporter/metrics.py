@@ -1,49 +1,24 @@
 """The Prometheus collector: every exporter metric, built from one state snapshot per scrape.
 
-A custom collector (in the style of ``prometheus_client``'s ``gc_collector``)
-rather than long-lived ``Gauge`` objects, so the exposed label sets are exactly
-the current state: a hashtag that leaves the top-N, or a query evicted from the
-bounded set, disappears from ``/metrics`` instead of lingering at its last value.
-
-``METRICS`` is the catalogue of names, types and help texts; ``describe`` yields
-it, so the names are known (to the registry, docs and dashboard tests) before
-any data arrives.
+A catalogue collector (``metric_specs``) rather than long-lived ``Gauge`` objects,
+so the exposed label sets are exactly the current state: a hashtag that leaves
+the top-N, or a query evicted from the bounded set, disappears from ``/metrics``
+instead of lingering at its last value. ``METRICS`` is the catalogue.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
-from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.core import Metric
+from prometheus_client.registry import CollectorRegistry
 
+from streamwatch.exporter.metric_specs import CatalogueCollector, MetricSpec, catalogue, family
 from streamwatch.exporter.state import ENDPOINTS, POLLERS, ExporterState, Snapshot
 
 if TYPE_CHECKING:
-    class Family(Metric):
-        """A metric family as the collector fills it: ``add_metric`` takes a value for
-        counters and gauges, buckets and a sum for histograms (the spec's kind decides)."""
-
-        def add_metric(self, *args: Any, **kwargs: Any) -> None: ...
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    name: str  # exposed name; counters include their _total suffix
-    kind: str  # counter | gauge | histogram
-    help: str
-    labels: tuple[str, ...] = ()
-
-    @property
-    def family_name(self) -> str:
-        return self.name.removesuffix("_total") if self.kind == "counter" else self.name
+    from streamwatch.exporter.metric_specs import Family
 
 
 _SPECS = (
@@ -123,33 +98,21 @@ _SPECS = (
     MetricSpec("streamwatch_exporter_labels_read_total", "counter",
                "Ground-truth labels read from the labels feed."),
 )
-METRICS: dict[str, MetricSpec] = {s.name: s for s in _SPECS}
+METRICS: dict[str, MetricSpec] = catalogue(_SPECS)
 
 
 def _family(name: str, labels: tuple[str, ...] | None = None) -> Family:
-    spec = METRICS[name]
-    labels = spec.labels if labels is None else labels
-    family: Metric
-    if spec.kind == "counter":
-        family = CounterMetricFamily(spec.family_name, spec.help, labels=labels)
-    elif spec.kind == "histogram":
-        family = HistogramMetricFamily(spec.family_name, spec.help, labels=labels, unit="")
-    else:
-        family = GaugeMetricFamily(spec.family_name, spec.help, labels=labels)
-    return cast("Family", family)
+    return family(METRICS[name], labels)
 
 
-class ExporterCollector(Collector):
+class ExporterCollector(CatalogueCollector):
     """Exposes an ``ExporterState``; registers itself on ``registry`` when given one."""
+
+    specs = METRICS
 
     def __init__(self, state: ExporterState, registry: CollectorRegistry | None = None) -> None:
         self.state = state
-        if registry is not None:
-            registry.register(self)
-
-    def describe(self) -> Iterator[Metric]:
-        for name in METRICS:
-            yield _family(name)
+        super().__init__(registry)
 
     def collect(self) -> Iterator[Metric]:
         snap = self.state.snapshot()

@@ -1,0 +1,275 @@
+"""Typed settings: every service declares each of its settings once.
+
+A service's settings are a frozen dataclass deriving from :class:`Settings`; each
+field made with :func:`setting` (or :func:`switch`) names its type, default,
+parser, help, choices and whether it is a secret. From that one declaration come
+
+- the flag ``--field-name`` (``flag=`` overrides the spelling, ``aliases=`` keeps
+  older spellings accepted), with the env twin and the default in its help;
+- the env twin ``STREAMWATCH_<SERVICE>_<FLAG>``: the prefix is the service's, so
+  ``--port`` of the alerting service and of the exporter no longer share one
+  variable. A value meant to be the same everywhere, like the ingest token,
+  names its one variable with ``env=``;
+- the older flat twin ``STREAMWATCH_<FLAG>``, still read for one release with a
+  one-line deprecation warning on stderr.
+
+Precedence: the flag, then the service's variable, then the flat one, then the
+default. Values come from the environment when the settings are built
+(:meth:`Settings.from_args`, or :meth:`Settings.from_env` where there is no
+command line, as under gunicorn), not when the parser is built, so ``--help``
+works whatever the environment holds. ``validate`` is the hook for checks
+across settings; its :class:`SettingsError` names the flag and the variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+ENV_ROOT = "STREAMWATCH_"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_KEY = "streamwatch.setting"
+#: shortest bearer token a service accepts: shorter ones are guessable
+MIN_TOKEN_LENGTH = 16
+
+T = TypeVar("T")
+S = TypeVar("S", bound="Settings")
+
+
+class SettingsError(ValueError):
+    """A setting is missing, malformed or unsafe; the message names flag and env var."""
+
+
+class _Unset:
+    """Marks a flag left off the command line (``None`` can be a real value)."""
+
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+UNSET: Any = _Unset()
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """How one setting is spelled, parsed and explained."""
+
+    help: str
+    parser: Callable[[str], Any] | None  # None: a switch (on/off)
+    choices: tuple[str, ...] | None = None
+    secret: bool = False
+    metavar: str | None = None
+    group: str | None = None
+    flag: str | None = None
+    aliases: tuple[str, ...] = ()
+    env: str | None = None
+
+
+def setting(default: T, *, help: str, parser: Callable[[str], Any] = str,
+            choices: tuple[str, ...] | None = None, secret: bool = False,
+            metavar: str | None = None, group: str | None = None, flag: str | None = None,
+            aliases: tuple[str, ...] = (), env: str | None = None) -> T:
+    """A dataclass field that is also a flag with an env twin (see the module doc)."""
+    spec = Spec(help=help, parser=parser, choices=choices, secret=secret, metavar=metavar,
+                group=group, flag=flag, aliases=aliases, env=env)
+    # a secret stays out of repr(), so logging a settings object cannot leak it
+    return dataclasses.field(default=default, metadata={_KEY: spec}, repr=not secret)
+
+
+def switch(*, help: str, group: str | None = None, flag: str | None = None,
+           env: str | None = None) -> bool:
+    """An on/off setting, off by default; its env twin takes 1/0, true/false, yes/no, on/off."""
+    spec = Spec(help=help, parser=None, group=group, flag=flag, env=env)
+    on: bool = dataclasses.field(default=False, metadata={_KEY: spec})
+    return on
+
+
+def flat_env_name(flag: str) -> str:
+    """``--http-port`` -> ``STREAMWATCH_HTTP_PORT``: the twin before per-service prefixes."""
+    return ENV_ROOT + flag.lstrip("-").replace("-", "_").upper()
+
+
+def _shown_default(value: Any, spec: Spec) -> str:
+    if spec.parser is None:
+        return "on" if value else "off"
+    if value is None or value == "":
+        return "unset"
+    if spec.secret:
+        return "hidden"
+    if isinstance(value, tuple):
+        return ",".join(_shown_default(v, spec) for v in value) or "empty"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _parse_switch(text: str) -> bool:
+    low = text.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise ValueError("must be 1/0, true/false, yes/no or on/off")
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class Settings:
+    """Base of every service's settings; subclasses are frozen dataclasses.
+
+    ``service`` is the env prefix (``ALERTING`` -> ``STREAMWATCH_ALERTING_PORT``)
+    and ``command`` how messages name the program (``streamwatch alerting``).
+    """
+
+    service: ClassVar[str]
+    command: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Checks across settings; raise :class:`SettingsError` via :meth:`problem`."""
+
+    # -- names ----------------------------------------------------------------------------
+    @classmethod
+    def _specs(cls) -> Iterator[tuple[dataclasses.Field[Any], Spec]]:
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            spec = f.metadata.get(_KEY)
+            if spec is not None:
+                yield f, spec
+
+    @classmethod
+    def _spec(cls, name: str) -> Spec:
+        for f, spec in cls._specs():
+            if f.name == name:
+                return spec
+        raise KeyError(f"{cls.__name__} has no setting {name!r}")
+
+    @classmethod
+    def flag(cls, name: str) -> str:
+        """The command-line flag of setting ``name``."""
+        return cls._spec(name).flag or "--" + name.replace("_", "-")
+
+    @classmethod
+    def env(cls, name: str) -> str:
+        """The environment variable of setting ``name``."""
+        spec = cls._spec(name)
+        if spec.env:
+            return spec.env
+        return f"{ENV_ROOT}{cls.service}_" + cls.flag(name)[2:].replace("-", "_").upper()
+
+    @classmethod
+    def legacy_env(cls, name: str) -> str | None:
+        """The flat variable still read for one release, or None if there is none."""
+        if cls._spec(name).env:
+            return None  # a name shared by services never had a flat twin of its own
+        return flat_env_name(cls.flag(name))
+
+    @classmethod
+    def where(cls, name: str) -> str:
+        """``--port (env STREAMWATCH_ALERTING_PORT)``: how a user sets ``name``."""
+        return f"{cls.flag(name)} (env {cls.env(name)})"
+
+    @classmethod
+    def problem(cls, name: str, message: str, fix: str = "") -> SettingsError:
+        """An error about setting ``name`` that tells how to set it (``fix``: to what)."""
+        return SettingsError(f"{message}; set {cls.where(name)}{fix}")
+
+    def check_token(self, name: str, label: str) -> None:
+        """Refuse a missing or guessable bearer token held in setting ``name``."""
+        if len(getattr(self, name)) < MIN_TOKEN_LENGTH:
+            raise self.problem(
+                name, f"the {label} token is missing or shorter than {MIN_TOKEN_LENGTH} "
+                "characters", " (e.g. to the output of "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+
+    # -- argparse ---------------------------------------------------------------------------
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+        """One flag per setting; left off, a flag reads as :data:`UNSET`."""
+        groups: dict[str, argparse._ArgumentGroup] = {}
+        for f, spec in cls._specs():
+            target: argparse.ArgumentParser | argparse._ArgumentGroup = parser
+            if spec.group is not None and isinstance(parser, argparse.ArgumentParser):
+                if spec.group not in groups:
+                    groups[spec.group] = parser.add_argument_group(spec.group)
+                target = groups[spec.group]
+            default = f.default
+            twin = cls.env(f.name)
+            help_text = f"{spec.help} [env {twin}; default: {_shown_default(default, spec)}]"
+            names = (cls.flag(f.name), *spec.aliases)
+            if spec.parser is None:
+                target.add_argument(*names, dest=f.name, action="store_true", default=UNSET,
+                                    help=help_text)
+            else:
+                metavar = spec.metavar
+                if metavar is None and spec.choices is None:
+                    metavar = names[0][2:].replace("-", "_").upper()
+                target.add_argument(*names, dest=f.name, type=spec.parser, default=UNSET,
+                                    choices=spec.choices, metavar=metavar, help=help_text)
+
+    @classmethod
+    def from_args(cls: type[S], args: argparse.Namespace,
+                  environ: Mapping[str, str] | None = None,
+                  warn: Callable[[str], None] = _stderr) -> S:
+        """The settings from parsed flags, then the environment, then the defaults."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f, spec in cls._specs():
+            value = getattr(args, f.name, UNSET)
+            if value is UNSET:
+                value = cls._from_environ(f.name, spec, env, warn)
+            if value is not UNSET:
+                values[f.name] = value
+        return cls(**values)
+
+    @classmethod
+    def from_env(cls: type[S], environ: Mapping[str, str] | None = None,
+                 warn: Callable[[str], None] = _stderr) -> S:
+        """The settings without a command line (gunicorn): environment, then defaults."""
+        return cls.from_args(argparse.Namespace(), environ, warn)
+
+    @classmethod
+    def _from_environ(cls, name: str, spec: Spec, env: Mapping[str, str],
+                      warn: Callable[[str], None]) -> Any:
+        twin, old = cls.env(name), cls.legacy_env(name)
+        if twin in env:
+            if old is not None and old in env:
+                warn(f"{cls.command}: {old} is ignored because {twin} is set; unset {old}")
+            return cls._parse_env(name, spec, twin, env[twin])
+        if old is not None and old in env:
+            warn(f"{cls.command}: {old} is deprecated and will stop working in the next "
+                 f"release; rename it to {twin}")
+            return cls._parse_env(name, spec, old, env[old])
+        return UNSET
+
+    @classmethod
+    def _parse_env(cls, name: str, spec: Spec, var: str, raw: str) -> Any:
+        shown = "<hidden>" if spec.secret else repr(raw)
+        parse = _parse_switch if spec.parser is None else spec.parser
+        try:
+            value = parse(raw)
+        except (ValueError, argparse.ArgumentTypeError) as exc:
+            # the parser's message may quote the value, which a secret must not show
+            why = "" if spec.secret else f": {exc}"
+            raise SettingsError(
+                f"environment variable {var}={shown} is not valid for {cls.flag(name)}"
+                f"{why}. Fix or unset {var}.") from None
+        if spec.choices is not None and value not in spec.choices:
+            raise SettingsError(
+                f"environment variable {var}={shown} is not valid for {cls.flag(name)}: "
+                f"must be one of {', '.join(spec.choices)}. Fix or unset {var}.")
+        return value
+
+
+def path_or_none(text: str) -> Path | None:
+    """A path; empty means unset (so an env twin can be set to nothing)."""
+    return Path(text) if text else None
