@@ -44,6 +44,7 @@ from streamwatch.processor.fraud.state import (
     BucketState,
     Columns,
     StateDelta,
+    member,
     pair_key,
     rows_of,
 )
@@ -468,7 +469,7 @@ def detect_delta(state: BucketState, new: pd.DataFrame, rules: RuleSet, *, ttl_m
     batch = _new_columns(new)
     recent, cards, seen = state.columns()
     batch_cards = pd.unique(batch["card"])
-    in_r, in_c, in_s = (np.isin(t["card"], batch_cards) for t in (recent, cards, seen))
+    in_r, in_c, in_s = (member(t["card"], batch_cards) for t in (recent, cards, seen))
     t_recent, t_cards, t_seen = rows_of(recent, in_r), rows_of(cards, in_c), rows_of(seen, in_s)
     replayed = pd.Series(batch["txn_id"]).isin(t_recent["txn_id"]).to_numpy()
     batch = rows_of(batch, ~replayed)
@@ -485,7 +486,7 @@ def detect_delta(state: BucketState, new: pd.DataFrame, rules: RuleSet, *, ttl_m
     gap_over[at_ok] = first_ts[at[at_ok]] - t_cards["last_ts"][at_ok] > ttl_ms
     if gap_over.any():
         gone = t_cards["card"][gap_over]
-        t_recent, t_cards, t_seen = (rows_of(t, ~np.isin(t["card"], gone))
+        t_recent, t_cards, t_seen = (rows_of(t, ~member(t["card"], gone))
                                      for t in (t_recent, t_cards, t_seen))
 
     f = _build_frame(t_recent, t_cards, batch, ttl_ms)
