@@ -273,3 +273,16 @@ class Settings:
 def path_or_none(text: str) -> Path | None:
     """A path; empty means unset (so an env twin can be set to nothing)."""
     return Path(text) if text else None
+
+
+def run_command(cls: type[S], args: argparse.Namespace, run: Callable[[S], int], *,
+                refusals: tuple[type[Exception], ...] = ()) -> int:
+    """Build ``cls`` from the command line and ``run`` it; a bad setting, or one of
+    ``refusals`` raised while starting (a busy port), is one line on stderr and exit 2,
+    the code argparse gives a malformed flag, never a traceback."""
+    errors: tuple[type[Exception], ...] = (SettingsError, *refusals)
+    try:
+        return run(cls.from_args(args))
+    except errors as exc:
+        print(f"{cls.command}: {exc}", file=sys.stderr)
+        return 2
