@@ -229,7 +229,7 @@ class Settings:
                 target = groups[spec.group]
             default = f.default
             twin = cls.env(f.name)
-            per_line = ", one per line" if spec.repeated else ""
+            per_line = "; one per line" if spec.repeated else ""
             help_text = (f"{spec.help} [env {twin}{per_line}; "
                          f"default: {_shown_default(default, spec)}]")
             names = (cls.flag(f.name), *spec.aliases)
@@ -240,9 +240,10 @@ class Settings:
                 metavar = spec.metavar
                 if metavar is None and spec.choices is None:
                     metavar = names[0][2:].replace("-", "_").upper()
-                target.add_argument(*names, dest=f.name, type=spec.parser, default=UNSET,
-                                    choices=spec.choices, metavar=metavar, help=help_text,
-                                    **({"action": _Append} if spec.repeated else {}))
+                action: type[argparse.Action] | str = _Append if spec.repeated else "store"
+                target.add_argument(*names, dest=f.name, action=action, type=spec.parser,
+                                    default=UNSET, choices=spec.choices, metavar=metavar,
+                                    help=help_text)
 
     @classmethod
     def from_args(cls: type[S], args: argparse.Namespace,

@@ -240,8 +240,8 @@ def test_repeated_help_says_one_per_line() -> None:
     parser = argparse.ArgumentParser()
     ListSettings.add_arguments(parser)
     text = " ".join(parser.format_help().split())
-    assert "an option [env STREAMWATCH_LIST_OPTION, one per line; default: none]" in text
-    assert "[env STREAMWATCH_LIST_LEVEL, one per line; default: low]" in text
+    assert "an option [env STREAMWATCH_LIST_OPTION; one per line; default: none]" in text
+    assert "[env STREAMWATCH_LIST_LEVEL; one per line; default: low]" in text
 
 
 def test_repeated_default_must_be_a_tuple() -> None:
