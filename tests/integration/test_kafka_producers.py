@@ -35,11 +35,12 @@ def broker(tmp_path: Path) -> Iterator[KafkaBroker]:
     b.stop()
 
 
-def committed(broker: KafkaBroker, topic: str, n: int, timeout: float = 90.0) -> list[tuple]:
+def committed(bootstrap: str, topic: str, n: int, timeout: float = 90.0,
+              group: str = "") -> list[tuple]:
     """At least ``n`` committed records of ``topic`` as (key, value, sw-offset), then the rest."""
     from confluent_kafka import Consumer
 
-    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": f"t-{topic}",
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group or f"t-{topic}",
                          "isolation.level": "read_committed", "auto.offset.reset": "earliest",
                          "enable.auto.commit": False})
     consumer.subscribe([topic])
@@ -88,8 +89,8 @@ def test_a_producer_killed_mid_publish_leaves_each_record_in_kafka_once(
         _wait_latest(base, "transactions", N, timeout=120)
         _wait_latest(base, "labels", N, timeout=120)
         feed = _records(base, "transactions", N)
-        got = committed(broker, "transactions", N)
-        labels = committed(broker, "labels", N)
+        got = committed(broker.bootstrap, "transactions", N)
+        labels = committed(broker.bootstrap, "labels", N)
     finally:
         for p in procs:
             if p.proc is not None and p.proc.poll() is None:

@@ -21,14 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    import sys
-
     from streamwatch.alerting.app import serve
     from streamwatch.core.http import PortBusy
-    from streamwatch.core.settings import SettingsError
+    from streamwatch.core.settings import run_command
 
-    try:
-        return serve(AlertingSettings.from_args(args))
-    except (SettingsError, PortBusy) as exc:
-        print(f"{AlertingSettings.command}: {exc}", file=sys.stderr)
-        return 2
+    return run_command(AlertingSettings, args, serve, refusals=(PortBusy,))

@@ -28,6 +28,7 @@ from streamwatch.core.settings import (
     path_or_none,
     setting,
     switch,
+    text_or_none,
 )
 
 DEFAULT_PORT = 7103
@@ -36,10 +37,6 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 
 def _host_list(text: str) -> tuple[str, ...]:
     return tuple(h.strip().lower() for h in text.split(",") if h.strip())
-
-
-def _text_or_none(text: str) -> str | None:
-    return text or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +54,7 @@ class AlertingSettings(Settings):
                                    group="storage",
                                    help="SQLite database file (default <data-dir>/alerting.db)")
     database_url: str | None = setting(
-        None, parser=_text_or_none, metavar="postgresql://...", secret=True, group="storage",
+        None, parser=text_or_none, metavar="postgresql://...", secret=True, group="storage",
         help="PostgreSQL URL; takes precedence over --db so replicas can share it")
     admin_token: str = setting(
         "", secret=True, env="STREAMWATCH_ADMIN_TOKEN", group="API",

@@ -311,6 +311,28 @@ class Settings:
         return value
 
 
-def path_or_none(text: str) -> Path | None:
-    """A path; empty means unset (so an env twin can be set to nothing)."""
-    return Path(text) if text else None
+def or_none(parse: Callable[[str], T]) -> Callable[[str], T | None]:
+    """``parse``, but empty text means unset, so an env twin can be set to nothing."""
+    def parse_or_none(text: str) -> T | None:
+        return parse(text) if text else None
+
+    # argparse names the type in its message ("invalid positive_int value")
+    parse_or_none.__name__ = getattr(parse, "__name__", "value")
+    return parse_or_none
+
+
+path_or_none = or_none(Path)
+text_or_none = or_none(str)
+
+
+def run_command(cls: type[S], args: argparse.Namespace, run: Callable[[S], int], *,
+                refusals: tuple[type[Exception], ...] = ()) -> int:
+    """Build ``cls`` from the command line and ``run`` it; a bad setting, or one of
+    ``refusals`` raised while starting (a busy port), is one line on stderr and exit 2,
+    the code argparse gives a malformed flag, never a traceback."""
+    errors: tuple[type[Exception], ...] = (SettingsError, *refusals)
+    try:
+        return run(cls.from_args(args))
+    except errors as exc:
+        print(f"{cls.command}: {exc}", file=sys.stderr)
+        return 2

@@ -21,14 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    import sys
-
     from streamwatch.core.http import PortBusy
-    from streamwatch.core.settings import SettingsError
+    from streamwatch.core.settings import run_command
     from streamwatch.exporter.app import serve
 
-    try:
-        return serve(ExporterSettings.from_args(args))
-    except (SettingsError, PortBusy) as exc:
-        print(f"{ExporterSettings.command}: {exc}", file=sys.stderr)
-        return 2
+    return run_command(ExporterSettings, args, serve, refusals=(PortBusy,))

@@ -16,13 +16,9 @@ from streamwatch.core.flags import (
     positive_duration,
     positive_int,
 )
-from streamwatch.core.settings import MIN_TOKEN_LENGTH, Settings, setting
+from streamwatch.core.settings import MIN_TOKEN_LENGTH, Settings, setting, text_or_none
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
-
-
-def _url_or_none(text: str) -> str | None:
-    return text or None
 
 
 @dataclass(frozen=True)
@@ -34,11 +30,11 @@ class ExporterSettings(Settings):
     port: int = setting(7104, parser=port, help="HTTP port (0 = any free)")
     # Upstreams polled in the background; None switches the poller off.
     alerting_url: str | None = setting(
-        None, parser=_url_or_none, metavar="URL",
+        None, parser=text_or_none, metavar="URL",
         help="alerting service base URL to poll for alerts (e.g. http://127.0.0.1:7103); "
              "unset: no alert metrics")
     labels_url: str | None = setting(
-        None, parser=_url_or_none, metavar="URL",
+        None, parser=text_or_none, metavar="URL",
         help="labels feed URL for live precision/recall "
              "(e.g. http://127.0.0.1:7102/v1/feeds/labels); unset: no quality metrics")
     poll_interval: float = setting(2.0, parser=positive_duration, metavar="DURATION",

@@ -31,7 +31,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -45,6 +45,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ConfigT = TypeVar("ConfigT")
+ConfigT_co = TypeVar("ConfigT_co", covariant=True)
+
+
+class BuildConfig(Protocol[ConfigT_co]):
+    """A simulator's config from its world's parameters; ValueError names the flags to fix."""
+
+    def __call__(self, params: dict[str, Any], *, max_events: int | None, epoch: int
+                 ) -> ConfigT_co: ...
 
 
 def latest_offsets(settings: ProducerSettings, feeds: tuple[str, ...]) -> dict[str, int]:
@@ -232,11 +240,12 @@ def _kafka_publisher(service: str, settings: ProducerSettings, registry: Collect
 
 def open_seeded_world(service: str, producer: str, settings: ProducerSettings,
                       feeds: tuple[str, ...], asked: dict[str, Any],
-                      build: Callable[[dict[str, Any], int], ConfigT]
+                      build: BuildConfig[ConfigT], *, max_events: int | None
                       ) -> tuple[World, dict[str, int], ConfigT] | int:
     """For a simulator whose world flags include ``--seed`` and ``--start-time``: check the
     flags, continue or create the world (a fresh seed, the current time), and build the
-    generator's config from the world's parameters with ``build(params, epoch)``.
+    generator's config from the world's parameters with
+    ``build(params, max_events=max_events, epoch=epoch)``.
 
     Returns the world, the records each feed holds and the config; or prints why it
     cannot (naming the flag to fix) and returns the exit code 2.
@@ -250,10 +259,11 @@ def open_seeded_world(service: str, producer: str, settings: ProducerSettings,
     try:
         # refuse bad flags before a world is recorded with them
         build({**asked, "--seed": asked["--seed"] or 0,
-               "--start-time": asked["--start-time"] or now}, 1)
+               "--start-time": asked["--start-time"] or now},
+              max_events=max_events, epoch=1)
         world, held = open_world(producer, settings, feeds, asked, defaults={
             "--seed": worlds.fresh_seed(), "--start-time": now})
-        return world, held, build(world.params, world.epoch)
+        return world, held, build(world.params, max_events=max_events, epoch=world.epoch)
     except ValueError as exc:  # WorldError included
         print(f"{service}: {exc}", file=sys.stderr)
     except OSError as exc:

@@ -13,16 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamwatch.core.flags import byte_size, duration_seconds, port, positive_int
-from streamwatch.core.settings import Settings, path_or_none, setting, switch
+from streamwatch.core.settings import Settings, path_or_none, setting, switch, text_or_none
 
 FSYNC_POLICIES = ("always", "interval", "never")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 FEED = "feed server and log"
 KAFKA = "Kafka (optional)"
-
-
-def _text_or_none(text: str) -> str | None:
-    return text or None
 
 
 def http_port(default: int) -> int:
@@ -80,7 +76,7 @@ class ProducerSettings(Settings):
                                   "instead of continuing the one recorded under --data-dir; "
                                   "the feeds keep their earlier records")
     kafka: str | None = setting(
-        None, parser=_text_or_none, metavar="HOST:PORT[,HOST:PORT]", group=KAFKA,
+        None, parser=text_or_none, metavar="HOST:PORT[,HOST:PORT]", group=KAFKA,
         help="also publish every feed to Kafka at these bootstrap servers, exactly once "
              "(transactions); the feed log stays the local durable buffer")
     kafka_topic_prefix: str = setting("", metavar="PREFIX", group=KAFKA,

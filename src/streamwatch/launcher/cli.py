@@ -24,14 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    import sys
-
-    from streamwatch.core.settings import SettingsError
+    from streamwatch.core.settings import run_command
     from streamwatch.launcher.launcher import Launcher
 
-    try:
-        settings = RunSettings.from_args(args)
-    except SettingsError as exc:
-        print(f"{RunSettings.command}: {exc}", file=sys.stderr)
-        return 2
-    return Launcher(settings).run()
+    return run_command(RunSettings, args, lambda settings: Launcher(settings).run())

@@ -12,22 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamwatch.core.flags import duration_seconds, port, positive_float
-from streamwatch.core.settings import Settings, setting, switch
+from streamwatch.core.settings import Settings, or_none, setting, switch, text_or_none
 
 SERVICES = "services"
 SPARK = "Spark jobs"
-
-
-def _duration_or_none(text: str) -> float | None:
-    return duration_seconds(text) if text else None
-
-
-def _text_or_none(text: str) -> str | None:
-    return text or None
-
-
-def _int_or_none(text: str) -> int | None:
-    return int(text) if text else None
 
 
 @dataclass(frozen=True)
@@ -37,10 +25,10 @@ class RunSettings(Settings):
 
     headless: bool = switch(help="log status lines instead of the live view")
     duration: float | None = setting(
-        None, parser=_duration_or_none, metavar="DURATION",
+        None, parser=or_none(duration_seconds), metavar="DURATION",
         help="stop after this long (e.g. 90, 90s, 5m); runs until Ctrl-C when unset")
     webhook: str | None = setting(
-        None, parser=_text_or_none, metavar="URL",
+        None, parser=text_or_none, metavar="URL",
         help="subscribe this URL to fraud alerts at start and print its secret once")
     data_dir: Path = setting(Path("./.streamwatch"), parser=Path,
                              help="feed logs, alert database, checkpoints and logs")
@@ -55,7 +43,7 @@ class RunSettings(Settings):
         help="orders purchased per second (each makes ~2.9 events: shipped, delivered, ...; "
              "a day of an order's life passes in a minute)")
     seed: int | None = setting(
-        None, parser=_int_or_none, group=SERVICES,
+        None, parser=or_none(int), group=SERVICES,
         help="seed for the generators (unset: the one recorded under --data-dir by an "
              "earlier run, else random)")
     new_world: bool = switch(

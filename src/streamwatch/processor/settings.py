@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from streamwatch.core.flags import duration_seconds, non_negative_int, probability
-from streamwatch.core.settings import Settings, setting
+from streamwatch.core.settings import Settings, or_none, setting
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 AVAILABLE_NOW = "available-now"
@@ -48,10 +48,6 @@ def bucket_count(text: str) -> int:
     if not 1 <= value <= 4096:
         raise argparse.ArgumentTypeError(f"{text} must be within 1..4096")
     return value
-
-
-def _text_or_none(text: str) -> str | None:
-    return text or None
 
 
 def parse_spark_conf(text: str) -> dict[str, str]:
@@ -83,7 +79,7 @@ def sink_setting(default: str) -> str:
 def checkpoint_setting(job: str) -> str | None:
     """The ``--checkpoint`` field; its help names the job's default directory."""
     chosen: str | None = setting(
-        None, parser=_text_or_none, metavar="DIR",
+        None, parser=or_none(str), metavar="DIR",
         help=f"checkpoint directory (default <data-dir>/checkpoints/{job}); keep it to "
              "resume exactly where the job stopped")
     return chosen
@@ -102,14 +98,14 @@ class ProcessSettings(Settings):
     data_dir: str = setting("./.streamwatch", help="base directory of the default checkpoint")
     checkpoint: str | None = checkpoint_setting("<job>")
     dead_letter: str | None = setting(
-        None, parser=_text_or_none, metavar="DIR",
+        None, parser=or_none(str), metavar="DIR",
         help="where malformed input lines go (default <checkpoint>/dead-letter)")
     trigger: str = setting(trigger_value("1s"), parser=trigger_value,
                            help="micro-batch interval (1s, 500ms, ...) or available-now "
                                 "(process what is there, then exit)")
     master: str = setting("local[*]", help="Spark master URL")
     exporter_url: str | None = setting(
-        None, parser=_text_or_none, metavar="URL",
+        None, parser=or_none(str), metavar="URL",
         help="metrics-exporter base URL; progress events (and trends) are POSTed there")
     max_records_per_trigger: int = setting(
         0, parser=non_negative_int,
@@ -125,7 +121,7 @@ class ProcessSettings(Settings):
              "maxOffsetsPerTrigger=...) or a Kafka client setting spelt kafka.KEY "
              "(kafka.security.protocol=SASL_SSL); repeatable, wins over --kafka-properties")
     kafka_properties: str | None = setting(
-        None, parser=_text_or_none, metavar="FILE",
+        None, parser=or_none(str), metavar="FILE",
         help="Kafka sources: a Kafka client properties file (TLS/SASL settings, key=value lines)")
     restarts: int = setting(3, parser=non_negative_int,
                             help="how often a failed job is restarted from its checkpoint "
@@ -192,12 +188,12 @@ class FraudSettings(ProcessSettings):
     sink: str = sink_setting("http:http://127.0.0.1:7103/v1/alerts")
     checkpoint: str | None = checkpoint_setting(job)
     rules: str | None = setting(
-        None, parser=_text_or_none, metavar="PATH",
+        None, parser=or_none(str), metavar="PATH",
         help="fraud rules YAML (docs/fraud-rules.md); default: the packaged rules.yaml")
     rules_poll: float = setting(1.0, parser=duration_seconds,
                                 help="how often the driver checks the rules file for changes")
     rules_publish_dir: str | None = setting(
-        None, parser=_text_or_none, metavar="DIR",
+        None, parser=or_none(str), metavar="DIR",
         help="shared directory (driver + executors) for the active rules snapshot "
              "(default <checkpoint>/rules)")
     state_ttl: float = setting(7200.0, parser=duration_seconds,

@@ -247,3 +247,37 @@ def test_repeated_help_says_one_per_line() -> None:
 def test_repeated_default_must_be_a_tuple() -> None:
     with pytest.raises(TypeError):
         setting([], repeated=True, help="x")
+
+
+def test_run_command_turns_a_refused_setting_or_a_listed_refusal_into_exit_2(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from streamwatch.core.settings import run_command
+
+    parser = argparse.ArgumentParser()
+    DemoSettings.add_arguments(parser)
+    bad = parser.parse_args(["--mode", "slow", "--pause", "0.5"])
+    assert run_command(DemoSettings, bad, lambda s: 0) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("streamwatch demo: ") and "--pause" in err
+    assert "Traceback" not in err
+
+    def busy(settings: DemoSettings) -> int:
+        raise PortBusy(f"port {settings.port} is taken")
+
+    good = parser.parse_args(["--port", "7001"])
+    assert run_command(DemoSettings, good, busy, refusals=(PortBusy,)) == 2
+    assert capsys.readouterr().err == "streamwatch demo: port 7001 is taken\n"
+    assert run_command(DemoSettings, good, lambda s: s.port - 7001) == 0
+    with pytest.raises(PortBusy):  # not listed: a bug, not a refusal; it keeps its traceback
+        run_command(DemoSettings, good, busy)
+
+
+def test_or_none_keeps_the_parser_and_its_name() -> None:
+    from streamwatch.core.flags import positive_int
+    from streamwatch.core.settings import or_none
+
+    parse = or_none(positive_int)
+    assert parse("") is None and parse("3") == 3
+    assert parse.__name__ == "positive_int"
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse("0")

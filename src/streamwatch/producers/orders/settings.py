@@ -17,7 +17,7 @@ from streamwatch.core.flags import (
     positive_int,
     probability,
 )
-from streamwatch.core.settings import setting
+from streamwatch.core.settings import or_none, setting
 from streamwatch.feed.settings import ProducerSettings, http_port, socket_port
 
 HTTP_PORT = 7105
@@ -45,14 +45,6 @@ def time_scale(text: str) -> float:
     return value
 
 
-def _count_or_none(text: str) -> int | None:
-    return positive_int(text) if text else None
-
-
-def _seed_or_none(text: str) -> int | None:
-    return non_negative_int(text) if text else None
-
-
 @dataclass(frozen=True)
 class OrdersSettings(ProducerSettings):
     service = "ORDERS"
@@ -66,14 +58,14 @@ class OrdersSettings(ProducerSettings):
         help="orders purchased per second; each makes about 2.9 events (purchased, shipped, "
              "delivered, ...) once the first orders ship. Event time runs with the wall clock")
     seed: int | None = setting(
-        None, parser=_seed_or_none, group=ORDERS,
+        None, parser=or_none(non_negative_int), group=ORDERS,
         help="random seed; the same seed gives the same orders, items, delays and resends "
              "(unset = the recorded world's, else a fresh one)")
     start_time: str = setting(
         "now", parser=start_time_text, metavar="TIME", group=ORDERS,
         help="event time of the first order: now or e.g. 2026-11-20T10:00:00Z")
     max_events: int | None = setting(
-        None, parser=_count_or_none, group=ORDERS,
+        None, parser=or_none(positive_int), group=ORDERS,
         help="stop generating after this many events and keep serving (unset = no limit)")
     time_scale: float = setting(
         1440.0, parser=time_scale, metavar="FACTOR", group=ORDERS,

@@ -137,15 +137,16 @@ def _fail(message: str) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
+    from streamwatch.core.settings import run_command
+
+    return run_command(TweetsSettings, args, run)
+
+
+def run(settings: TweetsSettings) -> int:
     from prometheus_client import CollectorRegistry
 
-    from streamwatch.core.settings import SettingsError
     from streamwatch.feed.producer import run_producer
 
-    try:
-        settings = TweetsSettings.from_args(args)
-    except SettingsError as exc:
-        return _fail(str(exc))
     registry = CollectorRegistry()
     spec = settings.source
     source: Source

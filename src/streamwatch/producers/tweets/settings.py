@@ -19,7 +19,7 @@ from streamwatch.core.flags import (
     positive_int,
     probability,
 )
-from streamwatch.core.settings import setting, switch
+from streamwatch.core.settings import or_none, setting, switch, text_or_none
 from streamwatch.feed.settings import ProducerSettings, http_port, socket_port
 
 HTTP_PORT = 7101
@@ -34,18 +34,6 @@ def source_spec(text: str) -> str:
         f"{text!r} is not a source; use synthetic, x-api or replay:FILE")
 
 
-def _text_or_none(text: str) -> str | None:
-    return text or None
-
-
-def _count_or_none(text: str) -> int | None:
-    return positive_int(text) if text else None
-
-
-def _seed_or_none(text: str) -> int | None:
-    return non_negative_int(text) if text else None
-
-
 @dataclass(frozen=True)
 class TweetsSettings(ProducerSettings):
     service = "TWEETS"
@@ -58,11 +46,11 @@ class TweetsSettings(ProducerSettings):
                           metavar="{synthetic,replay:FILE,x-api}", help="where tweets come from")
     rate: float = setting(200.0, parser=positive_float, help="synthetic: tweets per second")
     seed: int | None = setting(
-        None, parser=_seed_or_none,
+        None, parser=or_none(non_negative_int),
         help="synthetic: random seed; the same seed gives the same ids, users, texts and "
              "hashtags (unset = a fresh seed, logged at start)")
     max_events: int | None = setting(
-        None, parser=_count_or_none, aliases=("--limit",),
+        None, parser=or_none(positive_int), aliases=("--limit",),
         help="synthetic: stop generating after this many tweets and keep serving (unset = no "
              "limit; same flag as `streamwatch txns`, --limit is its older spelling)")
     duplicate_rate: float = setting(
@@ -101,7 +89,7 @@ class TweetsSettings(ProducerSettings):
              "column number from 1 (file without a header) or a JSON key (dotted for nested "
              "ones); unnamed fields are detected")
     time_format: str | None = setting(
-        None, parser=_text_or_none, metavar="STRPTIME",
+        None, parser=text_or_none, metavar="STRPTIME",
         help="replay: the time column's format, e.g. '%%d/%%m/%%Y %%H:%%M' (Python strptime; "
              "no zone = UTC); unset = RFC 3339, X API, Sentiment140 and Airline Sentiment "
              "dates and epoch seconds/ms")

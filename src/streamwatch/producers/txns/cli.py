@@ -79,23 +79,22 @@ def build_config(params: dict[str, Any], *, max_events: int | None = None, epoch
 
 
 def main(args: argparse.Namespace) -> int:
+    from streamwatch.core.settings import run_command
+
+    return run_command(TxnsSettings, args, run)
+
+
+def run(settings: TxnsSettings) -> int:
     import logging
-    import sys
 
     from prometheus_client import CollectorRegistry
 
-    from streamwatch.core.settings import SettingsError
     from streamwatch.feed.producer import open_seeded_world, run_producer
     from streamwatch.producers.txns.simulator import TxnSource
 
-    try:
-        settings = TxnsSettings.from_args(args)
-    except SettingsError as exc:
-        print(f"{TxnsSettings.command}: {exc}", file=sys.stderr)
-        return 2
-    opened = open_seeded_world(
-        "txn-simulator", "txns", settings, TxnSource.feeds, world_params(settings),
-        lambda params, epoch: build_config(params, max_events=settings.max_events, epoch=epoch))
+    opened = open_seeded_world("txn-simulator", "txns", settings, TxnSource.feeds,
+                               world_params(settings), build_config,
+                               max_events=settings.max_events)
     if isinstance(opened, int):
         return opened
     world, held, config = opened

@@ -19,7 +19,7 @@ from streamwatch.core.flags import (
     positive_int,
     probability,
 )
-from streamwatch.core.settings import setting
+from streamwatch.core.settings import or_none, setting
 from streamwatch.feed.settings import ProducerSettings, http_port, socket_port
 
 HTTP_PORT = 7102
@@ -70,14 +70,6 @@ def start_time_text(text: str) -> str:
     return text
 
 
-def _count_or_none(text: str) -> int | None:
-    return positive_int(text) if text else None
-
-
-def _seed_or_none(text: str) -> int | None:
-    return non_negative_int(text) if text else None
-
-
 @dataclass(frozen=True)
 class TxnsSettings(ProducerSettings):
     service = "TXNS"
@@ -90,11 +82,11 @@ class TxnsSettings(ProducerSettings):
                           help="transactions per second (event time advances at the same "
                                "pace)")
     seed: int | None = setting(
-        None, parser=_seed_or_none, group=TXNS,
+        None, parser=or_none(non_negative_int), group=TXNS,
         help="random seed; the same seed gives the same population, ids, amounts and "
              "incidents (unset = a fresh seed, logged at start)")
     cards: int | None = setting(
-        None, parser=_count_or_none, group=TXNS,
+        None, parser=or_none(positive_int), group=TXNS,
         help="number of customers, one card each (unset = 3 x rate x --legit-min-gap, at "
              "least 10000)")
     legit_min_gap: float = setting(
@@ -104,7 +96,7 @@ class TxnsSettings(ProducerSettings):
         "now", parser=start_time_text, metavar="TIME", group=TXNS,
         help="event time of the first transaction: now or e.g. 2026-11-20T10:00:00Z")
     max_events: int | None = setting(
-        None, parser=_count_or_none, group=TXNS,
+        None, parser=or_none(positive_int), group=TXNS,
         help="stop generating after this many transactions and keep serving (unset = no "
              "limit)")
     fraud_rate: float = setting(
