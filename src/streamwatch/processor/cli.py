@@ -95,13 +95,14 @@ def _fail(message: str) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
-    from streamwatch.core import logs
-    from streamwatch.core.settings import SettingsError
+    from streamwatch.core.settings import run_command
 
-    try:
-        settings = JOB_SETTINGS[args.job].from_args(args)
-    except SettingsError as exc:
-        return _fail(str(exc))
+    return run_command(JOB_SETTINGS[args.job], args, lambda settings: _start(settings, args))
+
+
+def _start(settings: ProcessSettings, args: argparse.Namespace) -> int:
+    from streamwatch.core import logs
+
     logs.setup("processor", settings.log_level)
     # py4j logs every callback at info; keep it to problems.
     logging.getLogger("py4j").setLevel(logging.WARNING)
