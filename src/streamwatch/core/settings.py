@@ -13,6 +13,12 @@ parser, help, choices and whether it is a secret. From that one declaration come
 - the older flat twin ``STREAMWATCH_<FLAG>``, still read for one release with a
   one-line deprecation warning on stderr.
 
+A setting made with ``repeated=True`` is a tuple: its flag may be given many times
+and its env twin holds one item per line (an item may itself contain ``,`` or ``;``,
+as a SASL setting does). The environment's items come first and the flags' after
+them, so a flag adds to what a deployment sets and, where items are later-wins
+(``KEY=VALUE`` options), overrides it.
+
 Precedence: the flag, then the service's variable, then the flat one, then the
 default. Values come from the environment when the settings are built
 (:meth:`Settings.from_args`, or :meth:`Settings.from_env` where there is no
@@ -69,15 +75,22 @@ class Spec:
     flag: str | None = None
     aliases: tuple[str, ...] = ()
     env: str | None = None
+    repeated: bool = False  # a tuple: the flag may recur, the env twin has one item a line
 
 
 def setting(default: T, *, help: str, parser: Callable[[str], Any] = str,
             choices: tuple[str, ...] | None = None, secret: bool = False,
             metavar: str | None = None, group: str | None = None, flag: str | None = None,
-            aliases: tuple[str, ...] = (), env: str | None = None) -> T:
-    """A dataclass field that is also a flag with an env twin (see the module doc)."""
+            aliases: tuple[str, ...] = (), env: str | None = None,
+            repeated: bool = False) -> T:
+    """A dataclass field that is also a flag with an env twin (see the module doc).
+
+    With ``repeated=True`` the default must be a tuple and ``parser`` parses one item.
+    """
+    if repeated and not isinstance(default, tuple):
+        raise TypeError("a repeated setting's default must be a tuple")
     spec = Spec(help=help, parser=parser, choices=choices, secret=secret, metavar=metavar,
-                group=group, flag=flag, aliases=aliases, env=env)
+                group=group, flag=flag, aliases=aliases, env=env, repeated=repeated)
     # a secret stays out of repr(), so logging a settings object cannot leak it
     return dataclasses.field(default=default, metadata={_KEY: spec}, repr=not secret)
 
@@ -98,6 +111,8 @@ def flat_env_name(flag: str) -> str:
 def _shown_default(value: Any, spec: Spec) -> str:
     if spec.parser is None:
         return "on" if value else "off"
+    if spec.repeated and not value:
+        return "none"
     if value is None or value == "":
         return "unset"
     if spec.secret:
@@ -120,6 +135,16 @@ def _parse_switch(text: str) -> bool:
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+class _Append(argparse.Action):
+    """``action="append"`` into a tuple, starting from nothing when the flag was unset
+    (argparse's own would try to append to :data:`UNSET`)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        items = getattr(namespace, self.dest, UNSET)
+        setattr(namespace, self.dest, (*(() if items is UNSET else items), values))
 
 
 class Settings:
@@ -204,7 +229,9 @@ class Settings:
                 target = groups[spec.group]
             default = f.default
             twin = cls.env(f.name)
-            help_text = f"{spec.help} [env {twin}; default: {_shown_default(default, spec)}]"
+            per_line = "; one per line" if spec.repeated else ""
+            help_text = (f"{spec.help} [env {twin}{per_line}; "
+                         f"default: {_shown_default(default, spec)}]")
             names = (cls.flag(f.name), *spec.aliases)
             if spec.parser is None:
                 target.add_argument(*names, dest=f.name, action="store_true", default=UNSET,
@@ -213,8 +240,10 @@ class Settings:
                 metavar = spec.metavar
                 if metavar is None and spec.choices is None:
                     metavar = names[0][2:].replace("-", "_").upper()
-                target.add_argument(*names, dest=f.name, type=spec.parser, default=UNSET,
-                                    choices=spec.choices, metavar=metavar, help=help_text)
+                action: type[argparse.Action] | str = _Append if spec.repeated else "store"
+                target.add_argument(*names, dest=f.name, action=action, type=spec.parser,
+                                    default=UNSET, choices=spec.choices, metavar=metavar,
+                                    help=help_text)
 
     @classmethod
     def from_args(cls: type[S], args: argparse.Namespace,
@@ -225,7 +254,12 @@ class Settings:
         values: dict[str, Any] = {}
         for f, spec in cls._specs():
             value = getattr(args, f.name, UNSET)
-            if value is UNSET:
+            if spec.repeated:
+                # the deployment's items, then the command line's (module doc)
+                from_env = cls._from_environ(f.name, spec, env, warn)
+                if from_env is not UNSET:
+                    value = from_env + (() if value is UNSET else tuple(value))
+            elif value is UNSET:
                 value = cls._from_environ(f.name, spec, env, warn)
             if value is not UNSET:
                 values[f.name] = value
@@ -253,6 +287,13 @@ class Settings:
 
     @classmethod
     def _parse_env(cls, name: str, spec: Spec, var: str, raw: str) -> Any:
+        if spec.repeated:
+            items = (line.strip() for line in raw.splitlines())
+            return tuple(cls._parse_item(name, spec, var, item) for item in items if item)
+        return cls._parse_item(name, spec, var, raw)
+
+    @classmethod
+    def _parse_item(cls, name: str, spec: Spec, var: str, raw: str) -> Any:
         shown = "<hidden>" if spec.secret else repr(raw)
         parse = _parse_switch if spec.parser is None else spec.parser
         try:

@@ -1,28 +1,33 @@
 """Streaming jobs of the processor, one module each.
 
-Every job module exposes the same two functions, so ``streamwatch process``
-runs one job and ``streamwatch run`` can start several in one SparkSession:
+Every job has a settings class in ``streamwatch.processor.settings`` (the common
+flags -- source, sink, checkpoint, trigger, ... -- and its own) and a module that
+exposes the same function, so ``streamwatch process`` runs one job and
+``streamwatch run`` can start several in one SparkSession:
 
-- ``add_arguments(parser)``: the job's own flags (the common ones -- source,
-  sink, checkpoint, trigger, ... -- are added by ``streamwatch.processor.cli``);
-- ``start(spark, args) -> list[StreamingQuery]``: start the job's queries
-  (not awaited), each with its own checkpoint under ``args.checkpoint``.
+- ``start(spark, settings) -> list[StreamingQuery]``: start the job's queries
+  (not awaited), each with its own checkpoint under ``settings.checkpoint_path``.
+  The settings are frozen; a job that derives a value makes a new object.
 
 The helpers below are shared by the jobs.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from streamwatch.processor.settings import AVAILABLE_NOW
+
 if TYPE_CHECKING:
     from pyspark.sql.streaming import DataStreamWriter
 
-AVAILABLE_NOW = "available-now"
+    from streamwatch.processor.settings import ProcessSettings
+
+__all__ = ["AVAILABLE_NOW", "apply_trigger", "checkpoint_dir", "dead_letter_dir",
+           "session_conf", "source_options"]
 
 
 def apply_trigger(writer: DataStreamWriter, trigger: str) -> DataStreamWriter:
@@ -53,12 +58,12 @@ def session_conf(spark: Any, conf: Mapping[str, str]) -> Iterator[None]:
                 spark.conf.set(key, value)
 
 
-def checkpoint_dir(args: argparse.Namespace, query: str) -> str:
+def checkpoint_dir(settings: ProcessSettings, query: str) -> str:
     """The checkpoint of one query of a job: ``<--checkpoint>/<query>``."""
-    return str(Path(args.checkpoint) / query)
+    return str(Path(settings.checkpoint_path) / query)
 
 
-def source_options(args: argparse.Namespace) -> dict[str, str]:
+def source_options(settings: ProcessSettings) -> dict[str, str]:
     """Options for ``sources.read_stream`` from the common flags.
 
     ``--max-records-per-trigger`` applies to feed and Kafka sources,
@@ -66,16 +71,16 @@ def source_options(args: argparse.Namespace) -> dict[str, str]:
     records); the socket source has no limit. A Kafka source also gets
     ``--kafka-properties`` and every ``--kafka-option``.
     """
-    source = str(getattr(args, "source", ""))
-    records = int(getattr(args, "max_records_per_trigger", 0) or 0)
-    files = int(getattr(args, "max_files_per_trigger", 0) or 0)
+    source = settings.source
+    records = settings.max_records_per_trigger
+    files = settings.max_files_per_trigger
     if source.startswith("kafka:"):
         from streamwatch.processor.io import kafka
 
         return kafka.source_options(
             kafka.parse_kafka(source.removeprefix("kafka:")),
-            options=getattr(args, "kafka_option", None) or (),
-            properties_file=getattr(args, "kafka_properties", None),
+            options=settings.kafka_option,
+            properties_file=settings.kafka_properties,
             max_records_per_trigger=records,
         )
     if records > 0 and source.startswith("feed:"):
@@ -85,6 +90,6 @@ def source_options(args: argparse.Namespace) -> dict[str, str]:
     return {}
 
 
-def dead_letter_dir(args: argparse.Namespace) -> str:
+def dead_letter_dir(settings: ProcessSettings) -> str:
     """Where malformed input lines go: ``--dead-letter`` or ``<--checkpoint>/dead-letter``."""
-    return str(getattr(args, "dead_letter", None) or Path(args.checkpoint) / "dead-letter")
+    return settings.dead_letter_path

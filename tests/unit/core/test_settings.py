@@ -171,6 +171,84 @@ def test_binding_lets_other_errors_through() -> None:
     assert not isinstance(err.value, PortBusy)
 
 
+def _key_value(text: str) -> str:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    return text
+
+
+@dataclass(frozen=True)
+class ListSettings(Settings):
+    service = "LIST"
+    command = "streamwatch list"
+
+    option: tuple[str, ...] = setting((), parser=_key_value, repeated=True,
+                                      metavar="KEY=VALUE", help="an option")
+    level: tuple[str, ...] = setting(("low",), choices=("low", "high"), repeated=True,
+                                     help="levels")
+
+
+def parse_list(argv: list[str], environ: dict[str, str] | None = None,
+               warnings: list[str] | None = None) -> ListSettings:
+    parser = argparse.ArgumentParser()
+    ListSettings.add_arguments(parser)
+    sink = warnings if warnings is not None else []
+    return ListSettings.from_args(parser.parse_args(argv), environ or {}, sink.append)
+
+
+def test_repeated_flag_collects_a_tuple_in_order() -> None:
+    assert parse_list([]).option == ()
+    assert parse_list(["--option", "a=1"]).option == ("a=1",)
+    assert parse_list(["--option", "a=1", "--option", "b=2;c,d"]).option == ("a=1", "b=2;c,d")
+    assert parse_list([]).level == ("low",)
+    assert parse_list(["--level", "high", "--level", "low"]).level == ("high", "low")
+
+
+def test_repeated_env_twin_holds_one_item_per_line() -> None:
+    env = {"STREAMWATCH_LIST_OPTION": "a=1\n\n  sasl=x;y,z  \n"}
+    assert parse_list([], env).option == ("a=1", "sasl=x;y,z")
+    assert parse_list([], {"STREAMWATCH_LIST_OPTION": ""}).option == ()
+
+
+def test_repeated_flags_come_after_the_environment_items() -> None:
+    env = {"STREAMWATCH_LIST_OPTION": "a=1\nb=2"}
+    assert parse_list(["--option", "a=3"], env).option == ("a=1", "b=2", "a=3")
+
+
+def test_repeated_flat_twin_is_read_with_a_warning() -> None:
+    warnings: list[str] = []
+    assert parse_list([], {"STREAMWATCH_OPTION": "a=1\nb=2"}, warnings).option == ("a=1", "b=2")
+    assert len(warnings) == 1 and "STREAMWATCH_LIST_OPTION" in warnings[0]
+    both = {"STREAMWATCH_LIST_OPTION": "a=1", "STREAMWATCH_OPTION": "b=2"}
+    assert parse_list([], both).option == ("a=1",)
+
+
+def test_repeated_env_item_is_checked_and_named() -> None:
+    with pytest.raises(SettingsError) as err:
+        parse_list([], {"STREAMWATCH_LIST_OPTION": "a=1\nnope"})
+    assert "STREAMWATCH_LIST_OPTION='nope'" in str(err.value) and "--option" in str(err.value)
+    with pytest.raises(SettingsError, match="must be one of low, high"):
+        parse_list([], {"STREAMWATCH_LIST_LEVEL": "low\nmedium"})
+
+
+def test_repeated_flag_item_is_checked_by_argparse() -> None:
+    with pytest.raises(SystemExit):
+        parse_list(["--option", "nope"])
+
+
+def test_repeated_help_says_one_per_line() -> None:
+    parser = argparse.ArgumentParser()
+    ListSettings.add_arguments(parser)
+    text = " ".join(parser.format_help().split())
+    assert "an option [env STREAMWATCH_LIST_OPTION; one per line; default: none]" in text
+    assert "[env STREAMWATCH_LIST_LEVEL; one per line; default: low]" in text
+
+
+def test_repeated_default_must_be_a_tuple() -> None:
+    with pytest.raises(TypeError):
+        setting([], repeated=True, help="x")
+
+
 def test_run_command_turns_a_refused_setting_or_a_listed_refusal_into_exit_2(
         capsys: pytest.CaptureFixture[str]) -> None:
     from streamwatch.core.settings import run_command

@@ -25,15 +25,17 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: structured_feed_hashtags.py FEED_URL CHECKPOINT_DIR", file=sys.stderr)
         return 2
-    from streamwatch.processor.cli import job_args
+    from streamwatch.processor.cli import parse_settings
     from streamwatch.processor.hashtags import job as hashtags
     from streamwatch.processor.session import build_session
+    from streamwatch.processor.settings import HashtagsSettings
 
     spark = build_session("local[2]", "structured_feed_hashtags")
-    args = job_args("hashtags", ["--source", f"feed:{argv[0].rstrip('/')}/tweets",
-                                 "--sink", "console", "--checkpoint", argv[1]])
+    settings = parse_settings(HashtagsSettings, [
+        "--source", f"feed:{argv[0].rstrip('/')}/tweets", "--sink", "console",
+        "--checkpoint", argv[1]])
     try:
-        for query in hashtags.start(spark, args):
+        for query in hashtags.start(spark, settings):
             query.awaitTermination()
     except KeyboardInterrupt:
         pass

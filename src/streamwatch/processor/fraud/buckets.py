@@ -18,9 +18,9 @@ Key concepts:
 
 Usage::
 
-    buckets = resolve(args.checkpoint, args.buckets)   # args.buckets None = not given
-    ...                                                # after the first micro-batch:
-    record(args.checkpoint, buckets)
+    n = resolve(settings.checkpoint_path, settings.buckets)   # None = not given
+    ...                                                       # after the first micro-batch:
+    record(settings.checkpoint_path, n)
 """
 
 from __future__ import annotations

@@ -34,13 +34,12 @@ Output: one alert object per line/element, e.g.::
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import logging
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from streamwatch.core.flags import add_flag, duration_seconds
 from streamwatch.processor.fraud.buckets import QUERY_DIR
 
 if TYPE_CHECKING:
@@ -48,6 +47,7 @@ if TYPE_CHECKING:
     from pyspark.sql.streaming import StreamingQuery
 
     from streamwatch.processor.fraud.rules import RulesWatcher
+    from streamwatch.processor.settings import FraudSettings
 
 log = logging.getLogger(__name__)
 
@@ -55,46 +55,31 @@ QUERY_NAME = "fraud-alerts"
 METRICS_NAME = "fraud"
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 4096:
-        raise argparse.ArgumentTypeError(f"{text} must be within 1..4096")
-    return value
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_flag(parser, "--rules", default=None, metavar="PATH",
-             help="fraud rules YAML (docs/fraud-rules.md); default: the packaged rules.yaml")
-    add_flag(parser, "--rules-poll", type=duration_seconds, default=1.0,
-             help="how often the driver checks the rules file for changes")
-    add_flag(parser, "--rules-publish-dir", default=None, metavar="DIR",
-             help="shared directory (driver + executors) for the active rules snapshot "
-                  "(default <checkpoint>/rules)")
-    add_flag(parser, "--state-ttl", type=duration_seconds, default=7200.0,
-             help="forget a card after this long without a transaction (event time)")
-    add_flag(parser, "--buckets", type=positive_int, default=None,
-             help="card buckets = keys of the stateful operator; fixed for a checkpoint "
-                  "(default: the checkpoint's recorded count, 8 for a new one)")
-
-
-def _validate(args: argparse.Namespace) -> None:
-    if args.state_ttl < 60:
-        raise ValueError(f"--state-ttl {args.state_ttl:g}s is too short: rules look back up "
+def _validate(settings: FraudSettings) -> None:
+    if settings.state_ttl < 60:
+        raise ValueError(f"--state-ttl {settings.state_ttl:g}s is too short: rules look back up "
                          "to an hour; use at least 60s (default 2h)")
-    if args.rules_poll <= 0:
+    if settings.rules_poll <= 0:
         raise ValueError("--rules-poll must be > 0, e.g. 1s")
 
 
-def start_rules_watcher(args: argparse.Namespace) -> RulesWatcher:
+def _bucket_count(settings: FraudSettings) -> int:
+    if settings.buckets is None:  # start() resolves it from the checkpoint before planning
+        raise ValueError("the fraud job's card bucket count is unresolved; use start()")
+    return settings.buckets
+
+
+def start_rules_watcher(settings: FraudSettings) -> RulesWatcher:
     """Load the rules (failing loudly if invalid) and publish them for the executors."""
     from streamwatch.processor.fraud.rules import RulesWatcher, default_rules_path
 
-    path = Path(args.rules) if args.rules else default_rules_path()
-    publish = Path(args.rules_publish_dir or Path(args.checkpoint) / "rules")
+    path = Path(settings.rules) if settings.rules else default_rules_path()
+    publish = Path(settings.rules_publish_dir or Path(settings.checkpoint_path) / "rules")
     return RulesWatcher(path=path, publish_dir=publish)
 
 
-def transactions(spark: SparkSession, args: argparse.Namespace) -> DataFrame:
+def transactions(spark: SparkSession, settings: FraudSettings) -> DataFrame:
     """Parsed transactions with the detector's columns plus ``bucket``."""
     from pyspark.sql import functions as F
 
@@ -105,7 +90,7 @@ def transactions(spark: SparkSession, args: argparse.Namespace) -> DataFrame:
     # The dead-letter side query is started later (start_dead_letter_when_running):
     # started together with this one, it makes the stateful operator's pre-init
     # Python worker time out ("Python worker failed to connect back").
-    raw = read_stream(spark, args.source, Transaction.DDL, options=source_options(args))
+    raw = read_stream(spark, settings.source, Transaction.DDL, options=source_options(settings))
     # hashes are computed in the JVM so that the Python side joins integers, not strings
     card = F.xxhash64("card_id")
     return raw.select(
@@ -116,11 +101,11 @@ def transactions(spark: SparkSession, args: argparse.Namespace) -> DataFrame:
         F.xxhash64("country").alias("country_h"), "device_id",
         F.when(F.col("device_id").isNull(), F.lit(0)).otherwise(F.xxhash64("device_id"))
         .alias("device_h"),
-        F.pmod(card, F.lit(args.buckets)).cast("int").alias("bucket"),
+        F.pmod(card, F.lit(_bucket_count(settings))).cast("int").alias("bucket"),
     ).where(F.col("ts").isNotNull() & F.col("amount").isNotNull())
 
 
-def alerts_with_stats(txns: DataFrame, watcher: RulesWatcher, args: argparse.Namespace
+def alerts_with_stats(txns: DataFrame, watcher: RulesWatcher, settings: FraudSettings
                       ) -> DataFrame:
     """The processor's output (alerts + per-bucket stats rows), observed as ``fraud``."""
     from pyspark.sql import functions as F
@@ -128,8 +113,8 @@ def alerts_with_stats(txns: DataFrame, watcher: RulesWatcher, args: argparse.Nam
     from streamwatch.processor.fraud.processor import OUTPUT_SCHEMA, FraudProcessor
 
     processor = FraudProcessor(
-        rules_dir=str(watcher.publish_dir), buckets=args.buckets,
-        ttl_ms=int(args.state_ttl * 1000), initial=watcher.rules.to_json())
+        rules_dir=str(watcher.publish_dir), buckets=_bucket_count(settings),
+        ttl_ms=int(settings.state_ttl * 1000), initial=watcher.rules.to_json())
     out = txns.groupBy("bucket").transformWithStateInPandas(
         statefulProcessor=processor, outputStructType=OUTPUT_SCHEMA,
         outputMode="Append", timeMode="None")
@@ -173,7 +158,7 @@ def split_future(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list
     return ok, future
 
 
-def start_dead_letter_when_running(spark: SparkSession, args: argparse.Namespace,
+def start_dead_letter_when_running(spark: SparkSession, settings: FraudSettings,
                                    query: StreamingQuery) -> None:
     """Start the source's dead-letter query once the fraud query has planned its first batch."""
     from streamwatch.contracts.events import Transaction
@@ -184,9 +169,10 @@ def start_dead_letter_when_running(spark: SparkSession, args: argparse.Namespace
     try:
         while query.isActive and query.lastProgress is None and not stop.wait(0.5):
             pass
-        if query.isActive or args.trigger == "available-now":
-            read_stream(spark, args.source, Transaction.DDL, options=source_options(args),
-                        dead_letter_dir=dead_letter_dir(args), trigger=args.trigger)
+        if query.isActive or settings.trigger == "available-now":
+            read_stream(spark, settings.source, Transaction.DDL,
+                        options=source_options(settings),
+                        dead_letter_dir=dead_letter_dir(settings), trigger=settings.trigger)
     except Exception as exc:  # the session may be stopping; the main query is unaffected
         log.warning("fraud dead-letter query not started", extra={"error": str(exc)[:500]})
 
@@ -203,19 +189,19 @@ def _poll(watcher: RulesWatcher, lock: threading.Lock, every_s: float,
                 log.error("fraud rules publish failed", extra={"error": str(exc)})
 
 
-def start(spark: Any, args: argparse.Namespace) -> list[StreamingQuery]:
+def start(spark: Any, settings: FraudSettings) -> list[StreamingQuery]:
     from streamwatch.processor.fraud import buckets
     from streamwatch.processor.io.sinks import JsonlSink, parse_sink
     from streamwatch.processor.jobs import apply_trigger, checkpoint_dir, dead_letter_dir
 
-    _validate(args)
-    # a copy with the resolved count: the caller's namespace (the launcher reuses its own)
-    # keeps what the user gave, so a second start resolves from the checkpoint again
-    args = argparse.Namespace(**{**vars(args),
-                                 "buckets": buckets.resolve(str(args.checkpoint), args.buckets)})
-    watcher = start_rules_watcher(args)
-    sink = parse_sink(args.sink).open("alerts", label="alerts")
-    future_sink = JsonlSink(Path(dead_letter_dir(args)) / "alerts-from-the-future", "alerts")
+    _validate(settings)
+    # a copy with the resolved count: the caller's settings (a restart reuses them) keep
+    # what the user gave, so a second start resolves from the checkpoint again
+    settings = dataclasses.replace(settings, buckets=buckets.resolve(
+        settings.checkpoint_path, settings.buckets))
+    watcher = start_rules_watcher(settings)
+    sink = parse_sink(settings.sink).open("alerts", label="alerts")
+    future_sink = JsonlSink(Path(dead_letter_dir(settings)) / "alerts-from-the-future", "alerts")
     lock = threading.Lock()
     recorded = threading.Event()
 
@@ -231,22 +217,22 @@ def start(spark: Any, args: argparse.Namespace) -> list[StreamingQuery]:
         if rows:
             sink.write(batch_id, rows)
         if not recorded.is_set():
-            buckets.record(str(args.checkpoint), args.buckets)
+            buckets.record(settings.checkpoint_path, _bucket_count(settings))
             recorded.set()
         with lock:  # rules edited during this batch apply from the next one
             watcher.check()
 
-    writer = (alerts_with_stats(transactions(spark, args), watcher, args)
+    writer = (alerts_with_stats(transactions(spark, settings), watcher, settings)
               .writeStream.queryName(QUERY_NAME).outputMode("append")
-              .option("checkpointLocation", checkpoint_dir(args, QUERY_DIR))
+              .option("checkpointLocation", checkpoint_dir(settings, QUERY_DIR))
               .foreachBatch(write))
-    query = apply_trigger(writer, args.trigger).start()
-    threading.Thread(target=_poll, args=(watcher, lock, args.rules_poll, query),
+    query = apply_trigger(writer, settings.trigger).start()
+    threading.Thread(target=_poll, args=(watcher, lock, settings.rules_poll, query),
                      name="fraud-rules-watcher", daemon=True).start()
-    threading.Thread(target=start_dead_letter_when_running, args=(spark, args, query),
+    threading.Thread(target=start_dead_letter_when_running, args=(spark, settings, query),
                      name="fraud-dead-letter-start", daemon=True).start()
     log.info("fraud job started", extra={
         "rules": str(watcher.path), "rules_version": watcher.rules.version,
-        "enabled": sorted(watcher.rules.enabled()), "buckets": args.buckets,
-        "state_ttl_s": args.state_ttl})
+        "enabled": sorted(watcher.rules.enabled()), "buckets": settings.buckets,
+        "state_ttl_s": settings.state_ttl})
     return [query]

@@ -44,16 +44,15 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from streamwatch.core.flags import add_flag, duration_seconds, probability
-
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
     from pyspark.sql.streaming import StreamingQuery
+
+    from streamwatch.processor.settings import HashtagsSettings
 
 log = logging.getLogger(__name__)
 
@@ -65,38 +64,22 @@ STATE_STORES = {
 }
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_flag(parser, "--window", type=duration_seconds, default=300.0,
-             help="sliding window length (e.g. 5m)")
-    add_flag(parser, "--slide", type=duration_seconds, default=60.0,
-             help="slide between window starts (e.g. 1m)")
-    add_flag(parser, "--watermark", type=duration_seconds, default=120.0,
-             help="how late a tweet may arrive; a window is emitted this long after its end")
-    add_flag(parser, "--top", type=int, default=10, help="hashtags kept per window")
-    add_flag(parser, "--sentiment-window", type=duration_seconds, default=900.0,
-             help="tumbling window of the overall sentiment (0 disables that query)")
-    add_flag(parser, "--sentiment-sample", type=probability, default=1.0,
-             help="fraction of tweets scored with VADER (deterministic by id); 1 = all, "
-                  "0 = no sentiment")
-    add_flag(parser, "--state-store", choices=sorted(STATE_STORES), default="memory",
-             help="state store of the hashtags queries (memory: HDFS-backed, faster for "
-                  "per-tweet dedup keys; rocksdb: state larger than memory)")
 
 
 def _interval(seconds: float) -> str:
     return f"{round(seconds * 1000)} milliseconds"
 
 
-def _validate(args: argparse.Namespace) -> None:
-    if args.window <= 0 or args.slide <= 0 or args.slide > args.window:
-        raise ValueError(f"--window ({args.window}s) and --slide ({args.slide}s) must be > 0 "
-                         f"with slide <= window, e.g. --window 5m --slide 1m")
-    if args.top < 1:
-        raise ValueError(f"--top must be >= 1, got {args.top}")
-    if _pane_ms(args) < 1000:
+def _validate(settings: HashtagsSettings) -> None:
+    if settings.window <= 0 or settings.slide <= 0 or settings.slide > settings.window:
+        raise ValueError(f"--window ({settings.window}s) and --slide ({settings.slide}s) must "
+                         f"be > 0 with slide <= window, e.g. --window 5m --slide 1m")
+    if settings.top < 1:
+        raise ValueError(f"--top must be >= 1, got {settings.top}")
+    if _pane_ms(settings) < 1000:
         raise ValueError(
-            f"--window ({args.window}s), --slide ({args.slide}s) and --sentiment-window "
-            f"({args.sentiment_window}s) must share a divisor of at least 1s (the pane), "
+            f"--window ({settings.window}s), --slide ({settings.slide}s) and --sentiment-window "
+            f"({settings.sentiment_window}s) must share a divisor of at least 1s (the pane), "
             f"e.g. --window 5m --slide 1m --sentiment-window 15m")
 
 
@@ -104,12 +87,12 @@ def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
-def _pane_ms(args: argparse.Namespace) -> int:
+def _pane_ms(settings: HashtagsSettings) -> int:
     from streamwatch.processor.hashtags.panes import pane_ms
 
-    durations = [_ms(args.window), _ms(args.slide)]
-    if args.sentiment_window > 0:
-        durations.append(_ms(args.sentiment_window))
+    durations = [_ms(settings.window), _ms(settings.slide)]
+    if settings.sentiment_window > 0:
+        durations.append(_ms(settings.sentiment_window))
     return pane_ms(*durations)
 
 
@@ -122,7 +105,7 @@ def _sampled(fraction: float) -> Column:
     return bucket < F.lit(int(fraction * SAMPLE_BUCKETS))
 
 
-def deduplicated_tweets(spark: Any, args: argparse.Namespace) -> DataFrame:
+def deduplicated_tweets(spark: Any, settings: HashtagsSettings) -> DataFrame:
     """Valid tweets with an event time, each id once within the watermark."""
     from pyspark.sql import functions as F
 
@@ -130,18 +113,18 @@ def deduplicated_tweets(spark: Any, args: argparse.Namespace) -> DataFrame:
     from streamwatch.processor.io.sources import read_stream
     from streamwatch.processor.jobs import dead_letter_dir, source_options
 
-    tweets = read_stream(spark, args.source, Tweet.DDL, options=source_options(args),
-                         dead_letter_dir=dead_letter_dir(args),
-                         trigger=args.trigger)
+    tweets = read_stream(spark, settings.source, Tweet.DDL, options=source_options(settings),
+                         dead_letter_dir=dead_letter_dir(settings),
+                         trigger=settings.trigger)
     return (
         tweets.select("id", F.to_timestamp("created_at").alias("ts"), "text")
         .where(F.col("ts").isNotNull())
-        .withWatermark("ts", _interval(args.watermark))
+        .withWatermark("ts", _interval(settings.watermark))
         .dropDuplicatesWithinWatermark(["id"])
     )
 
 
-def pane_counts(tweets: DataFrame, args: argparse.Namespace) -> DataFrame:
+def pane_counts(tweets: DataFrame, settings: HashtagsSettings) -> DataFrame:
     """(pane start ms, hashtag, count, s_sum, s_n) per pane: the streaming aggregation.
 
     Hashtag null is the row of all tweets of the pane (only with a sentiment window).
@@ -159,17 +142,17 @@ def pane_counts(tweets: DataFrame, args: argparse.Namespace) -> DataFrame:
     tweets = tweets.select("id", "ts", "text", is_ascii_column(text).alias("ascii"))
     tags = F.when(ascii_text, ascii_hashtags_column(text)).otherwise(
         hashtags_udf()(F.when(~ascii_text, text)))
-    if args.sentiment_window > 0:  # the all-tweets row
+    if settings.sentiment_window > 0:  # the all-tweets row
         tags = F.concat(tags, F.array(F.lit(None).cast("string")))
     tagged = tweets.select("id", "ts", "text", tags.alias("tags")).where(F.size("tags") > 0)
-    if args.sentiment_sample > 0:
-        score = sentiment_udf()(F.when(_sampled(args.sentiment_sample), F.col("text")))
+    if settings.sentiment_sample > 0:
+        score = sentiment_udf()(F.when(_sampled(settings.sentiment_sample), F.col("text")))
     else:
         score = F.lit(None).cast("double")
     # scored before the explode: once per tweet, not once per tag
     scored = tagged.select("ts", "tags", score.alias("s"))
     rows = scored.select("ts", F.explode("tags").alias("hashtag"), "s")
-    pane = F.window("ts", _interval(_pane_ms(args) / 1000))
+    pane = F.window("ts", _interval(_pane_ms(settings) / 1000))
     return (
         rows.groupBy(pane.alias("pane"), "hashtag")
         .agg(F.count(F.lit(1)).alias("count"), F.sum("s").alias("s_sum"),
@@ -199,19 +182,19 @@ class _ExporterPoster:
             log.warning("trends not delivered to the exporter", extra={"error": str(exc)})
 
 
-def start(spark: Any, args: argparse.Namespace) -> list[StreamingQuery]:
+def start(spark: Any, settings: HashtagsSettings) -> list[StreamingQuery]:
     from streamwatch.processor.hashtags.panes import PaneStore, sentiment_windows, trend_windows
     from streamwatch.processor.io.sinks import parse_sink
     from streamwatch.processor.jobs import apply_trigger, checkpoint_dir, session_conf
 
-    _validate(args)
-    spec = parse_sink(args.sink)
-    exporter = _ExporterPoster(args.exporter_url)
+    _validate(settings)
+    spec = parse_sink(settings.sink)
+    exporter = _ExporterPoster(settings.exporter_url)
     trends_sink = spec.open("trends", label="trends")
     sentiment_sink = spec.open("sentiment", subdir="sentiment", label="sentiment")
-    window, slide, top = _ms(args.window), _ms(args.slide), args.top
-    sentiment_window = _ms(args.sentiment_window)
-    store = PaneStore(Path(checkpoint_dir(args, "panes")), pane_ms=_pane_ms(args),
+    window, slide, top = _ms(settings.window), _ms(settings.slide), settings.top
+    sentiment_window = _ms(settings.sentiment_window)
+    store = PaneStore(Path(checkpoint_dir(settings, "panes")), pane_ms=_pane_ms(settings),
                       horizon_ms=max(window, sentiment_window))
 
     def write_windows(batch: DataFrame, batch_id: int) -> None:
@@ -225,11 +208,11 @@ def start(spark: Any, args: argparse.Namespace) -> list[StreamingQuery]:
         exporter.post(trends, overall)
 
     writer = (
-        pane_counts(deduplicated_tweets(spark, args), args)
+        pane_counts(deduplicated_tweets(spark, settings), settings)
         .writeStream.queryName("hashtags-trends").outputMode("append")
         # not "trends": checkpoints of the earlier sliding-window plan cannot be resumed
-        .option("checkpointLocation", checkpoint_dir(args, "pane-counts"))
+        .option("checkpointLocation", checkpoint_dir(settings, "pane-counts"))
         .foreachBatch(write_windows)
     )
-    with session_conf(spark, {STATE_STORE_CONF: STATE_STORES[args.state_store]}):
-        return [apply_trigger(writer, args.trigger).start()]
+    with session_conf(spark, {STATE_STORE_CONF: STATE_STORES[settings.state_store]}):
+        return [apply_trigger(writer, settings.trigger).start()]

@@ -38,16 +38,15 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from streamwatch.core.flags import add_flag, duration_seconds
-
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
     from pyspark.sql.streaming import StreamingQuery
+
+    from streamwatch.processor.settings import OrdersSettings
 
 log = logging.getLogger(__name__)
 
@@ -57,26 +56,17 @@ STORE_DIR = "minutes"
 MALFORMED = "_malformed"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_flag(parser, "--watermark", type=duration_seconds, default=60.0,
-             help="how late an order event may arrive; a minute is written this long after "
-                  "its end, later events of it are dead-lettered and counted as late")
-    add_flag(parser, "--lifecycle-horizon", type=duration_seconds, default=3600.0,
-             help="how long (event time) purchases are kept to time shipping and delivery; "
-                  "at least the longest purchase-to-return time of the stream (1h suits "
-                  "streamwatch orders' default --time-scale 1440; real-time delays need "
-                  "days)")
 
 
-def _validate(args: argparse.Namespace) -> None:
-    if args.watermark < 0:
-        raise ValueError(f"--watermark must be >= 0, got {args.watermark:g}s")
-    if args.lifecycle_horizon < 60:
-        raise ValueError(f"--lifecycle-horizon {args.lifecycle_horizon:g}s is too short to "
+def _validate(settings: OrdersSettings) -> None:
+    if settings.watermark < 0:
+        raise ValueError(f"--watermark must be >= 0, got {settings.watermark:g}s")
+    if settings.lifecycle_horizon < 60:
+        raise ValueError(f"--lifecycle-horizon {settings.lifecycle_horizon:g}s is too short to "
                          "time any shipment; use at least 1m (default 1h)")
 
 
-def order_events(spark: Any, args: argparse.Namespace) -> DataFrame:
+def order_events(spark: Any, settings: OrdersSettings) -> DataFrame:
     """Parsed order events with ``ts`` (epoch ms, null when the time does not parse), and
     malformed lines with their raw line in ``MALFORMED`` (null on parsed events)."""
     from pyspark.sql import functions as F
@@ -87,8 +77,8 @@ def order_events(spark: Any, args: argparse.Namespace) -> DataFrame:
 
     # malformed lines ride in the batch (MALFORMED) instead of a side query that would
     # read and parse the whole source a second time on the same cores
-    events = read_stream(spark, args.source, OrderEvent.DDL, options=source_options(args),
-                         dead_letter_dir=dead_letter_dir(args), trigger=args.trigger,
+    events = read_stream(spark, settings.source, OrderEvent.DDL, options=source_options(settings),
+                         dead_letter_dir=dead_letter_dir(settings), trigger=settings.trigger,
                          malformed_column=MALFORMED)
     ts = F.unix_millis(F.try_to_timestamp("event_time"))
     return events.select("event_id", "order_id", "status", "event_time", "region",
@@ -143,7 +133,7 @@ class _ExporterPoster:
             log.warning("orders not delivered to the exporter", extra={"error": str(exc)})
 
 
-def start(spark: Any, args: argparse.Namespace) -> list[StreamingQuery]:
+def start(spark: Any, settings: OrdersSettings) -> list[StreamingQuery]:
     from streamwatch.processor.io.sinks import JsonlSink, parse_sink
     from streamwatch.processor.jobs import (
         apply_trigger,
@@ -152,15 +142,15 @@ def start(spark: Any, args: argparse.Namespace) -> list[StreamingQuery]:
     )
     from streamwatch.processor.orders.minutes import MinuteStore
 
-    _validate(args)
-    sink = parse_sink(args.sink).open("orders", label="orders")
-    dead_letter = JsonlSink(dead_letter_dir(args), prefix="late")
-    malformed = _MalformedLines(args.source, JsonlSink(dead_letter_dir(args),
+    _validate(settings)
+    sink = parse_sink(settings.sink).open("orders", label="orders")
+    dead_letter = JsonlSink(dead_letter_dir(settings), prefix="late")
+    malformed = _MalformedLines(settings.source, JsonlSink(dead_letter_dir(settings),
                                                        prefix="dead-letter"))
-    exporter = _ExporterPoster(args.exporter_url)
-    store = MinuteStore(Path(checkpoint_dir(args, STORE_DIR)),
-                        delay_ms=round(args.watermark * 1000),
-                        horizon_ms=round(args.lifecycle_horizon * 1000))
+    exporter = _ExporterPoster(settings.exporter_url)
+    store = MinuteStore(Path(checkpoint_dir(settings, STORE_DIR)),
+                        delay_ms=round(settings.watermark * 1000),
+                        horizon_ms=round(settings.lifecycle_horizon * 1000))
     posted_late = [-1]
 
     def write_minutes(batch: DataFrame, batch_id: int) -> None:
@@ -178,8 +168,8 @@ def start(spark: Any, args: argparse.Namespace) -> list[StreamingQuery]:
             exporter.post(out.rows, store.late_total)
             posted_late[0] = store.late_total
 
-    writer = (order_events(spark, args)
+    writer = (order_events(spark, settings)
               .writeStream.queryName(QUERY_NAME).outputMode("append")
-              .option("checkpointLocation", checkpoint_dir(args, "query"))
+              .option("checkpointLocation", checkpoint_dir(settings, "query"))
               .foreachBatch(write_minutes))
-    return [apply_trigger(writer, args.trigger).start()]
+    return [apply_trigger(writer, settings.trigger).start()]

@@ -23,19 +23,15 @@ Expected output (console sink, complete mode)::
 
 from __future__ import annotations
 
-import argparse
 from typing import TYPE_CHECKING, Any
-
-from streamwatch.core.flags import add_flag
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
     from pyspark.sql.streaming import StreamingQuery
 
+    from streamwatch.processor.settings import WordcountSettings
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_flag(parser, "--output-mode", default="complete", choices=["complete", "update"],
-             help="complete: the whole table each trigger; update: changed words only")
+
 
 
 def word_counts(lines: DataFrame) -> DataFrame:
@@ -50,23 +46,23 @@ def word_counts(lines: DataFrame) -> DataFrame:
     return lines.select(words).where(F.col("word") != "").groupBy("word").count()
 
 
-def start(spark: Any, args: argparse.Namespace) -> list[StreamingQuery]:
+def start(spark: Any, settings: WordcountSettings) -> list[StreamingQuery]:
     from pyspark.sql import functions as F
 
     from streamwatch.processor.io.sinks import parse_sink
     from streamwatch.processor.io.sources import read_lines
     from streamwatch.processor.jobs import apply_trigger, checkpoint_dir, source_options
 
-    sink = parse_sink(args.sink).open("words", label="wordcount")
-    counts = word_counts(read_lines(spark, args.source, options=source_options(args)))
+    sink = parse_sink(settings.sink).open("words", label="wordcount")
+    counts = word_counts(read_lines(spark, settings.source, options=source_options(settings)))
 
     def write(batch: DataFrame, batch_id: int) -> None:
         ordered = batch.orderBy(F.desc("count"), "word")
         sink.write(batch_id, [r.asDict() for r in ordered.collect()])
 
     writer = (
-        counts.writeStream.queryName("wordcount").outputMode(args.output_mode)
-        .option("checkpointLocation", checkpoint_dir(args, "wordcount"))
+        counts.writeStream.queryName("wordcount").outputMode(settings.output_mode)
+        .option("checkpointLocation", checkpoint_dir(settings, "wordcount"))
         .foreachBatch(write)
     )
-    return [apply_trigger(writer, args.trigger).start()]
+    return [apply_trigger(writer, settings.trigger).start()]
