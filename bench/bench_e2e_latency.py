@@ -153,13 +153,16 @@ def txn_offset(txn_id: str) -> int:
 
 
 def measure(work: Path, trigger: str, rate: float, seconds: float, warmup: float,
-            profile_s: float = 0.0, kafka: str | None = None) -> dict:
+            profile_s: float = 0.0, kafka: str | None = None,
+            processor_env: dict[str, str] | None = None) -> dict:
     """One run; ``kafka`` (bootstrap servers) carries the transactions through a topic, with
-    "produced" still the moment the record became readable on the producer's feed."""
+    "produced" still the moment the record became readable on the producer's feed;
+    ``processor_env`` is added to the processor's environment only (another commit's
+    ``PYTHONPATH`` runs that commit's job on this input)."""
     workload = Workload(events=None, rate=rate, seed=5000, fraud_rate=0.02,
                         start_time="now", trigger=trigger, max_records_per_trigger=0)
     pipe = Pipeline(work / f"trigger-{trigger}{'-kafka' if kafka else ''}", workload,
-                    kafka=kafka)
+                    kafka=kafka, processor_env=dict(processor_env or {}))
     sampler: OffsetSampler | None = None
     commits: list[tuple[float, int]] = []
     spy: dict[str, Any] = {}

@@ -85,6 +85,8 @@ class Pipeline:
     alerting: Service | None = None
     processor: Service | None = None
     processor_extra: list[str] = field(default_factory=list)
+    # extra environment of the processor only (e.g. PYTHONPATH of another commit's src)
+    processor_env: dict[str, str] = field(default_factory=dict)
     # bootstrap servers: the simulator publishes to Kafka and the job reads the topic
     kafka: str | None = None
     processor_starts: int = 0
@@ -174,7 +176,8 @@ class Pipeline:
              "--data-dir", str(self.work), "--trigger", w.trigger, "--master", self.master,
              "--max-records-per-trigger", str(w.max_records_per_trigger),
              "--log-level", "warning", *self.processor_extra],
-            self.work / "logs" / f"processor-{self.processor_starts}.log").start())
+            self.work / "logs" / f"processor-{self.processor_starts}.log",
+            env=self.processor_env or None).start())
 
     def start_all(self) -> None:
         self.work.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,13 @@ PATH may be a JSONL file, a directory of JSONL files (e.g. the fraud job's
 ``jsonl:DIR`` sink output) or, for labels, a feed URL such as
 ``http://127.0.0.1:7102/v1/feeds/labels`` or ``http://127.0.0.1:7102/labels``.
 
+``--sweep N --seed S`` instead runs the fraud job's detector over N simulator
+configurations drawn from the sweep ranges (``streamwatch.quality.sweep``) and
+reports each scenario's figures as distributions (median, 10th percentile).
+
 Examples:
   streamwatch eval fraud --alerts /tmp/alerts --labels /tmp/labels.jsonl
+  streamwatch eval fraud --sweep 8 --seed 1
   streamwatch eval fraud --alerts /tmp/alerts --labels http://127.0.0.1:7102/labels \\
       --min-f1 0.9
 """
@@ -33,12 +38,16 @@ class InputError(ValueError):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", choices=["fraud"], help="what to evaluate (fraud alerts)")
-    add_flag(parser, "--alerts", required=True, metavar="PATH",
+    add_flag(parser, "--alerts", metavar="PATH",
              help="alerts: a JSONL file or a directory of JSONL files")
-    add_flag(parser, "--labels", required=True, metavar="PATH|URL",
+    add_flag(parser, "--labels", metavar="PATH|URL",
              help="labels: a JSONL file, a directory of them, or the simulator's labels feed URL")
     add_flag(parser, "--min-f1", type=probability, default=None,
              help="exit 1 when any scenario with incidents has F1 below this")
+    add_flag(parser, "--sweep", type=int, default=None, metavar="N",
+             help="instead of --alerts/--labels: run the detector over N simulator "
+                  "configurations drawn from the sweep ranges")
+    add_flag(parser, "--seed", type=int, default=0, help="seed of the --sweep draws")
 
 
 def _jsonl_files(path: Path, what: str) -> list[Path]:
@@ -107,6 +116,14 @@ def evaluate(alerts_path: str, labels_path: str) -> dict[str, Any]:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.sweep is not None:
+        from streamwatch.quality.sweep import sweep
+
+        print(json.dumps(sweep(args.sweep, args.seed), indent=2, sort_keys=True))
+        return 0
+    if not args.alerts or not args.labels:
+        print("streamwatch eval: pass --alerts and --labels, or --sweep N", file=sys.stderr)
+        return 2
     try:
         report = evaluate(args.alerts, args.labels)
     except InputError as exc:

@@ -99,30 +99,50 @@ PARAMS: dict[str, dict[str, Param]] = {
                             "only transactions above this count (probes belong to card_testing)"),
     },
     "impossible_travel": {
-        "max_speed_kmh": Param(float, 900, 1, 1e6, "faster than this between two transactions"),
-        "min_distance_km": Param(float, 500, 0, 40_000, "ignore hops shorter than this"),
-        "require_country_change": Param(bool, True, help="only hops between two countries"),
+        "max_speed_kmh": Param(float, 900, 1, 1e6, "cruising speed of the quickest flight"),
+        "airport_h": Param(float, 1.0, 0, 48, "hours a trip needs on top of the flight"),
+        "min_distance_km": Param(float, 300, 0, 40_000, "ignore hops shorter than this"),
+        "device_age_s": Param(float, 3600, 0, 30 * 86_400,
+                              "an online purchase is located (where the owner is) when its "
+                              "device has been the card's for this long"),
+        "require_country_change": Param(bool, False, help="only hops between two countries"),
     },
     "amount_spike": {
         "category_typical_usd": Param(dict, {}, help="typical purchase (USD) per merchant "
                                       "category; amounts are compared in multiples of it"),
-        "category_ratio": Param(float, 9.0, 1, 1e6,
-                                "alert at this many typical purchases of the category"),
-        "multiplier": Param(float, 20.0, 1, 1e6,
-                            "or at this many times the card's own mean (normalised by category)"),
+        "multiplier": Param(float, 4.0, 1, 1e6,
+                            "alert at this many times the card's own typical amount"),
+        "category_ratio": Param(float, 7.0, 1, 1e6, "a card without history: alert at this "
+                                "many typical purchases of the category"),
         "min_history": Param(int, 5, 1, 10_000,
-                             "transactions the card needs before its own mean is used"),
-        "min_amount": Param(float, 200, 0, 1e9, "never alert on amounts below this"),
+                             "amounts the card needs before its own baseline is used"),
+        "prior_weight": Param(float, 2.0, 0, 1e6, "the baseline starts at the category's "
+                              "typical amount, worth this many purchases"),
+        "baseline_clip": Param(float, 8.0, 1, 1e6, "amounts enter the baseline clipped to "
+                               "1/x .. x typical purchases of the category"),
+        "min_amount": Param(float, 100, 0, 1e9, "never alert on amounts below this"),
     },
     "account_takeover": {
-        "window_s": Param(float, 3600, 1, 7 * 86_400,
-                          "high-value spend within this time after a new device"),
-        "min_amount": Param(float, 200, 0, 1e9, "what counts as high-value spend"),
+        "window_s": Param(float, 1800, 1, 7 * 86_400,
+                          "a device is unknown for this long after the card first used it"),
+        "spend_ratio": Param(float, 2.5, 1, 1e6,
+                             "online spend from an unknown device (or none) at this many times "
+                             "the card's own typical amount"),
+        "min_amount": Param(float, 20, 0, 1e9, "never alert on amounts below this"),
+        "cold_ratio": Param(float, 7.0, 1, 1e6,
+                            "the bar for a card with fewer than min_history amounts (its "
+                            "baseline is still mostly the category's typical purchase)"),
+        "strong_ratio": Param(float, 1.5, 0, 1e6,
+                              "the bar instead when there is no device, or the device is out "
+                              "of the owner's reach (see far_km)"),
         "min_history": Param(int, 3, 1, 10_000,
-                             "transactions the card needs before a device counts as new"),
-        "require_new_country": Param(bool, True,
-                                     help="the new device must also be in a country new to "
-                                          "the card"),
+                             "amounts the card needs before spend_ratio applies without "
+                             "strong evidence"),
+        "far_km": Param(float, 100, 0, 40_000,
+                        "a new device at least this far from where the owner last used "
+                        "another device, sooner than a trip could take, is out of reach"),
+        "max_speed_kmh": Param(float, 900, 1, 1e6, "cruising speed of the quickest flight"),
+        "airport_h": Param(float, 1.0, 0, 48, "hours a trip needs on top of the flight"),
     },
 }
 

@@ -6,12 +6,16 @@ cost once per bucket, not once per card (see PERFORMANCE-NOTES.md):
 
 - ``recent``: the transactions that a windowed rule may still look back at
   (newer than the card's last transaction minus the longest rule window),
-  plus each card's last card-present transaction (impossible travel);
-- ``cards``: one row per card: last event time, running count and sum of
-  category-normalised amounts (amount_spike), the last account-takeover
-  probe, and per rule the event time of the last alert (cooldown);
+  plus each card's last *located* transaction (where the owner was: card
+  present, or online from a device the card has used for a while), for
+  impossible travel;
+- ``cards``: one row per card: first and last event time, the amount baseline (count
+  and sum of the log of category-normalised amounts, winsorised), where the
+  card was last used from a device (that device, and the last use of the device
+  before it: time and place), and per rule the event time of the last alert
+  (cooldown);
 - ``seen``: hashes of the (card, device) and (card, country) pairs the card
-  has used (account_takeover).
+  has used, with the event time of the first use.
 
 Cards, devices and countries are 64-bit hashes (``xxhash64`` in Spark), so
 the tables are mostly integers: cheap to look up and to serialise.
@@ -45,17 +49,27 @@ TXN_COLUMNS: dict[str, str] = {
 }
 #: what the bucket keeps of a recent transaction
 RECENT_COLUMNS: dict[str, str] = {
-    c: TXN_COLUMNS[c] for c in
-    ("txn_id", "card", "ts", "amount", "present", "lat", "lon", "country")
+    **{c: TXN_COLUMNS[c] for c in
+       ("txn_id", "card", "ts", "amount", "present", "lat", "lon", "country")},
+    "located": "bool",
 }
 ALERT_TS = {rule: f"alert_ts_{rule}" for rule in SCENARIOS}
 CARD_COLUMNS: dict[str, str] = {
-    "card": "int64", "last_ts": "int64", "n_txns": "int64", "n_norm": "int64",
-    "sum_norm": "float64", "probe_ts": "int64", "probe_txn": "object", "probe_device": "int64",
+    "card": "int64", "first_ts": "int64", "last_ts": "int64", "n_txns": "int64", "n_norm": "int64",
+    "sum_lnorm": "float64",
+    # the card's last use from a device (``dev_h``), and the last use before that from
+    # another device (``prev_*``): where the owner was, for account_takeover
+    "dev_h": "int64", "dev_ts": "int64", "dev_lat": "float64", "dev_lon": "float64",
+    "prev_ts": "int64", "prev_lat": "float64", "prev_lon": "float64",
     **dict.fromkeys(ALERT_TS.values(), "int64"),
 }
-#: ``key`` = hash of (card, device) or (card, country) the card has used
-SEEN_COLUMNS: dict[str, str] = {"card": "int64", "key": "int64"}
+#: the whereabouts columns of ``CARD_COLUMNS`` and their "none" values
+WHEREABOUTS: dict[str, float] = {
+    "dev_h": 0, "dev_ts": -(1 << 50), "dev_lat": float("nan"), "dev_lon": float("nan"),
+    "prev_ts": -(1 << 50), "prev_lat": float("nan"), "prev_lon": float("nan"),
+}
+#: ``key`` = hash of (card, device) or (card, country) the card has used, since ``first_ts``
+SEEN_COLUMNS: dict[str, str] = {"card": "int64", "key": "int64", "first_ts": "int64"}
 
 #: the state variables of a bucket (see processor.py): ``meta`` says which base and how
 #: many log entries make the bucket's state, ``token`` names the state they produce
@@ -135,6 +149,17 @@ class BucketState:
                    _from_ipc(seen, SEEN_COLUMNS))
 
 
+def member(values: np.ndarray, of: np.ndarray) -> np.ndarray:
+    """``np.isin(values, of)`` through a hash table: a bucket's card column against the
+    few cards of a batch, several times a batch. numpy sorts both arrays for 64-bit ids
+    (their range is too wide for its lookup table), the single largest cost of the
+    detector at 5,000 rows a batch (bench/component-figures.md, "fraud: the previous
+    commit beside this one")."""
+    if len(values) == 0 or len(of) == 0:
+        return np.zeros(len(values), dtype=bool)
+    return pd.Series(values, copy=False).isin(of).to_numpy()
+
+
 def rows_of(table: Columns, mask: np.ndarray) -> Columns:
     return {c: v[mask] for c, v in table.items()}
 
@@ -177,10 +202,10 @@ class StateDelta:
     def apply(self, state: BucketState) -> BucketState:
         tables: tuple[Columns, ...] = state.columns()
         if len(self.touched):
-            tables = tuple(_concat(rows_of(t, ~np.isin(t["card"], self.touched)), upd)
+            tables = tuple(_concat(rows_of(t, ~member(t["card"], self.touched)), upd)
                            for t, upd in zip(tables, self.rows.columns(), strict=True))
         if len(self.expired):
-            tables = tuple(rows_of(t, ~np.isin(t["card"], self.expired)) for t in tables)
+            tables = tuple(rows_of(t, ~member(t["card"], self.expired)) for t in tables)
         recent, cards, seen = tables
         return BucketState.from_columns(recent, cards, seen)
 
@@ -203,7 +228,6 @@ _IPC_OPTIONS = pa.ipc.IpcWriteOptions(
 
 
 def _to_ipc(cols: Columns, columns: dict[str, str]) -> bytes:
-    # NaN in a text column (an absent probe txn) is stored as null, as pandas did
     table = pa.Table.from_arrays([pa.array(cols[c], from_pandas=True) for c in columns],
                                  names=list(columns))
     sink = pa.BufferOutputStream()

@@ -42,10 +42,32 @@ class LegitParams:
     card_factor_sigma: float = 0.35
     card_factor_min: float = 0.5
     card_factor_max: float = 2.0
-    #: per-purchase spread around the card's typical amount (lognormal sigma)
-    amount_sigma: float = 0.5
+    #: per-purchase spread around the card's typical amount (lognormal sigma); draws
+    #: beyond ``amount_max_z`` sigmas are redrawn uniformly within it (no pile-up at a cap)
+    amount_sigma: float = 0.45
+    amount_max_z: float = 2.5
     #: a legit amount stays within [typical / max_ratio, typical * max_ratio]
     max_ratio: float = 4.0
+    #: share of purchases that are a rare big one: electronics or travel at
+    #: ``big_purchase_ratio`` x the card's typical amount for it
+    big_purchase_share: float = 0.004
+    big_purchase_ratio: tuple[float, float] = (1.5, 3.0)
+    #: travel: share of purchases after which the customer flies to another city, stays
+    #: ``trip_stay_h`` there (shopping as usual, online from there too) and flies back;
+    #: a flight takes distance / ``flight_kmh`` plus ``airport_h`` door to door
+    trip_share: float = 0.003
+    trip_stay_h: tuple[float, float] = (3.0, 24.0)
+    flight_kmh: tuple[float, float] = (700.0, 850.0)
+    airport_h: tuple[float, float] = (1.5, 4.0)
+    #: devices: share of customers with a second device (a tablet, a laptop) and the share
+    #: of their online purchases made on it; share of purchases after which the customer
+    #: switches to a new phone for good
+    second_device_share: float = 0.3
+    second_device_use: float = 0.4
+    phone_change_share: float = 0.002
+    #: day and night: each customer is this much less active at 3 a.m. local time
+    #: (longitude) than at 3 p.m. (cosine in between)
+    night_activity: float = 0.2
     #: and never below this (cents)
     min_amount_cents: int = 100
     #: a card starts an incident only after this long without any transaction
@@ -59,18 +81,23 @@ class LegitParams:
         return int(CATEGORY_MEDIAN_USD[category] * 100 * self.card_factor_max * self.max_ratio)
 
     def max_speed_kmh(self) -> float:
-        """Upper bound on the speed implied by two consecutive legit transactions."""
+        """Upper bound on the speed implied by two consecutive legit transactions in one
+        city (a trip is slower: see ``min_trip_hours``)."""
         return 2 * self.city_radius_km / (self.min_gap_s / 3600.0)
+
+    def min_trip_hours(self, distance_km: float) -> float:
+        """The shortest door-to-door time of a legit trip over ``distance_km``."""
+        return distance_km / self.flight_kmh[1] + self.airport_h[0]
 
 
 @dataclass(frozen=True)
 class CardTestingParams:
     """A bot tries the card with a burst of tiny online purchases."""
 
-    min_txns: int = 4
-    max_txns: int = 10
+    min_txns: int = 3
+    max_txns: int = 12
     min_amount_cents: int = 50
-    max_amount_cents: int = 199
+    max_amount_cents: int = 300
     min_gap_s: float = 1.0
     max_gap_s: float = 8.0
 
@@ -91,18 +118,18 @@ class CardTestingParams:
 class VelocityParams:
     """A stolen card is used at many home-city shops in quick succession."""
 
-    min_txns: int = 6
-    max_txns: int = 10
-    min_gap_s: float = 4.0
-    max_gap_s: float = 20.0
+    min_txns: int = 5
+    max_txns: int = 12
+    min_gap_s: float = 3.0
+    max_gap_s: float = 30.0
     #: amounts follow the card's usual profile but never below this (cents)
     min_amount_cents: int = 500
 
     def signature(self) -> dict[str, Any]:
         return {
-            "min_count": 5,
+            "min_count": 4,
             "window_s": 120.0,
-            "min_amount_cents": 200,  # count only non-tiny amounts (tiny bursts = card_testing)
+            "min_amount_cents": 400,  # count only non-tiny amounts (tiny bursts = card_testing)
         }
 
     def max_duration_s(self) -> float:
@@ -111,12 +138,17 @@ class VelocityParams:
 
 @dataclass(frozen=True)
 class ImpossibleTravelParams:
-    """A cloned card is used in person far away shortly after the real one."""
+    """A cloned card is used in person far away shortly after the real one.
+
+    The gap between the genuine purchase and the clone's first is drawn first;
+    the clone's city is then one at least ``min_distance_km`` and ``min_speed_kmh``
+    times the gap away, so no flight could have made the trip.
+    """
 
     min_distance_km: float = 1500.0
     min_speed_kmh: float = 1500.0
-    min_gap_s: float = 300.0
-    max_gap_s: float = 1800.0
+    min_gap_s: float = 600.0
+    max_gap_s: float = 7200.0
     #: further purchases with the clone near the far location
     max_extra_txns: int = 2
     extra_min_gap_s: float = 120.0
@@ -126,7 +158,7 @@ class ImpossibleTravelParams:
         return {
             "channels": ["pos", "atm"],
             "min_distance_km": 500.0,
-            "min_speed_kmh": 1000.0,
+            "min_speed_kmh": self.min_speed_kmh,
         }
 
     def max_duration_s(self) -> float:
@@ -137,15 +169,14 @@ class ImpossibleTravelParams:
 class AmountSpikeParams:
     """One purchase far above what the card usually spends in that category."""
 
-    min_ratio: float = 12.0
+    #: the amount is this many times the card's typical amount for the category
+    min_ratio: float = 5.0
     max_ratio: float = 30.0
-    #: and at least this multiple of the category's legit ceiling
-    min_ceiling_multiple: float = 1.25
     categories: tuple[str, ...] = ("electronics", "travel", "online_retail", "atm")
 
     def signature(self, legit: LegitParams) -> dict[str, Any]:
         return {
-            "min_ratio_to_card_typical": 10.0,
+            "min_ratio_to_card_typical": self.min_ratio,
             "category_ceiling_cents": {c: legit.category_ceiling_cents(c) for c in CATEGORIES},
         }
 
@@ -155,11 +186,13 @@ class AmountSpikeParams:
 
 @dataclass(frozen=True)
 class AccountTakeoverParams:
-    """A fraudster takes over an in-person-only customer's account online.
+    """A fraudster takes over a customer's account and buys online.
 
-    Sequence: a genuine in-person purchase by the owner (labelled legit), then
-    after ``context_gap`` a probe from a new device in another country over the
-    new channel ``online``, then high-value spend from that device.
+    Sequence: a genuine purchase by the owner (labelled legit), then after
+    ``context_gap`` an online probe from the fraudster's device (a new one, or
+    none for ``deviceless_share`` of takeovers), then high-value spend from it.
+    The fraudster sits in another country for ``foreign_share`` of takeovers,
+    otherwise in the customer's home city.
     """
 
     context_min_gap_s: float = 120.0
@@ -170,20 +203,19 @@ class AccountTakeoverParams:
     max_spend_txns: int = 3
     spend_min_gap_s: float = 60.0
     spend_max_gap_s: float = 300.0
-    #: high-value spend: at least this many cents and this multiple of the card's typical
-    #: amount, at most ``max_ceiling_fraction`` of the category ceiling (so it is not a spike)
-    min_spend_cents: int = 25_000
+    #: high-value spend: this many times the card's typical amount for the category
     min_spend_ratio: float = 3.0
-    max_ceiling_fraction: float = 0.95
+    max_spend_ratio: float = 15.0
+    deviceless_share: float = 0.3
+    foreign_share: float = 0.7
     categories: tuple[str, ...] = ("electronics", "travel", "online_retail")
 
     def signature(self) -> dict[str, Any]:
         return {
-            "new_device": True,
-            "new_country": True,
+            "unknown_device": True,
             "channel": "online",
             "spend_within_s": self.max_spend_txns * self.spend_max_gap_s,
-            "min_spend_cents": self.min_spend_cents,
+            "min_spend_ratio": self.min_spend_ratio,
         }
 
     def max_duration_s(self) -> float:

@@ -152,12 +152,36 @@ class Population:
         self.card_no = np.arange(n, dtype=np.int64)
         self.next_card_no = n
         self.device = mix64(np.arange(n, dtype=np.uint64), config.seed * 2 + 1)
+        # a second device for some customers (0 = none); new phones are numbered on
+        self.device2 = np.where(rng.random(n) < legit.second_device_share,
+                                mix64(np.arange(n, 2 * n, dtype=np.uint64), config.seed * 2 + 1),
+                                np.uint64(0))
+        self.next_device_no = 2 * n
+        # trips: abroad (in away_city, at away_lat/lon) from away_from_ms until away_until_ms,
+        # in the air until back_at_ms; no trip when back_at_ms is in the past
+        self.away_city = np.zeros(n, dtype=np.int64)
+        self.away_lat = np.zeros(n)
+        self.away_lon = np.zeros(n)
+        self.away_from_ms = np.zeros(n, dtype=np.int64)
+        self.away_until_ms = np.zeros(n, dtype=np.int64)
+        self.back_at_ms = np.zeros(n, dtype=np.int64)
         # a card is free for a legit transaction at or after next_free_ms
         self.next_free_ms = np.zeros(n, dtype=np.int64)
         self.last_ms = np.full(n, -(1 << 50), dtype=np.int64)
         self.merchants = Merchants.build(rng, config.merchants_per_city,
                                          config.online_merchants, legit.city_radius_km)
         self.country = np.array(geo.CITY_COUNTRY)
+
+    def new_phones(self, slots: np.ndarray) -> None:
+        """The customers of ``slots`` switch to a new phone for good."""
+        numbers = np.arange(self.next_device_no, self.next_device_no + len(slots),
+                            dtype=np.uint64)
+        self.next_device_no += len(slots)
+        self.device[slots] = mix64(numbers, self.seed * 2 + 1)
+
+    def away(self, slots: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """Per row: whether the customer is at a trip's destination then."""
+        return (self.away_from_ms[slots] <= times) & (times < self.away_until_ms[slots])
 
     def typical_cents(self, slots: np.ndarray, categories: np.ndarray) -> np.ndarray:
         """The card's typical amount per purchase in each category."""

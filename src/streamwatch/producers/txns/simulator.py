@@ -30,13 +30,19 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
+import orjson
 
 from streamwatch.contracts.events import SCENARIOS
 from streamwatch.feed.sources import Emit, Pacer
 from streamwatch.producers.txns import geo
 from streamwatch.producers.txns.columns import Columns, serialise
 from streamwatch.producers.txns.config import SimConfig
-from streamwatch.producers.txns.legit import legit_columns, pick_free_cards
+from streamwatch.producers.txns.legit import (
+    big_purchases,
+    legit_columns,
+    life_events,
+    pick_free_cards,
+)
 from streamwatch.producers.txns.population import Population
 from streamwatch.producers.txns.scenarios import BUILDERS, IncidentContext, Row, eligible
 
@@ -91,6 +97,18 @@ class TxnGenerator:
         pairs = [self._out.popleft() for _ in range(n)]
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
+    def incident_names_pending(self) -> set[str]:
+        """Incidents whose first transaction was generated but not all of the rest: rows
+        still scheduled, or generated but not yet delivered. A finite stream cuts them off."""
+        scheduled = {int(row[12]) for _, _, row in self._scheduled}
+        names = {self._incident_names[i] for i in scheduled if i in self._incident_names}
+        undelivered = [label for *_, label in self._delayed] + [p[1] for p in self._out]
+        for label in undelivered:
+            incident = orjson.loads(label)["incident_id"]
+            if incident is not None:
+                names.add(str(incident))
+        return names
+
     # -- one block ----------------------------------------------------------
 
     def _block_start(self, k: int) -> int:
@@ -108,8 +126,11 @@ class TxnGenerator:
             due.append(heapq.heappop(self._scheduled)[2])
         m = max(0, self.block_events - len(due))
         times = np.sort(self.rng.integers(t0, t1, m)) if t1 > t0 else np.full(m, t0)
-        slots = pick_free_cards(self.pop, self.rng, times, self._min_gap_ms)
+        slots = pick_free_cards(self.pop, self.rng, times, self._min_gap_ms,
+                                self.config.anchor_ms, self.config.legit.night_activity)
         legit = legit_columns(self.pop, self.rng, slots, times, self.config.legit)
+        big_purchases(self.pop, self.rng, legit, self.config.legit)
+        life_events(self.pop, self.rng, legit, self.config.legit, self.ctx.distances_km)
         block = Columns.concat([legit, Columns.from_rows(due)]).sort_by_time()
         txns, labels, _ = serialise(block, self.config.anchor_ms, self.next_txn_no,
                                     self._incident_name, self.config.epoch)
@@ -119,7 +140,10 @@ class TxnGenerator:
     def _start_incident(self, scenario: str, start_ms: int) -> None:
         pop = self.pop
         cand = self.rng.integers(0, pop.size, _INCIDENT_CANDIDATES)
-        ok = (pop.next_free_ms[cand] <= start_ms) & (pop.last_ms[cand] <= start_ms - self._quiet_ms)
+        # a customer on a trip is not picked: the scenarios assume the owner is at home
+        ok = ((pop.next_free_ms[cand] <= start_ms)
+              & (pop.last_ms[cand] <= start_ms - self._quiet_ms)
+              & (pop.back_at_ms[cand] <= start_ms))
         slot = next((int(s) for s in cand[ok] if eligible(pop, scenario, int(s))), None)
         if slot is None:
             self.incidents_skipped[scenario] += 1
