@@ -324,7 +324,7 @@ def render(docs: dict[str, dict[str, Any]], img_dir: Path, rel: str) -> str:
            "python -m bench.bench_e2e_latency            # 5,000 tx/s, triggers 500ms and 1s",
            "python -m bench.bench_orders                 # orders job events/s next to parse-only",
            "python -m bench.bench_kafka                  # fraud job: Kafka source beside the feed",
-           "python -m bench.bench_fraud_compare --ref main   # fraud job: that commit beside this",
+           "python -m bench.compare_fraud --ref main   # fraud job: that commit beside this",
            "python -m bench.bench_soak --minutes 30 --cards 100000   # not part of make bench",
            "python -m bench.report                       # re-render this page", "```", ""]
     summary = []

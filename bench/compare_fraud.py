@@ -1,4 +1,8 @@
-"""The fraud job of another commit (``--ref``, default ``main``) beside this tree's, in one run.
+"""Not a standing benchmark (so not ``bench_*``: ``make bench`` and the quick-form tests
+leave it out; it takes ~20 minutes and names a commit): a change to the fraud job measured
+beside the commit it replaces.
+
+The fraud job of another commit (``--ref``, default ``main``) beside this tree's, in one run.
 
 Key concepts:
 - Same input: this tree's simulator writes the transactions once (``--cards`` distinct
@@ -22,9 +26,9 @@ Key concepts:
 
 Usage::
 
-    python -m bench.bench_fraud_compare                     # main vs this tree, 2 rounds
-    python -m bench.bench_fraud_compare --rounds 1 --seconds 60
-    python -m bench.bench_fraud_compare --quick             # 1 round, small, ~6 min
+    python -m bench.compare_fraud                     # main vs this tree, 2 rounds
+    python -m bench.compare_fraud --rounds 1 --seconds 60
+    python -m bench.compare_fraud --quick             # 1 round, small, ~6 min
 
 Expected output: one line per measurement with its load, a summary, and
 ``bench/results/fraud_compare.json`` (``fraud_compare-quick.json``).
@@ -65,7 +69,7 @@ def resolve(ref: str) -> str:
             return git("rev-parse", "--verify", "--quiet", f"{name}^{{commit}}")
         except subprocess.CalledProcessError:
             continue
-    raise SystemExit(f"bench_fraud_compare: --ref {ref} names no commit")
+    raise SystemExit(f"compare_fraud: --ref {ref} names no commit")
 
 
 def generate(directory: Path, events: int, cards: int, rate: float, seed: int) -> None:
@@ -108,7 +112,7 @@ def side_env(src: Path) -> dict[str, str]:
 def throughput(src: Path, directory: Path, work: Path, buckets: int,
                files_per_trigger: int) -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.bench_fraud_compare", "--child", str(directory), str(work),
+        [sys.executable, "-m", "bench.compare_fraud", "--child", str(directory), str(work),
          str(buckets), str(files_per_trigger)],
         cwd=ROOT, env=side_env(src), capture_output=True, text=True, timeout=3600, check=False)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
@@ -139,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "--child":
         child_throughput(argv[1], argv[2], int(argv[3]), int(argv[4]))
         return 0
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_fraud_compare",
+    parser = argparse.ArgumentParser(prog="python -m bench.compare_fraud",
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ref", default="main", help="the commit to compare with (git ref)")
@@ -244,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     doc = result(
         "fraud_compare", quick=args.quick, started_at=started_at,
         seconds=round(time.monotonic() - t0, 1),
-        command=command_line("bench.bench_fraud_compare", argv), figures=figures,
+        command=command_line("bench.compare_fraud", argv), figures=figures,
         baseline={"ref": args.ref, "ref_commit": ref_sha, "new_commit": new_sha},
         ratios=ratios, goals={}, series=[],
         notes=[f"ref = {args.ref} ({ref_sha[:10]}), new = {new_sha[:10]}"
