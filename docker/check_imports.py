@@ -6,8 +6,9 @@ import importlib
 import pkgutil
 import sys
 
-# Running them would start a program rather than import one.
-ENTRY_POINTS = {"__main__", "wsgi"}
+# Importing them would start a program, or (gunicorn_conf) read the deployment's settings
+# from the environment and refuse the build's empty one, rather than import a module.
+ENTRY_POINTS = {"__main__", "wsgi", "gunicorn_conf"}
 
 for name in sys.argv[1:]:
     package = importlib.import_module(name)
