@@ -89,8 +89,9 @@ def job_args(job: str, argv: Sequence[str] = ()) -> ProcessSettings:
     return parse_settings(JOB_SETTINGS[job], argv)
 
 
-def _fail(message: str) -> int:
-    print(f"streamwatch process: {message}", file=sys.stderr)
+def _fail(settings: ProcessSettings, message: str) -> int:
+    """Exit 2 with ``message``, worded as run_command words a refused setting."""
+    print(f"{settings.command}: {message}", file=sys.stderr)
     return 2
 
 
@@ -107,7 +108,7 @@ def _start(settings: ProcessSettings, args: argparse.Namespace) -> int:
     # py4j logs every callback at info; keep it to problems.
     logging.getLogger("py4j").setLevel(logging.WARNING)
     if getattr(args, "_job_error", None):
-        return _fail(args._job_error)
+        return _fail(settings, args._job_error)
     from streamwatch.processor.io.sinks import SinkSpecError, parse_sink
     from streamwatch.processor.io.sources import SourceSpecError, parse_source
     from streamwatch.processor.jobs import source_options
@@ -117,7 +118,7 @@ def _start(settings: ProcessSettings, args: argparse.Namespace) -> int:
         parse_sink(settings.sink)
         source_options(settings)  # a bad --kafka-option or properties file fails here, not in Spark
     except (SourceSpecError, SinkSpecError, ValueError) as exc:
-        return _fail(str(exc))
+        return _fail(settings, str(exc))
     return run_job(settings)
 
 
