@@ -37,6 +37,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -142,6 +143,86 @@ def machine_info() -> dict[str, Any]:
     return {**_MACHINE, "load_avg": [round(x, 2) for x in os.getloadavg()]}
 
 
+# -- machine load during a run ------------------------------------------------
+
+
+class LoadSampler:
+    """The 1-minute load average and the machine's busy CPU share, sampled every
+    ``period`` s in a daemon thread, so a figure can carry the load *while* it was
+    measured (the load average at the end of a run lags by a minute and hides a
+    quiet start or a busy middle).
+
+    ``window(t0, t1)`` summarises the samples between two ``time.monotonic()``
+    instants: ``{"load1_mean", "load1_max", "cpu_busy_mean", "samples"}``; ``cpu_busy``
+    is the share of all cores not idle (from ``/proc/stat``), which counts the
+    benchmark's own processes too: a figure at ``cpu_busy`` 1.0 used every core.
+    """
+
+    def __init__(self, period: float = 2.0) -> None:
+        self.period = period
+        self.samples: list[tuple[float, float, float | None]] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="load-sampler")
+        self._started = False
+
+    def start(self) -> LoadSampler:
+        if not self._started:
+            self._started = True
+            self._thread.start()
+        return self
+
+    @staticmethod
+    def _cpu_times() -> tuple[int, int] | None:
+        try:
+            fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        except OSError:
+            return None
+        values = [int(x) for x in fields]
+        idle = values[3] + (values[4] if len(values) > 4 else 0)
+        return sum(values), idle
+
+    def _run(self) -> None:
+        last = self._cpu_times()
+        while True:
+            time.sleep(self.period)
+            now = self._cpu_times()
+            busy = None
+            if last and now and now[0] > last[0]:
+                busy = 1.0 - (now[1] - last[1]) / (now[0] - last[0])
+            last = now
+            with self._lock:
+                self.samples.append((time.monotonic(), os.getloadavg()[0], busy))
+
+    def window(self, t0: float | None = None, t1: float | None = None) -> dict[str, Any]:
+        with self._lock:
+            picked = [s for s in self.samples if (t0 is None or s[0] >= t0)
+                      and (t1 is None or s[0] <= t1)]
+        if not picked:  # a window shorter than one period: the load right now
+            return {"load1_mean": round(os.getloadavg()[0], 2),
+                    "load1_max": round(os.getloadavg()[0], 2), "cpu_busy_mean": None,
+                    "samples": 0}
+        loads = [s[1] for s in picked]
+        busy = [s[2] for s in picked if s[2] is not None]
+        return {"load1_mean": round(sum(loads) / len(loads), 2), "load1_max": round(max(loads), 2),
+                "cpu_busy_mean": round(sum(busy) / len(busy), 3) if busy else None,
+                "samples": len(picked)}
+
+
+#: One sampler per benchmark process, running from the moment bench.common is imported:
+#: result() puts its whole-run summary in the machine block, and a benchmark with several
+#: phases stores ``LOAD.window(t0, t1)`` next to each phase's figures.
+LOAD = LoadSampler().start()
+
+
+def load_text(window: Mapping[str, Any] | None) -> str:
+    """``load 1.9 (max 2.4), CPU 97 % busy`` for a printed line or a note."""
+    if not window:
+        return "load unknown"
+    busy = window.get("cpu_busy_mean")
+    return (f"load {window['load1_mean']:g} (max {window['load1_max']:g})"
+            + (f", CPU {busy * 100:.0f} % busy" if busy is not None else ""))
+
+
 # -- statistics ---------------------------------------------------------------
 
 
@@ -222,7 +303,7 @@ def result(name: str, *, figures: Mapping[str, Any], baseline: Mapping[str, Any]
         "name": name,
         "command": command or command_line(),
         "quick": quick,
-        "machine": machine_info(),
+        "machine": {**machine_info(), "load_during_run": LOAD.window()},
         "started_at": started_at or utc_now(),
         "seconds": seconds,
         "figures": dict(figures),

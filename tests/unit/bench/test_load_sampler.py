@@ -1,0 +1,39 @@
+"""The load a figure carries is the load while it was measured, not at the end of the run."""
+
+from __future__ import annotations
+
+import time
+
+from bench.common import LoadSampler, load_text, result
+
+
+def test_a_window_summarises_only_the_samples_inside_it() -> None:
+    sampler = LoadSampler(period=60)  # never samples by itself: the samples are set here
+    sampler.samples = [(10.0, 1.0, 0.5), (12.0, 3.0, 1.0), (14.0, 9.0, None)]
+    w = sampler.window(9.0, 12.5)
+    assert w == {"load1_mean": 2.0, "load1_max": 3.0, "cpu_busy_mean": 0.75, "samples": 2}
+    assert sampler.window(13.0)["load1_max"] == 9.0
+    assert sampler.window(13.0)["cpu_busy_mean"] is None
+
+
+def test_a_window_without_samples_reports_the_load_now() -> None:
+    w = LoadSampler(period=60).window(0.0, 1.0)
+    assert w["samples"] == 0 and w["load1_mean"] >= 0
+
+
+def test_the_sampler_measures_cpu_busy_share_between_samples() -> None:
+    sampler = LoadSampler(period=0.2).start()
+    t0 = time.monotonic()
+    deadline = t0 + 0.7
+    while time.monotonic() < deadline:  # keep one core busy
+        pass
+    w = sampler.window(t0)
+    assert w["samples"] >= 2
+    assert w["cpu_busy_mean"] is not None and 0.0 < w["cpu_busy_mean"] <= 1.0
+
+
+def test_every_result_carries_the_load_during_the_run() -> None:
+    doc = result("x", figures={"a": 1})
+    assert {"load1_mean", "load1_max", "samples"} <= set(doc["machine"]["load_during_run"])
+    assert load_text({"load1_mean": 1.5, "load1_max": 2.0, "cpu_busy_mean": 0.5}) == \
+        "load 1.5 (max 2), CPU 50 % busy"
