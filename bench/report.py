@@ -282,6 +282,50 @@ def section(doc: dict[str, Any], img_dir: Path, rel: str) -> list[str]:
     return out
 
 
+def load_during(doc: dict[str, Any]) -> str:
+    """The 1-min load average (mean and max) while the run ran, and the CPUs' busy share."""
+    during = (doc.get("machine") or {}).get("load_during_run") or {}
+    if not during.get("samples"):
+        load = (doc.get("machine") or {}).get("load_avg")
+        return (f"{load[0]:g} at the end (not sampled during)" if load
+                else "not recorded (run before the load was sampled)")
+    busy = during.get("cpu_busy_mean")
+    return (f"{during['load1_mean']:g} mean, {during['load1_max']:g} max"
+            + (f"; CPUs {busy * 100:.0f} % busy" if busy is not None else ""))
+
+
+def goals_summary(docs: dict[str, dict[str, Any]]) -> list[str]:
+    """One row per goal: the figure on the default path, the same run's baseline, the load
+    while it ran and the command; a missed goal says by how much, and its section says why."""
+    rows = []
+    for name in ORDER + sorted(n for n in docs if n not in ORDER):
+        doc = docs.get(name)
+        if doc is None or name.startswith(FAULT_PREFIX):
+            continue
+        labels = doc.get("goal_labels") or {}
+        base = ", ".join(f"{k} {fmt(v)}" for k, v in list((doc.get("baseline") or {}).items())[:2]
+                         if isinstance(v, int | float))
+        for key, v in goal_verdicts(doc).items():
+            state = {True: "met", False: "**missed**", None: "n/a"}[v["met"]]
+            by = v.get("missed_by_factor")
+            if by:
+                state += f" by x{by:.2f}"
+            what = f"{labels[key]} (`{key}`)" if key in labels else f"`{key}`"
+            rows.append((f"[{name}](#{_anchor(TITLES.get(name, name))})", what, v["value"],
+                         goal_text(v["goal"]), state + (" (quick run)" if doc.get("quick")
+                                                        else ""),
+                         base or "-", load_during(doc), f"`{doc.get('command', '?')}`"))
+    if not rows:
+        return []
+    return ["## Goals", "",
+            "Each goal's figure on the product's default path (feed server, default flags, "
+            "unless the figure's label says otherwise), next to a baseline measured in the same "
+            "run and the machine's load while it ran. A missed goal's section says what limits "
+            "it.", "",
+            *table(rows, ("benchmark", "figure", "value", "goal", "verdict",
+                          "baseline (same run)", "load during the run", "command"))]
+
+
 def faults_summary(docs: dict[str, dict[str, Any]]) -> list[str]:
     faults = [d for n, d in sorted(docs.items()) if n.startswith(FAULT_PREFIX)
               and n != "faults_reference"]
@@ -351,6 +395,7 @@ def render(docs: dict[str, dict[str, Any]], img_dir: Path, rel: str) -> str:
     if summary:
         out += block("## Summary", summary, ("benchmark", "ratios", "goals met",
                                                     "goals missed (by)", "run"))
+    out += goals_summary(docs)
     missing = [n for n in ORDER if n not in docs]
     if missing:
         out += [f"Not recorded yet: {', '.join(missing)} (no result file in bench/results).", ""]

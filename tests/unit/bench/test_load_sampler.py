@@ -37,3 +37,17 @@ def test_every_result_carries_the_load_during_the_run() -> None:
     assert {"load1_mean", "load1_max", "samples"} <= set(doc["machine"]["load_during_run"])
     assert load_text({"load1_mean": 1.5, "load1_max": 2.0, "cpu_busy_mean": 0.5}) == \
         "load 1.5 (max 2), CPU 50 % busy"
+
+
+def test_the_goals_table_names_each_goal_with_its_baseline_and_load() -> None:
+    from bench.report import goals_summary
+
+    doc = result("fraud", figures={"tx": 40_000}, baseline={"detector": 200_000},
+                 goals={"tx": {"min": 50_000}},
+                 extra={"goal_labels": {"tx": "100k cards, feed, 200k rows a batch"}})
+    doc["machine"]["load_during_run"] = {"load1_mean": 1.9, "load1_max": 2.4,
+                                         "cpu_busy_mean": 0.97, "samples": 30}
+    text = "\n".join(goals_summary({"fraud": doc}))
+    assert "100k cards, feed, 200k rows a batch (`tx`)" in text
+    assert "**missed** by x1.25" in text and "detector 200,000" in text
+    assert "1.9 mean, 2.4 max; CPUs 97 % busy" in text and doc["command"] in text
