@@ -14,7 +14,6 @@ import sys
 from collections.abc import Sequence
 
 from streamwatch import __version__
-from streamwatch.core.flags import EnvValueError
 
 # subcommand -> (module with add_arguments/main, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -71,12 +70,8 @@ def _command_in(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = _command_in(argv)
-    try:
-        parser = build_parser(only=command or "")
-        args = parser.parse_args(argv)
-    except EnvValueError as exc:
-        print(f"streamwatch: {exc}", file=sys.stderr)
-        return 2
+    parser = build_parser(only=command or "")
+    args = parser.parse_args(argv)
     try:
         return int(args._module.main(args) or 0)
     except KeyboardInterrupt:

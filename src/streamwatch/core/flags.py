@@ -1,97 +1,13 @@
-"""Command-line flags with environment twins.
+"""Parsers of flag values (ports, counts, durations, sizes, probabilities).
 
-Every flag ``--some-flag`` can also be set with ``STREAMWATCH_SOME_FLAG``; the
-flag wins over the environment, the environment wins over the default. The
-help text of every flag names its twin and its default, so ``--help`` is the
-reference for both.
+Each turns the text of a flag or its env twin into a value or raises
+``argparse.ArgumentTypeError`` with what is expected; the typed settings
+(``streamwatch.core.settings``) declare them as a setting's ``parser``.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-from collections.abc import Callable
-from typing import Any
-
-ENV_PREFIX = "STREAMWATCH_"
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
-
-
-def env_name(flag: str) -> str:
-    """``--http-port`` -> ``STREAMWATCH_HTTP_PORT``."""
-    return ENV_PREFIX + flag.lstrip("-").replace("-", "_").upper()
-
-
-class EnvValueError(SystemExit):
-    """An environment twin holds a value its flag would refuse."""
-
-
-def add_flag(
-    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
-    flag: str,
-    *,
-    help: str,
-    default: Any = None,
-    type: Callable[[str], Any] = str,
-    choices: list[str] | None = None,
-    required: bool = False,
-    metavar: str | None = None,
-    aliases: tuple[str, ...] = (),
-) -> None:
-    """Add ``flag`` whose default comes from its ``STREAMWATCH_`` env twin.
-
-    ``aliases`` are older spellings still accepted on the command line; only
-    ``flag`` has an env twin.
-    """
-    name = env_name(flag)
-    raw = os.environ.get(name)
-    value = default
-    if raw is not None:
-        try:
-            value = type(raw)
-        except (ValueError, argparse.ArgumentTypeError) as exc:
-            raise EnvValueError(
-                f"error: environment variable {name}={raw!r} is not valid for {flag}: {exc}. "
-                f"Fix or unset {name}."
-            ) from exc
-        if choices is not None and value not in choices:
-            raise EnvValueError(
-                f"error: environment variable {name}={raw!r} must be one of {choices}. "
-                f"Fix or unset {name}."
-            )
-    shown = "required" if required and value is None else f"default: {default!r}"
-    parser.add_argument(
-        flag,
-        *aliases,  # argparse names the value after the first long option: ``flag``
-        default=value,
-        type=type,
-        choices=choices,
-        required=required and value is None,
-        metavar=metavar,
-        help=f"{help} [env {name}; {shown}]",
-    )
-
-
-def add_switch(
-    parser: argparse.ArgumentParser | argparse._ArgumentGroup, flag: str, *, help: str
-) -> None:
-    """A boolean flag; its env twin accepts 1/0, true/false, yes/no, on/off."""
-    name = env_name(flag)
-    raw = os.environ.get(name)
-    value = False
-    if raw is not None:
-        low = raw.strip().lower()
-        if low in _TRUE:
-            value = True
-        elif low not in _FALSE:
-            raise EnvValueError(
-                f"error: environment variable {name}={raw!r} must be 1/0, true/false, "
-                f"yes/no or on/off. Fix or unset {name}."
-            )
-    parser.add_argument(
-        flag, action="store_true", default=value, help=f"{help} [env {name}; default: off]"
-    )
 
 
 def port(text: str) -> int:

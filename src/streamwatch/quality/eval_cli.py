@@ -26,10 +26,31 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from streamwatch.core.flags import add_flag, probability
+from streamwatch.core.flags import probability
+from streamwatch.core.settings import Settings, or_none, setting, text_or_none
+
+
+@dataclass(frozen=True)
+class EvalSettings(Settings):
+    service = "EVAL"
+    command = "streamwatch eval"
+
+    alerts: str | None = setting(None, parser=text_or_none, metavar="PATH",
+                                 help="alerts: a JSONL file or a directory of JSONL files")
+    labels: str | None = setting(
+        None, parser=text_or_none, metavar="PATH|URL",
+        help="labels: a JSONL file, a directory of them, or the simulator's labels feed URL")
+    min_f1: float | None = setting(None, parser=or_none(probability), metavar="F1",
+                                   help="exit 1 when any scenario with incidents has F1 below "
+                                        "this")
+    sweep: int | None = setting(None, parser=or_none(int), metavar="N",
+                                help="instead of --alerts/--labels: run the detector over N "
+                                     "simulator configurations drawn from the sweep ranges")
+    seed: int = setting(0, parser=int, help="seed of the --sweep draws")
 
 
 class InputError(ValueError):
@@ -38,16 +59,7 @@ class InputError(ValueError):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", choices=["fraud"], help="what to evaluate (fraud alerts)")
-    add_flag(parser, "--alerts", metavar="PATH",
-             help="alerts: a JSONL file or a directory of JSONL files")
-    add_flag(parser, "--labels", metavar="PATH|URL",
-             help="labels: a JSONL file, a directory of them, or the simulator's labels feed URL")
-    add_flag(parser, "--min-f1", type=probability, default=None,
-             help="exit 1 when any scenario with incidents has F1 below this")
-    add_flag(parser, "--sweep", type=int, default=None, metavar="N",
-             help="instead of --alerts/--labels: run the detector over N simulator "
-                  "configurations drawn from the sweep ranges")
-    add_flag(parser, "--seed", type=int, default=0, help="seed of the --sweep draws")
+    EvalSettings.add_arguments(parser)
 
 
 def _jsonl_files(path: Path, what: str) -> list[Path]:
@@ -116,24 +128,30 @@ def evaluate(alerts_path: str, labels_path: str) -> dict[str, Any]:
 
 
 def main(args: argparse.Namespace) -> int:
-    if args.sweep is not None:
+    from streamwatch.core.settings import run_command
+
+    return run_command(EvalSettings, args, run)
+
+
+def run(settings: EvalSettings) -> int:
+    if settings.sweep is not None:
         from streamwatch.quality.sweep import sweep
 
-        print(json.dumps(sweep(args.sweep, args.seed), indent=2, sort_keys=True))
+        print(json.dumps(sweep(settings.sweep, settings.seed), indent=2, sort_keys=True))
         return 0
-    if not args.alerts or not args.labels:
+    if not settings.alerts or not settings.labels:
         print("streamwatch eval: pass --alerts and --labels, or --sweep N", file=sys.stderr)
         return 2
     try:
-        report = evaluate(args.alerts, args.labels)
+        report = evaluate(settings.alerts, settings.labels)
     except InputError as exc:
         print(f"streamwatch eval: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(report, indent=2, sort_keys=True))
-    if args.min_f1 is not None:
+    if settings.min_f1 is not None:
         low = {s: v["f1"] for s, v in report["by_scenario"].items()
-               if v["incidents"] and (v["f1"] or 0.0) < args.min_f1}
+               if v["incidents"] and (v["f1"] or 0.0) < settings.min_f1}
         if low:
-            print(f"streamwatch eval: F1 below {args.min_f1} for {low}", file=sys.stderr)
+            print(f"streamwatch eval: F1 below {settings.min_f1} for {low}", file=sys.stderr)
             return 1
     return 0
