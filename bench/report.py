@@ -154,15 +154,14 @@ def machine_line(doc: dict[str, Any]) -> str:
     mem_s = f"{mem / 2**30:.0f} GiB" if isinstance(mem, int | float) else "?"
     load = m.get("load_avg")
     during = m.get("load_during_run") or {}
+    load_s = (f", load average {load[0]:g} / {load[1]:g} / {load[2]:g} (1 / 5 / 15 min) "
+              "at the end of the run" if load else "")
     if during.get("samples"):
         busy = during.get("cpu_busy_mean")
-        load_s = (f"; during the run: 1-min load average {during['load1_mean']:g} mean, "
-                  f"{during['load1_max']:g} max"
-                  + (f", CPUs {busy * 100:.0f} % busy (the benchmark's own processes "
-                     "included)" if busy is not None else ""))
-    else:
-        load_s = (f", load average {load[0]:g} / {load[1]:g} / {load[2]:g} (1 / 5 / 15 min) "
-                  "at the end of the run" if load else "")
+        load_s += (f"; during the run: 1-min load average {during['load1_mean']:g} mean, "
+                   f"{during['load1_max']:g} max"
+                   + (f", CPUs {busy * 100:.0f} % busy (the benchmark's own processes "
+                      "included)" if busy is not None else ""))
     return (f"{m.get('cpus', '?')} CPUs (shared), {mem_s} RAM, Python {m.get('python', '?')}, "
             f"Java {m.get('java', '?')}, PySpark {m.get('pyspark', '?')}, {m.get('os', '?')}"
             f"{load_s}")
