@@ -26,7 +26,8 @@ TITLES = {
     "fraud": "Fraud job: transactions/s and batch latency",
     "fraud_compare": "Fraud job: the previous commit beside this one, same input, one run",
     "alerting": "Alerting: ingest and webhook deliveries",
-    "e2e_latency": "End-to-end alert latency (transaction produced -> webhook received)",
+    "e2e_latency": "End-to-end alert latency (transaction accepted by the producer -> webhook "
+                   "received), default path",
     "soak": "Memory soak",
     "orders": "Orders job: events/s per minute and status, next to parse-only",
 }
@@ -372,7 +373,8 @@ def render(docs: dict[str, dict[str, Any]], img_dir: Path, rel: str) -> str:
            "make bench                                   # everything, then this report",
            "python -m bench --quick                      # every benchmark's short form",
            "python -m bench.faults [--quick] [--only driver_kill]",
-           "python -m bench.bench_e2e_latency            # 5,000 tx/s, triggers 500ms and 1s",
+           "python -m bench.bench_e2e_latency            # default path, 5,000 tx/s 300 s, "
+           "then the headroom search (<= ~24 min)",
            "python -m bench.bench_orders                 # orders job events/s next to parse-only",
            "python -m bench.bench_kafka                  # fraud job: Kafka source beside the feed",
            "python -m bench.compare_fraud --ref main   # fraud job: that commit beside this",

@@ -89,6 +89,9 @@ class Pipeline:
     processor_env: dict[str, str] = field(default_factory=dict)
     # bootstrap servers: the simulator publishes to Kafka and the job reads the topic
     kafka: str | None = None
+    # a file: the simulator runs through bench.traced_producer, which writes there when each
+    # batch of transactions was handed to the feed (bench_e2e_latency's "produced")
+    sim_trace: Path | None = None
     processor_starts: int = 0
     processor_unexpected_exits: int = 0
     _started: list[Service] = field(default_factory=list)
@@ -128,15 +131,18 @@ class Pipeline:
 
     def start_sim(self) -> None:
         w = self.workload
+        trace = ["--trace", str(self.sim_trace)] if self.sim_trace else []
         self.sim = self._track(Service(
-            ["txns", "--seed", str(w.seed), *(["--max-events", str(w.events)] if w.events else []),
+            [*trace, "txns", "--seed", str(w.seed),
+             *(["--max-events", str(w.events)] if w.events else []),
              "--rate", f"{w.rate:g}",
              "--fraud-rate", f"{w.fraud_rate:g}", *(["--cards", str(w.cards)] if w.cards else []),
              *(["--legit-min-gap", f"{w.legit_min_gap_s:g}"] if w.legit_min_gap_s else []),
              "--start-time", w.start_time, "--http-port", str(self.sim_port),
              "--socket-port", str(self.sim_socket_port), "--data-dir", str(self.work / "sim"),
              "--retention-bytes", "0", *(["--kafka", self.kafka] if self.kafka else [])],
-            self.work / "logs" / "txns.log").start())
+            self.work / "logs" / "txns.log",
+            module="bench.traced_producer" if self.sim_trace else "streamwatch.cli").start())
         self.sim.wait_http(f"{self.sim_url}/readyz", timeout=60)
 
     def restart_feed_serve_only(self) -> None:
