@@ -49,7 +49,7 @@ Key concepts:
 
 Usage::
 
-    python -m bench.bench_fraud                       # 100k and 1M cards, ~10 min on 2 cores
+    python -m bench.bench_fraud                       # 100k and 1M cards, ~7 min on 2 cores
     python -m bench.bench_fraud --populations 100k    # the headline population only
     python -m bench.bench_fraud --quick               # 5k cards, 3 batches of 2,000 (make test)
 
