@@ -89,6 +89,11 @@ def test_quick_benchmark_runs(name: str, results: Path) -> None:
     if name == "bench_processor":
         assert doc["figures"]["hashtags_eps_sample_0.1"] > 0
         assert doc["baseline"]["parse_only_eps"] > 0 and doc["figures"]["feed_rps"] > 0
+    if name == "bench_fraud":  # every figure says which cards, batch size and source
+        figures = doc["figures"]
+        assert figures["source"].startswith("feed") and figures["distinct_cards_5k_cards"] > 0
+        assert figures["tx_per_s_5k_cards_2k_batch"] > 0
+        assert figures["first_batch_rows_5k_cards_2k_batch"] == 2000
     if name == "bench_soak":
         assert doc["figures"]["samples"] >= 2 and doc["series"]
 
