@@ -360,7 +360,8 @@ def run_step(spark: Any, kind: str, rate: float, work: Path, *, settle: float,
                   fig["lag_end_mean_lines"])
     data = progress.data()
     return {"source": kind, "rate": rate, **{k: round(v, 1) for k, v in fig.items()},
-            "keeps_up": ok, "batches_in_step": len(data),
+            "keeps_up": ok, "pacer_short": fig["offered_rps"] < KEEP_SHARE * rate,
+            "batches_in_step": len(data),
             "max_batch_s": max((p["durationMs"]["triggerExecution"] / 1000 for p in data),
                                default=None),
             "socket_clients_dropped": paced["socket_dropped"],
@@ -379,6 +380,10 @@ def run_ladder(spark: Any, kind: str, rates: Sequence[float], work: Path, *, set
               f"{'keeps up' if step['keeps_up'] else 'FALLS BEHIND'} "
               f"| {load_text(step['load'])}", flush=True)
         if not step["keeps_up"]:
+            break
+        if step["pacer_short"]:  # the producer, not the source, set the pace: stop here
+            print(f"  the producer offered only {step['offered_rps']:,.0f} of {rate:,.0f} "
+                  f"lines/s on these cores; {kind}'s capacity is a lower bound", flush=True)
             break
     return steps
 
@@ -429,11 +434,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="hashtags batches (the job's default is no limit)")
     parser.add_argument("--ratios", default="1,5,15",
                         help="window/slide ratios to run counting only (slide 1m)")
-    parser.add_argument("--feed-rates", default="10000,20000,30000,45000,60000,80000",
+    parser.add_argument("--feed-rates", default="30000,60000,100000,130000,160000,200000,250000",
                         help="feed ladder, lines/s, ascending")
     parser.add_argument("--socket-rates", default="5000,10000,15000,20000,30000",
                         help="socket ladder, lines/s, ascending")
-    parser.add_argument("--settle", type=float, default=5.0,
+    parser.add_argument("--settle", type=float, default=10.0,
                         help="seconds paced before a step is measured")
     parser.add_argument("--step-seconds", type=float, default=40.0,
                         help="seconds measured per ladder step")
@@ -553,7 +558,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"when processed >= {KEEP_SHARE} x offered and the lag grew by at most "
                 f"{LAG_SLACK_S:g} s of offered lines; capacity = the offered rate of the "
                 "highest step that kept up before the first that fell behind "
-                "(details.*_capacity_is_lower_bound: the ladder ended without falling behind).")
+                "(details.*_capacity_is_lower_bound: the ladder ended without falling behind, "
+                "at its last rate or where the producer could not offer the rate asked, "
+                "pacer_short).")
         if "backlog" in parts:
             drain = bench_backlog(spark, work, lines=args.backlog, batch=args.backlog_batch)
             print(f"backlog of {drain['lines']:,} lines, batches of {drain['batch']:,}: "
