@@ -46,6 +46,12 @@ Usage::
 
     python -m bench.bench_processor            # ~13 minutes on 2 quiet cores
     python -m bench.bench_processor --parts ladder --step-seconds 20   # calibrate rates
+    python -m bench.bench_processor --parts hashtags,backlog           # ~4 minutes
+
+The ladder part takes about (steps) x (--settle + --step-seconds + 2 s); at the
+defaults the feed fell behind at 200k lines/s and the socket at 15k in calibration
+runs, i.e. 9 steps, ~8 minutes. The first step of a session is cold (JVM JIT), which
+the settle and the lag test absorb; in a full run the hashtags part warms the JVM.
     python -m bench.bench_processor --quick    # ~1 minute (make test)
 
 Expected output: one line per phase, a summary (``print_figures``) and
@@ -560,7 +566,10 @@ def main(argv: list[str] | None = None) -> int:
                 "highest step that kept up before the first that fell behind "
                 "(details.*_capacity_is_lower_bound: the ladder ended without falling behind, "
                 "at its last rate or where the producer could not offer the rate asked, "
-                "pacer_short).")
+                "pacer_short). The producer appends from a pool of the generator's tweets, "
+                "which costs little; the real `streamwatch tweets` generator makes about "
+                "65k tweets/s on one core, so beside it on the same cores the feed's "
+                "capacity would be lower (the producer's CPU is the job's CPU).")
         if "backlog" in parts:
             drain = bench_backlog(spark, work, lines=args.backlog, batch=args.backlog_batch)
             print(f"backlog of {drain['lines']:,} lines, batches of {drain['batch']:,}: "
