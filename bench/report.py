@@ -85,12 +85,12 @@ LIMITS: dict[str, str] = {
         "they include the feed's group commit and the micro-batch, and leave out the "
         "alerting service and the webhook."),
     "processor": (
-        "VADER. Counting only, the job meets the goal. Every scored tweet costs a VADER "
-        "polarity_scores call in a Python worker (each distinct text once per worker; 32 us "
-        "a text on these 8-word texts): at --sentiment-sample 1 that is about 60 % of the two "
-        "cores, at a 10 % sample about 20 % (the sample 0.1 and 0 figures). Counts stay exact "
-        "at any sample; 100,000 tweets/s with sentiment on every tweet needs about three "
-        "times these cores."),
+        "VADER. The headline (hashtags_eps) is the job's default, --sentiment-sample 1: "
+        "every tweet costs a VADER polarity_scores call in a Python worker (each distinct "
+        "text once per worker; 32 us a text on these 8-word texts), about 60 % of the two "
+        "cores; hashtags_counting_only_eps (--sentiment-sample 0) is the job without it. "
+        "Counts stay exact at any sample; 100,000 tweets/s with sentiment on every tweet "
+        "needs about three times these cores."),
 }
 
 

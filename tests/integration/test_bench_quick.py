@@ -87,8 +87,14 @@ def test_quick_benchmark_runs(name: str, results: Path) -> None:
         assert f["produced"] == "accepted by the producer" and f["alerts_measured"] > 0
         assert f["accept_to_visible_min_s"] >= 0 and f["load1_mean"] is not None
     if name == "bench_processor":
-        assert doc["figures"]["hashtags_eps_sample_0.1"] > 0
-        assert doc["baseline"]["parse_only_eps"] > 0 and doc["figures"]["feed_rps"] > 0
+        figures, details = doc["figures"], doc["details"]
+        assert figures["hashtags_eps"] > 0 and figures["hashtags_counting_only_eps"] > 0
+        assert figures["hashtags_sentiment_sample"] == 1.0  # the headline is the default path
+        assert doc["baseline"]["parse_only_eps"] > 0 and figures["backlog_drain_rps"] > 0
+        assert "feed_capacity_rps" in figures and "socket_capacity_rps" in figures
+        assert details["feed_ladder"][0]["processed_rps"] > 0
+        assert details["socket_ladder"][0]["processed_rps"] > 0
+        assert "load1_mean" in details["hashtags_default"]["load"]
     if name == "bench_fraud":  # every figure says which cards, batch size and source
         figures = doc["figures"]
         assert figures["source"].startswith("feed") and figures["distinct_cards_5k_cards"] > 0
