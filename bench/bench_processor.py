@@ -428,6 +428,28 @@ def _rates(text: str) -> list[float]:
     return [float(x) for x in text.split(",") if x.strip()]
 
 
+def goal_labels(figures: dict[str, Any], details: dict[str, Any]) -> dict[str, str]:
+    """What each goal's figure measured: flags, source, batch size, first batch counted."""
+    batch = figures.get("hashtags_batch_records")
+    per = f"batches of {batch:,}" if isinstance(batch, int) else "bounded batches"
+    tweets = figures.get("tweets")
+    over = f"{tweets:,} tweets" if isinstance(tweets, int) else "the tweets"
+    labels = {
+        "hashtags_eps": f"default flags (sentiment on every tweet), feed server, {over} in "
+                        f"{per}, first batch counted, cold session",
+        "hashtags_counting_only_eps": f"NOT the default: --sentiment-sample 0, same feed and "
+                                      f"{per}, first batch counted, after the headline",
+    }
+    feed, sock = figures.get("feed_capacity_rps"), figures.get("socket_capacity_rps")
+    if feed is not None or sock is not None:
+        bounds = [k for k in ("feed", "socket") if details.get(f"{k}_capacity_is_lower_bound")]
+        labels["feed_over_socket"] = (
+            f"sustained capacity, paced ladders, word count: feed {feed or 0:,} / socket "
+            f"{sock or 0:,} lines/s" + (f" ({' and '.join(bounds)} a lower bound: never fell "
+                                        "behind)" if bounds else ""))
+    return labels
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_processor", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -593,7 +615,8 @@ def main(argv: list[str] | None = None) -> int:
     doc = result(
         "processor", quick=args.quick, started_at=started_at,
         seconds=round(time.monotonic() - t_start, 1), figures=figures, baseline=baseline,
-        ratios=ratios, goals=goals, series=plotted, notes=notes, extra={"details": details})
+        ratios=ratios, goals=goals, series=plotted, notes=notes,
+        extra={"details": details, "goal_labels": goal_labels(figures, details)})
     record(doc)
     return 0
 
