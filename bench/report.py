@@ -368,13 +368,21 @@ def render(docs: dict[str, dict[str, Any]], img_dir: Path, rel: str) -> str:
            "(`make bench` runs every benchmark, the fault runs, then this). **All figures come "
            "from a shared 2-core machine** on which other engineers ran builds and test suites "
            "at the same time: absolute numbers are noisy and low; each figure is therefore "
-           "measured next to its baseline in the same run, and ratios are given first.", "",
+           "measured next to its baseline in the same run, and ratios are given first. Every "
+           "result records the machine's load while it ran (the 1-minute load average and the "
+           "CPUs' busy share, sampled every 2 s; the benchmark's own processes count), and each "
+           "goal is judged on the product's default path: the feed server and the job's "
+           "default flags, with anything else labelled.", "",
            "Reproduce:", "", "```bash",
            "make bench                                   # everything, then this report",
            "python -m bench --quick                      # every benchmark's short form",
            "python -m bench.faults [--quick] [--only driver_kill]",
            "python -m bench.bench_e2e_latency            # default path, 5,000 tx/s 300 s, "
            "then the headroom search (<= ~24 min)",
+           "python -m bench.bench_fraud                  # 100k and 1M cards, feed source, "
+           "5k / 50k / 200k rows a batch",
+           "python -m bench.bench_processor              # hashtags (default and counting "
+           "only), feed vs socket ladders, backlog",
            "python -m bench.bench_orders                 # orders job events/s next to parse-only",
            "python -m bench.bench_kafka                  # fraud job: Kafka source beside the feed",
            "python -m bench.compare_fraud --ref main   # fraud job: that commit beside this",
