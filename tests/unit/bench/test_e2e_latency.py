@@ -83,15 +83,23 @@ def test_trend_compares_the_first_and_last_fifth_and_says_when_it_grows() -> Non
 
 def test_flat_needs_a_steady_latency_a_small_lag_and_the_offered_rate() -> None:
     steady = trend([(float(i), 1.0) for i in range(100)])
-    assert flat_verdict(5000, steady, 4000, 4990) == (True, [])
-    ok, why = flat_verdict(5000, steady, 10_000, 4990)  # 2 s of input behind
+    assert flat_verdict(5000, steady, 4000, 4990, caught_up=True) == (True, [])
+    ok, why = flat_verdict(5000, steady, 10_000, 4990, caught_up=True)  # 2 s of input behind
     assert not ok and "lag" in why[0]
-    ok, why = flat_verdict(5000, steady, 4000, 4800)  # < 0.97 x 5000
+    ok, why = flat_verdict(5000, steady, 4000, 4800, caught_up=True)  # < 0.97 x 5000
     assert not ok and "processed" in why[0]
     ok, why = flat_verdict(5000, trend([(float(i), 1.0 + i / 50) for i in range(100)]),
-                           4000, 4990)
+                           4000, 4990, caught_up=True)
     assert not ok and "grows" in why[0]
-    assert flat_verdict(5000, trend([]), None, None)[0] is False
+    assert flat_verdict(5000, trend([]), None, None, caught_up=True)[0] is False
+
+
+def test_a_run_that_began_measuring_with_its_start_up_backlog_is_not_flat() -> None:
+    # a backlog draining during the window makes latency fall, which the trend rule passes
+    draining = trend([(float(i), 3.0 - i / 50) for i in range(100)])
+    assert not draining["growing"]
+    ok, why = flat_verdict(4000, draining, 3000, 4010, caught_up=False)
+    assert not ok and why == [why[0]] and "backlog" in why[0]
 
 
 def test_the_search_goes_up_while_flat_and_stops_at_the_first_change() -> None:
