@@ -298,12 +298,17 @@ def result(name: str, *, figures: Mapping[str, Any], baseline: Mapping[str, Any]
            goals: Mapping[str, Mapping[str, float]] | None = None, quick: bool = False,
            started_at: str | None = None, seconds: float | None = None,
            command: str | None = None, notes: Sequence[str] = (),
-           extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+           extra: Mapping[str, Any] | None = None,
+           load: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A result document; ``load`` is the machine load of the run (default: since this
+    process imported bench.common; a process that records several runs passes each one's
+    ``LOAD.window(t0, t1)``)."""
     doc: dict[str, Any] = {
         "name": name,
         "command": command or command_line(),
         "quick": quick,
-        "machine": {**machine_info(), "load_during_run": LOAD.window()},
+        "machine": {**machine_info(),
+                    "load_during_run": dict(load) if load is not None else LOAD.window()},
         "started_at": started_at or utc_now(),
         "seconds": seconds,
         "figures": dict(figures),

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
+    LOAD,
     command_line,
     print_figures,
     result,
@@ -70,6 +71,7 @@ def run_reference(work: Path, workload: Workload, quick: bool) -> dict[str, Any]
     elapsed = time.monotonic() - t0
     doc = result(
         REFERENCE, quick=quick, started_at=started_at, seconds=round(elapsed, 1),
+        load=LOAD.window(t0, t0 + elapsed),
         figures={"expected": len(stored_ids), **{k: v for k, v in acc.as_dict().items()
                                                   if k != "expected"}},
         notes=["Uninterrupted run; its stored alert ids are the expected set of every "
@@ -117,6 +119,7 @@ def run_scenario(scenario: Scenario, work: Path, workload: Workload, reference: 
                      "divided by the same factor")
     doc = result(
         f"faults_{scenario.name}", quick=quick, started_at=started_at, seconds=round(elapsed, 1),
+        load=LOAD.window(t0, t0 + elapsed),
         figures=figures,
         baseline={"expected": len(expected), "reference_stored": reference["figures"]["stored"]},
         ratios={"delivered_of_expected": acc.delivered / len(expected) if expected else None},
