@@ -12,6 +12,8 @@ Key concepts:
   themselves. The real ``streamwatch tweets`` generator makes ~65k tweets/s on one
   core of this machine, too few to pace the feed source to its limit while Spark
   shares the cores, so the paced lines are a pool of the generator's tweets, cycled.
+  ``pool="orders"`` (with ``feed="orders"``) fills the orders feed from the orders
+  simulator instead (``iter_orders``), with ``OrdersSettings``' defaults.
 - A child process, not a thread of the benchmark: the producer is a process of its
   own in the product too, and the driver's GIL stays out of the producer's way.
 
@@ -75,7 +77,23 @@ def generator_pool(n: int, seed: int = 7) -> list[bytes]:
     return out
 
 
-def _child(conn: Any, data_dir: str, pool: str, pool_size: int, seed: int) -> None:
+def iter_orders(n: int, rate: float, seed: int = 1) -> Iterator[bytes]:
+    """N order events of the product's simulator: ``rate`` orders purchased a second of
+    event time, ``time_scale`` 14,400 so shipments and deliveries follow within the input,
+    2 % resends, 3 s of disorder, event time from 2026-11-20T10:00Z."""
+    from streamwatch.contracts.events import parse_ts
+    from streamwatch.producers.orders.simulator import OrderConfig, OrderGenerator
+
+    config = OrderConfig(seed=seed, rate=rate, time_scale=14_400, duplicate_rate=0.02,
+                         disorder_s=3,
+                         anchor_ms=int(parse_ts("2026-11-20T10:00:00Z").timestamp() * 1000))
+    gen = OrderGenerator(config)
+    for start in range(0, n, 10_000):
+        yield from gen.take(min(10_000, n - start))
+
+
+def _child(conn: Any, data_dir: str, pool: str, pool_size: int, seed: int, feed: str,
+           order_rate: float) -> None:
     from prometheus_client import CollectorRegistry
 
     from streamwatch.core.http import Server
@@ -83,27 +101,32 @@ def _child(conn: Any, data_dir: str, pool: str, pool_size: int, seed: int) -> No
     from streamwatch.feed.server import FeedAppConfig, FeedMetrics, LineTail, create_app
     from streamwatch.feed.sources import Pacer
     from streamwatch.processor.cli import parse_settings
+    from streamwatch.producers.orders.settings import OrdersSettings
     from streamwatch.producers.tweets.settings import TweetsSettings
 
-    s = parse_settings(TweetsSettings, ["--data-dir", data_dir, "--http-port", "0",
-                                        "--socket-port", "0", "--host", "127.0.0.1"])
+    settings_type = OrdersSettings if feed == "orders" else TweetsSettings
+    s = parse_settings(settings_type, ["--data-dir", data_dir, "--http-port", "0",
+                                       "--socket-port", "0", "--host", "127.0.0.1"])
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    # "bench": the hashtags input, made as it is appended (2M tweets need not sit in memory);
-    # "generator": a pool of the product's tweets, cycled by the pacer
-    stream = iter_tweets(pool_size, seed) if pool == "bench" else None
-    lines = [] if pool == "bench" else generator_pool(pool_size, seed)
+    # "bench" (the hashtags input) and "orders" (the orders simulator's events) are made as
+    # they are appended, so millions of lines need not sit in memory; "generator": a pool
+    # of the product's tweets, cycled by the pacer
+    stream: Iterator[bytes] | None = (
+        iter_tweets(pool_size, seed) if pool == "bench"
+        else iter_orders(pool_size, order_rate, seed) if pool == "orders" else None)
+    lines = [] if stream is not None else generator_pool(pool_size, seed)
     registry = CollectorRegistry()
     metrics = FeedMetrics(registry)
-    feed_log = FeedLog.open(s.data_dir / "feeds", FEED, segment_bytes=s.segment_bytes,
+    feed_log = FeedLog.open(s.data_dir / "feeds", feed, segment_bytes=s.segment_bytes,
                             fsync=s.fsync, fsync_interval=s.fsync_interval,
                             retention_bytes=s.retention_bytes or None,
                             retention_seconds=s.retention_age or None,
                             on_fsync=metrics.fsync_seconds.observe)
-    metrics.watch({FEED: feed_log})
-    tail = LineTail(feed_log, FEED, s.host, s.socket_port, buffer_lines=s.socket_buffer,
+    metrics.watch({feed: feed_log})
+    tail = LineTail(feed_log, feed, s.host, s.socket_port, buffer_lines=s.socket_buffer,
                     metrics=metrics).start()
-    config = FeedAppConfig(service="bench-producer", logs={FEED: feed_log}, registry=registry,
-                           metrics=metrics, socket_ports={FEED: tail.port},
+    config = FeedAppConfig(service="bench-producer", logs={feed: feed_log}, registry=registry,
+                           metrics=metrics, socket_ports={feed: tail.port},
                            max_records_per_request=s.max_records_per_request, ready=True)
     server = Server(create_app(config), s.host, s.http_port).start()
     conn.send({"http_port": server.port, "socket_port": tail.port,
@@ -138,7 +161,7 @@ def _child(conn: Any, data_dir: str, pool: str, pool_size: int, seed: int) -> No
             timeline.append((time.monotonic(), appended))
 
     def dropped() -> float:
-        return metrics.socket_dropped.labels(FEED)._value.get()
+        return metrics.socket_dropped.labels(feed)._value.get()
 
     try:
         while True:
@@ -187,11 +210,14 @@ class PacedProducer:
     """The child process above, driven over a pipe; ``with`` starts and stops it."""
 
     def __init__(self, data_dir: Path, *, pool: str = "generator", pool_size: int = 50_000,
-                 seed: int = 7) -> None:
+                 seed: int = 7, feed: str = FEED, order_rate: float = 2000.0) -> None:
+        if (pool == "orders") != (feed == "orders"):
+            raise ValueError(f"pool {pool!r} does not belong on feed {feed!r}")
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_child, args=(child, str(data_dir), pool, pool_size,
-                                                      seed), daemon=True)
+                                                      seed, feed, order_rate), daemon=True)
+        self.feed = feed
         self.info: dict[str, Any] = {}
 
     def __enter__(self) -> PacedProducer:
@@ -212,6 +238,11 @@ class PacedProducer:
     @property
     def http_port(self) -> int:
         return int(self.info["http_port"])
+
+    @property
+    def feed_spec(self) -> str:
+        """The processor's ``--source`` for this feed over HTTP."""
+        return f"feed:http://127.0.0.1:{self.http_port}/{self.feed}"
 
     @property
     def socket_port(self) -> int:
