@@ -202,7 +202,12 @@ def main(argv: list[str] | None = None) -> int:
                                 plot="dashboard_latency")],
                  quick=args.quick, started_at=started_at,
                  seconds=round(time.monotonic() - t0, 1),
-                 command=command_line("bench.bench_dashboard", argv), notes=notes)
+                 command=command_line("bench.bench_dashboard", argv), notes=notes,
+                 extra={"goal_labels": {
+                     "change_to_page_p99_s": f"change POSTed to the exporter -> drawn by the "
+                                             f"slowest of {n_pages} headless Chromium tabs, "
+                                             f"{len(points)} changes, background progress "
+                                             f"{args.background_rate:g}/s"}})
     record(doc)
     return 0
 

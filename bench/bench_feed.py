@@ -253,7 +253,12 @@ def main(argv: list[str] | None = None) -> int:
                  notes=["orjson_parse: the same transaction JSON parsed with orjson.loads in one "
                         "process per core, the ceiling for any source that has to parse it; "
                         "http_range_read: one client thread reading the feed API front to back."],
-                 extra={"details": results})
+                 extra={"details": results, "goal_labels": {
+                     "producer_append": f"`streamwatch {args.service}` with its default flags "
+                                        f"asked for {args.rate:,.0f}/s, more than it can make; "
+                                        f"{seconds:g} s, latest offset read over HTTP",
+                     "http_range_read": f"{args.readers} client thread(s) reading the feed "
+                                        "front to back over the HTTP API, default page size"}})
     print(f"{'measure':<18} {'rate':>14}   goal")
     for key, unit in (("log_append", "events/s"), ("producer_append", "events/s"),
                       ("http_range_read", "records/s"), ("orjson_parse", "events/s")):
