@@ -37,6 +37,9 @@ FAULT_PREFIX = "faults_"
 
 # What limits a figure when its goal is missed; filled from the profiles and
 # measurements of the runs (see the sections of docs/benchmarks.md).
+#: Per benchmark: what limits its missed goals, shown under its goals. ``{figure}`` and
+#: ``{figure:spec}`` are filled from the recorded result (figures, baseline and ratios), so
+#: the prose quotes the run it sits next to; a figure the result lacks shows as "?".
 LIMITS: dict[str, str] = {
     "feed": (
         "The producer's ceiling is its generator, not the log: the same run's FeedLog alone "
@@ -65,33 +68,106 @@ LIMITS: dict[str, str] = {
         "starting a Python worker and loading RocksDB state (~6.4 s). On the shared 2-core "
         "machine, with other engineers' test suites running, each step is slower."),
     "e2e_latency": (
-        "The fraud job's micro-batch, not the trigger. At 5,000 tx/s the job only just keeps "
-        "up (processed_tx_per_s; at a 1 s trigger it falls behind and latency grows through "
-        "the run, see the notes) with micro-batches that run back to back (a probe over a file "
-        "source: ~0.55 s for 5,000 transactions), so a transaction waits on average half a "
-        "batch to be read and a whole one to be processed; the sink, the alerting store and "
-        "the webhook add little (alerting's own p99 is in its section). The job runs one "
-        "shuffle partition per core (two stateful tasks a batch) and 8 card buckets (each "
-        "bucket costs ~10 ms of fixed Python work a batch); bench/component-figures.md "
-        "compares both with the alternatives side by side. A median well under 1 s "
-        "needs batches under ~0.4 s. Of the probe's ~0.55 s batch, the two stateful tasks "
-        "spend ~0.15 s each in the Python processor (state update time, 0.3 s summed) and the "
-        "rest is Spark's: two stages, planning, the offset and commit logs. In the py-spy "
-        "profile below, "
-        "ArrowStreamSerializer.dump_stream is inclusive: the processor runs inside it. "
-        "detection_delay_p50_s/p99_s are detected_at - event_time of the same alerts, the "
-        "figure the exporter exposes as streamwatch_fraud_detection_delay_seconds: they "
-        "count from the transaction's own timestamp to the processor raising the alert, so "
-        "they include the feed's group commit and the micro-batch, and leave out the "
-        "alerting service and the webhook."),
+        "The fraud job's micro-batch, not the trigger or the delivery. Of the {p50_s:.2f} s "
+        "median, the feed takes {accept_to_visible_p50_s:.3f} s (accept to readable: its "
+        "group commit), and {detection_delay_p50_s:.2f} s pass between the transaction's "
+        "timestamp and the job raising its alert (detection_delay, what the exporter exposes "
+        "as streamwatch_fraud_detection_delay_seconds); the alerting service and the webhook "
+        "add the rest (alerting's own p99 is in its section). At 5,000 tx/s the job's "
+        "micro-batches run back to back, so a transaction waits for the running batch to end "
+        "before it is read and for one more batch to be processed: the fraud section gives a "
+        "5,000-row batch's cost with nothing else running; here the producer, the alerting "
+        "service and the receiver share the two cores (CPUs {cpu_busy_mean:.0%} busy), the "
+        "batches are slower, and latency grows through the run (first-fifth mean "
+        "{first_fifth_mean_s:.2f} s, last {last_fifth_mean_s:.2f} s). Latency stayed flat up "
+        "to {headroom_tx_per_s:,.0f} tx/s ({headroom_search}). A median under 1 s needs "
+        "batches under ~0.4 s; the fraud section says where a batch's time goes (the Python "
+        "state step, then Spark's read, parse and shuffle). The job runs one shuffle "
+        "partition per core and 8 card buckets (~10 ms of fixed Python work each a batch); "
+        "bench/component-figures.md compares both with the alternatives."),
     "processor": (
-        "VADER. The headline (hashtags_eps) is the job's default, --sentiment-sample 1: "
+        "VADER, for the headline. hashtags_eps is the job's default, --sentiment-sample 1: "
         "every tweet costs a VADER polarity_scores call in a Python worker (each distinct "
-        "text once per worker; 32 us a text on these 8-word texts), about 60 % of the two "
-        "cores; hashtags_counting_only_eps (--sentiment-sample 0) is the job without it. "
-        "Counts stay exact at any sample; 100,000 tweets/s with sentiment on every tweet "
-        "needs about three times these cores."),
+        "text once per worker; 32 us a text on these 8-word texts, about 31,000 texts/s on "
+        "one core), on the same two cores that read, parse, dedup and count, so the job "
+        "stays near {hashtags_eps:,} tweets/s; 100,000 tweets/s with sentiment on every "
+        "tweet needs about three times these cores. Counts stay exact at any sample. "
+        "Counting only (--sentiment-sample 0) reaches {hashtags_counting_only_eps:,}/s, "
+        "{hashtags_counting_only_eps_vs_parse_only:.0%} of the same run's parse-only "
+        "{parse_only_eps:,}/s over the same feed and batches: the rest is Spark's two "
+        "stateful stages, the dedup by tweet id (one state key per tweet; every batch loads "
+        "and commits each partition's state store) and the sliding windows' pane "
+        "aggregation. The component probes (Figures without a result file, below) put the "
+        "dedup first."),
+    "fraud": (
+        "Spark's per-batch work and the Python state step. At 200,000 rows a batch the state "
+        "step takes {state_share_100k_cards_200k_batch:.0%} of the batch's core-seconds "
+        "(batch p50 {batch_s_p50_100k_cards_200k_batch:.2f} s, state update p50 "
+        "{state_update_s_p50_100k_cards_200k_batch:.2f} s summed over the two partitions). The "
+        "detector alone runs {detector_only_tx_per_s_one_core:,} tx/s on one core, so most of "
+        "the state step is reading and writing each card's profile in the state store and "
+        "moving rows between Arrow and Python; the rest of the batch is Spark's: reading the "
+        "feed over HTTP and parsing JSON, the shuffle by card bucket, the Arrow hand-over, "
+        "planning, and the offset and commit logs. The state cost grows with the cards in "
+        "state: at 5,000 rows a batch the state update p50 is "
+        "{state_update_s_p50_100k_cards_5k_batch:.2f} s with "
+        "{cards_in_state_100k_cards_5k_batch:,} cards and "
+        "{state_update_s_p50_1M_cards_5k_batch:.2f} s with {cards_in_state_1M_cards_5k_batch:,}, "
+        "so the 1M population falls behind the live 5,000 tx/s "
+        "({tx_per_s_1M_cards_5k_batch:,} tx/s at 5,000 a batch). At the live batch size a "
+        "batch has a large fixed cost (p50 {batch_s_p50_100k_cards_5k_batch:.2f} s for 5,000 "
+        "rows): headroom {live_headroom_100k_cards_5k_batch:.2f}x at 100k cards."),
 }
+
+
+#: Per (benchmark, goal): what limits that goal, one line for the Goals table.
+GOAL_LIMITS: dict[tuple[str, str], str] = {
+    ("processor", "hashtags_eps"): (
+        "VADER on every tweet in a Python worker (~32 us a text); counting only: "
+        "{hashtags_counting_only_eps:,}/s"),
+    ("processor", "hashtags_counting_only_eps"): (
+        "Spark's stateful stages (dedup by tweet id, window panes); parse-only: "
+        "{parse_only_eps:,}/s"),
+    ("fraud", "tx_per_s_100k_cards_200k_batch"): (
+        "the Python state step ({state_share_100k_cards_200k_batch:.0%} of a batch's core "
+        "time: card profiles read and written; the detector alone does "
+        "{detector_only_tx_per_s_one_core:,}/s on a core), then Spark's read, parse and "
+        "shuffle"),
+    ("e2e_latency", "p50_s"): (
+        "the fraud job's micro-batches, back to back (event -> alert raised p50 "
+        "{detection_delay_p50_s:.2f} s; the feed adds {accept_to_visible_p50_s:.3f} s)"),
+    ("e2e_latency", "p99_s"): (
+        "the same batches, slowing through the run (mean {first_fifth_mean_s:.2f} s in the "
+        "first fifth, {last_fifth_mean_s:.2f} s in the last); flat up to "
+        "{headroom_tx_per_s:,.0f} tx/s"),
+    ("soak", "rss_exporter_growth"): (
+        "the exporter's fraud-quality tracker filling towards its cap "
+        "(--quality-max-incidents), not reached in the run"),
+}
+
+
+class _Absent:
+    """Stands in for a figure the result lacks ("?") or holds as None ("none"), whatever
+    the format spec."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __format__(self, spec: str) -> str:
+        return self.text
+
+
+class _Values(dict[str, Any]):
+    def __missing__(self, key: str) -> Any:
+        return _Absent("?")
+
+
+def filled(text: str, doc: dict[str, Any]) -> str:
+    """``text`` with ``{figure}`` / ``{figure:spec}`` filled from the result ``doc``."""
+    merged = {**(doc.get("baseline") or {}), **(doc.get("ratios") or {}),
+              **(doc.get("figures") or {})}
+    return text.format_map(_Values({k: _Absent("none") if v is None else v
+                                    for k, v in merged.items()}))
 
 
 def load_results(directory: Path) -> dict[str, dict[str, Any]]:
@@ -244,7 +320,7 @@ def section(doc: dict[str, Any], img_dir: Path, rel: str) -> list[str]:
         out += block("**Goals**", rows, ("figure", "value", "goal", "verdict",
                                                  "missed by"))
         if any(v["met"] is False for v in verdicts.values()) and name in LIMITS:
-            out += [f"What limits it: {LIMITS[name]}", ""]
+            out += [f"What limits it: {filled(LIMITS[name], doc)}", ""]
     scalar = [(k, v) for k, v in (doc.get("figures") or {}).items()
               if not isinstance(v, dict | list)]
     nested = [(k, v) for k, v in (doc.get("figures") or {}).items() if isinstance(v, dict)]
@@ -311,18 +387,20 @@ def goals_summary(docs: dict[str, dict[str, Any]]) -> list[str]:
             if by:
                 state += f" by x{by:.2f}"
             what = f"{labels[key]} (`{key}`)" if key in labels else f"`{key}`"
+            limit = (filled(GOAL_LIMITS[(name, key)], doc)
+                     if v["met"] is False and (name, key) in GOAL_LIMITS else "-")
             rows.append((f"[{name}](#{_anchor(TITLES.get(name, name))})", what, v["value"],
                          goal_text(v["goal"]), state + (" (quick run)" if doc.get("quick")
                                                         else ""),
-                         base or "-", load_during(doc), f"`{doc.get('command', '?')}`"))
+                         limit, base or "-", load_during(doc), f"`{doc.get('command', '?')}`"))
     if not rows:
         return []
     return ["## Goals", "",
             "Each goal's figure on the product's default path (feed server, default flags, "
             "unless the figure's label says otherwise), next to a baseline measured in the same "
-            "run and the machine's load while it ran. A missed goal's section says what limits "
-            "it.", "",
-            *table(rows, ("benchmark", "figure", "value", "goal", "verdict",
+            "run and the machine's load while it ran. A missed goal says by how much and what "
+            "limits it; its section says more.", "",
+            *table(rows, ("benchmark", "figure", "value", "goal", "verdict", "what limits it",
                           "baseline (same run)", "load during the run", "command"))]
 
 
@@ -338,7 +416,7 @@ def faults_summary(docs: dict[str, dict[str, Any]]) -> list[str]:
         rows.append((d.get("title") or d["name"], f.get("faults"), f.get("expected"),
                      f.get("stored"), f.get("delivered"), f.get("lost"), f.get("duplicated"),
                      f.get("recovery_s_max"), f.get("recovery_s_median"),
-                     verdict + (" (quick)" if d.get("quick") else "")))
+                     verdict + (" (quick)" if d.get("quick") else ""), load_during(d)))
     ref = docs.get("faults_reference")
     out = ["## Fault runs: exact accounting", ""]
     if ref:
@@ -352,7 +430,7 @@ def faults_summary(docs: dict[str, dict[str, Any]]) -> list[str]:
                 f"`{str(ref.get('input_sha256', ''))[:16]}…`).", ""]
     out += table(rows, ("scenario", "faults", "expected", "stored", "delivered", "lost",
                         "duplicated", "recovery s (max)", "recovery s (median)",
-                        "goal: 0 lost, 0 dup" + ", driver <= 30 s"))
+                        "goal: 0 lost, 0 dup" + ", driver <= 30 s", "load during the run"))
     out += ["Lost = expected alerts never delivered; duplicated = an alert stored twice or "
             "delivered under two different `webhook-id`s (a redelivery with the same id is "
             "deduplicated by the receiver and counted separately). Recovery: driver/executor = "

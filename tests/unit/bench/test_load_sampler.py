@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from bench.common import LoadSampler, load_text, result
 
 
@@ -51,3 +53,43 @@ def test_the_goals_table_names_each_goal_with_its_baseline_and_load() -> None:
     assert "100k cards, feed, 200k rows a batch (`tx`)" in text
     assert "**missed** by x1.25" in text and "detector 200,000" in text
     assert "1.9 mean, 2.4 max; CPUs 97 % busy" in text and doc["command"] in text
+
+
+def test_a_run_among_several_in_one_process_carries_its_own_window() -> None:
+    own = {"load1_mean": 0.7, "load1_max": 0.9, "cpu_busy_mean": 0.4, "samples": 12}
+    assert result("x", figures={}, load=own)["machine"]["load_during_run"] == own
+
+
+def test_a_missed_goal_row_says_what_limits_it_from_the_run_s_own_figures(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import report
+
+    monkeypatch.setitem(report.GOAL_LIMITS, ("fraud", "tx"),
+                        "state step {share:.0%} of a batch; {absent:,} unknown; "
+                        "flat up to {headroom:,.0f}")
+    doc = result("fraud", figures={"tx": 40_000, "share": 0.42, "headroom": None},
+                 goals={"tx": {"min": 50_000}})
+    text = "\n".join(report.goals_summary({"fraud": doc}))
+    assert "state step 42% of a batch; ? unknown; flat up to none" in text
+    met = result("fraud", figures={"tx": 60_000, "share": 0.42}, goals={"tx": {"min": 50_000}})
+    assert "state step" not in "\n".join(report.goals_summary({"fraud": met}))
+
+
+def test_every_limit_text_names_figures_the_recorded_results_have() -> None:
+    import string
+
+    from bench import report
+
+    docs = report.load_results(report.ROOT / "bench" / "results")
+    texts = [(name, text) for name, text in report.LIMITS.items()]
+    texts += [(name, text) for (name, _), text in report.GOAL_LIMITS.items()]
+    checked = 0
+    for name, text in texts:
+        doc = docs.get(name)
+        if doc is None:
+            continue
+        known = {**doc.get("figures", {}), **doc.get("baseline", {}), **doc.get("ratios", {})}
+        fields = {f for _, f, _, _ in string.Formatter().parse(text) if f}
+        assert fields <= set(known), (name, fields - set(known))
+        checked += 1
+    assert checked
