@@ -36,8 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.bench_processor import ProgressLog, batch_rates
-from bench.common import LOAD, load_text, ratio, record, result, series, utc_now
+from bench.bench_processor import bench_parse_only, run_job
+from bench.common import load_text, ratio, record, result, series, utc_now
 from bench.paced_producer import PacedProducer
 
 logging.getLogger("py4j").setLevel(logging.WARNING)
@@ -49,42 +49,10 @@ def bench_orders_job(spark: Any, spec: str, work: Path, name: str, *,
                      batch: int) -> dict[str, Any]:
     """The orders job over ``spec`` with its default flags, available-now, ``batch`` rows
     a batch."""
-    from streamwatch.processor.cli import job_args
-    from streamwatch.processor.orders import job as orders
-
-    args = job_args("orders", [
-        "--source", spec, "--sink", f"jsonl:{work / name / 'out'}",
-        "--checkpoint", str(work / name / "ck"), "--trigger", "available-now",
-        "--max-records-per-trigger", str(batch)])
-    t0 = time.monotonic()
-    (query,) = orders.start(spark, args)
-    progress = ProgressLog()
-    if not progress.wait(query, timeout=1800):
-        query.stop()
-        raise TimeoutError(f"orders run {name} did not finish in 30 minutes")
-    t1 = time.monotonic()
-    out = batch_rates(progress)
-    out.update(wall_s=round(t1 - t0, 1), load=LOAD.window(t0, t1),
-               rows_written=sum(1 for p in (work / name / "out").glob("*.jsonl")
-                                for _ in p.open("rb")))
+    out, _ = run_job(spark, "orders", spec, work, name, batch=batch)
+    out["rows_written"] = sum(1 for p in (work / name / "out").glob("*.jsonl")
+                              for _ in p.open("rb"))
     return out
-
-
-def bench_parse_only(spark: Any, spec: str, work: Path, *, batch: int) -> dict[str, Any]:
-    """The baseline: read and parse the same events, same batches, nothing else."""
-    from streamwatch.contracts.events import OrderEvent
-    from streamwatch.processor.io.sources import read_stream
-
-    df = read_stream(spark, spec, OrderEvent.DDL, options={"maxRecordsPerTrigger": str(batch)})
-    t0 = time.monotonic()
-    query = (df.writeStream.format("noop").trigger(availableNow=True)
-             .option("checkpointLocation", str(work / "parse-ck")).start())
-    progress = ProgressLog()
-    if not progress.wait(query, timeout=1800):
-        query.stop()
-        raise TimeoutError("the parse-only run did not finish in 30 minutes")
-    t1 = time.monotonic()
-    return {**batch_rates(progress), "wall_s": round(t1 - t0, 1), "load": LOAD.window(t0, t1)}
 
 
 def _line(label: str, run: dict[str, Any]) -> str:
@@ -109,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         args.events, args.batch, args.order_rate = 30_000, 10_000, 50.0
     started_at, t0 = utc_now(), time.monotonic()
 
+    from streamwatch.contracts.events import OrderEvent
     from streamwatch.processor.session import build_session
 
     with tempfile.TemporaryDirectory(prefix="bench-orders-") as tmp:
@@ -123,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
                 job = bench_orders_job(spark, producer.feed_spec, work, "orders",
                                        batch=args.batch)
                 print(_line("orders, default flags", job), flush=True)
-                parse = bench_parse_only(spark, producer.feed_spec, work, batch=args.batch)
+                parse = bench_parse_only(spark, producer.feed_spec, work, batch=args.batch,
+                                         ddl=OrderEvent.DDL)
                 print(_line("parse only (baseline)", parse), flush=True)
             finally:
                 spark.stop()

@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import importlib
 import logging
 import multiprocessing
 import os
@@ -77,6 +78,7 @@ import orjson
 
 from bench.common import (
     LOAD,
+    batch_rate_points,
     load_text,
     ratio,
     record,
@@ -221,17 +223,11 @@ def batch_rates(progress: ProgressLog) -> dict[str, Any]:
     rest = data[1:]
     rest_rows = sum(p["numInputRows"] for p in rest)
     rest_ms = sum(p["durationMs"]["triggerExecution"] for p in rest)
-    points, elapsed = [], 0.0
-    for p in data:
-        took = p["durationMs"]["triggerExecution"] / 1000
-        elapsed += took
-        if took > 0:
-            points.append((round(elapsed, 3), p["numInputRows"] / took))
     return {"eps": round(rows / ms * 1000) if ms else None,
             "steady_eps": round(rest_rows / rest_ms * 1000) if rest_ms else None,
             "first_batch_s": data[0]["durationMs"]["triggerExecution"] / 1000 if data else None,
             "first_batch_rows": data[0]["numInputRows"] if data else None,
-            "batches": len(data), "rows": rows, "points": points}
+            "batches": len(data), "rows": rows, "points": batch_rate_points(data)}
 
 
 # -- hashtags -----------------------------------------------------------------
@@ -241,42 +237,55 @@ def _feed_spec(producer: PacedProducer) -> str:
     return f"feed:http://127.0.0.1:{producer.http_port}/{FEED}"
 
 
-def bench_hashtags(spark: Any, spec: str, work: Path, name: str, *, batch: int,
-                   flags: Sequence[str] = ()) -> dict[str, Any]:
-    """The hashtags job over ``spec`` with its defaults but ``flags``, available-now."""
+def run_job(spark: Any, job: str, spec: str, work: Path, name: str, *, batch: int,
+            flags: Sequence[str] = ()) -> tuple[dict[str, Any], Any]:
+    """``streamwatch process JOB`` over ``spec`` with its defaults but ``flags``,
+    available-now, ``batch`` records a batch, sink JSONL under ``work/name``: its batch
+    rates, wall time and load, and the job's parsed settings."""
     from streamwatch.processor.cli import job_args
-    from streamwatch.processor.hashtags import job as hashtags
 
-    args = job_args("hashtags", [
+    module = importlib.import_module(f"streamwatch.processor.{job}.job")
+    args = job_args(job, [
         "--source", spec, "--sink", f"jsonl:{work / name / 'out'}",
         "--checkpoint", str(work / name / "ck"), "--trigger", "available-now",
         "--max-records-per-trigger", str(batch), *flags])
     t0 = time.monotonic()
-    (query,) = hashtags.start(spark, args)
+    (query,) = module.start(spark, args)
     progress = ProgressLog()
     if not progress.wait(query, timeout=1800):
         query.stop()
-        raise TimeoutError(f"hashtags run {name} did not finish in 30 minutes")
+        raise TimeoutError(f"{job} run {name} did not finish in 30 minutes")
     t1 = time.monotonic()
-    out = batch_rates(progress)
-    out.update(wall_s=round(t1 - t0, 1), load=LOAD.window(t0, t1),
-               flags={"sentiment_sample": args.sentiment_sample, "window_s": args.window,
+    return {**batch_rates(progress), "wall_s": round(t1 - t0, 1),
+            "load": LOAD.window(t0, t1)}, args
+
+
+def bench_hashtags(spark: Any, spec: str, work: Path, name: str, *, batch: int,
+                   flags: Sequence[str] = ()) -> dict[str, Any]:
+    """The hashtags job over ``spec`` with its defaults but ``flags``, available-now."""
+    out, args = run_job(spark, "hashtags", spec, work, name, batch=batch, flags=flags)
+    out.update(flags={"sentiment_sample": args.sentiment_sample, "window_s": args.window,
                       "slide_s": args.slide, "state_store": args.state_store,
                       "max_records_per_trigger": batch, "trigger": args.trigger})
     return out
 
 
-def bench_parse_only(spark: Any, spec: str, work: Path, *, batch: int) -> dict[str, Any]:
-    """The baseline: read and parse the same tweets, same batches, nothing else."""
+def bench_parse_only(spark: Any, spec: str, work: Path, *, batch: int,
+                     ddl: str | None = None) -> dict[str, Any]:
+    """The baseline: read and parse the same events (``ddl``, default the tweets'), same
+    batches, nothing else."""
     from streamwatch.contracts.events import Tweet
     from streamwatch.processor.io.sources import read_stream
 
-    df = read_stream(spark, spec, Tweet.DDL, options={"maxRecordsPerTrigger": str(batch)})
+    df = read_stream(spark, spec, ddl or Tweet.DDL,
+                     options={"maxRecordsPerTrigger": str(batch)})
     t0 = time.monotonic()
     query = (df.writeStream.format("noop").trigger(availableNow=True)
              .option("checkpointLocation", str(work / "parse-ck")).start())
     progress = ProgressLog()
-    progress.wait(query, timeout=1800)
+    if not progress.wait(query, timeout=1800):
+        query.stop()
+        raise TimeoutError("the parse-only run did not finish in 30 minutes")
     t1 = time.monotonic()
     return {**batch_rates(progress), "wall_s": round(t1 - t0, 1), "load": LOAD.window(t0, t1)}
 
