@@ -176,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
                 problems = [p for page in pages for p in page.problems()]
         finally:
             background.stop_event.set()
-            background.join(timeout=10)
+            if background.is_alive():
+                background.join(timeout=10)
             exporter.stop()
     if problems:
         raise RuntimeError(f"the page reported problems: {problems}")
