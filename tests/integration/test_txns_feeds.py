@@ -136,3 +136,23 @@ def test_a_restart_continues_the_same_world(tmp_path: Path) -> None:
     assert all(t["card_id"].startswith("c-e2-") for t in later[1000:])
     assert all(t["customer_id"].startswith("u-e2-") for t in later[1000:])
     assert later[1000]["txn_id"] == "t-000001001"
+
+
+def test_an_unset_seed_is_fresh_and_logged_at_start(tmp_path: Path) -> None:
+    from streamwatch.feed import world as worlds
+
+    http = free_port()
+    proc = ServiceProcess(
+        ["txns", "--rate", "100", "--max-events", "10", "--http-port", str(http),
+         "--socket-port", str(free_port()), "--data-dir", str(tmp_path / "data")],
+        tmp_path / "txns.log").start()
+    try:
+        proc.wait_http(f"http://127.0.0.1:{http}/readyz")
+    finally:
+        assert proc.stop() == 0, proc.log()
+    configured = [doc for doc in map(orjson.loads, (line for line in proc.log().splitlines()
+                                                    if line.startswith("{")))
+                  if doc.get("msg") == "txn-simulator configured"]
+    world = worlds.read(tmp_path / "data", "txns")
+    assert world is not None
+    assert [doc["seed"] for doc in configured] == [world.params["--seed"]], proc.log()

@@ -253,8 +253,12 @@ def open_seeded_world(service: str, producer: str, settings: ProducerSettings,
     import time
 
     from streamwatch.contracts.events import format_epoch_ms
+    from streamwatch.core import logs
     from streamwatch.feed import world as worlds
 
+    # before the world is opened: the simulator logs its configuration (the fresh seed
+    # among it) once built, before run_producer starts serving
+    logs.setup(service, settings.log_level)
     now = format_epoch_ms(int(time.time() * 1000))
     try:
         # refuse bad flags before a world is recorded with them
