@@ -25,7 +25,7 @@ figures are a floor for a deployment where they do not.
 Usage::
 
     python -m bench.bench_alerting                  # ~1 min
-    python -m bench.bench_alerting --quick          # ~20 s (make test)
+    python -m bench.bench_alerting --quick          # ~20 s (make test-bench)
     python -m bench.bench_alerting --database-url postgresql://... --workers 16
 
 Expected output: a summary (``print_figures``: ratios, figures, baseline,

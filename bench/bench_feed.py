@@ -23,7 +23,7 @@ Goals (issue 3): >= 50,000 events/s appended, >= 200,000 records/s range read.
 Usage::
 
     python -m bench.bench_feed            # ~1.5 minutes
-    python -m bench.bench_feed --quick    # ~15 s, what `make test` runs
+    python -m bench.bench_feed --quick    # ~15 s, what `make test-bench` runs
 
 Prints a table and writes ``bench/results/feed.json`` (``feed-quick.json``), in
 the format of ``bench/common.py``.

@@ -21,7 +21,7 @@ Key concepts:
 Usage::
 
     python -m bench.bench_orders            # 1M events, ~2 minutes
-    python -m bench.bench_orders --quick    # 30k events, ~1 minute (make test)
+    python -m bench.bench_orders --quick    # 30k events, ~1 minute (make test-bench)
 
 Expected output: a summary (``print_figures``) and ``bench/results/orders.json``
 (``orders-quick.json``) in the format of ``bench/common.py``.

@@ -52,7 +52,7 @@ The ladder part takes about (steps) x (--settle + --step-seconds + 2 s); at the
 defaults the feed fell behind at 200k lines/s and the socket at 15k in calibration
 runs, i.e. 9 steps, ~8 minutes. The first step of a session is cold (JVM JIT), which
 the settle and the lag test absorb; in a full run the hashtags part warms the JVM.
-    python -m bench.bench_processor --quick    # ~1 minute (make test)
+    python -m bench.bench_processor --quick    # ~1 minute (make test-bench)
 
 Expected output: one line per phase, a summary (``print_figures``) and
 ``bench/results/processor.json`` (``processor-quick.json``) in the format of

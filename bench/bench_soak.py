@@ -12,7 +12,7 @@ and Python workers) from ``/proc``, the size of the checkpoint's state store
 profiles): growth = (mean of the last quarter - mean of the second quarter) /
 mean of the second quarter, per process; goal: under 10 %.
 
-Usage (a benchmark flag, not part of ``make test``)::
+Usage (a benchmark flag, not part of ``make test-bench``)::
 
     python -m bench.bench_soak --minutes 30 --cards 100000
     python -m bench.bench_soak --quick          # 45 s, proves the code works

@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=20.0)
     parser.add_argument("--skip-latency", action="store_true")
     args = parser.parse_args(argv)
-    if args.quick:  # proves the code runs (make test); its figures are not measurements
+    if args.quick:  # proves the code runs; its figures are not measurements
         args.rounds, args.events, args.small_files = 1, 60_000, 4
         args.seconds, args.warmup = 8.0, 4.0
     big_files = min(BIG_BATCH_FILES, max(1, args.events // ROWS_PER_FILE // 3))

@@ -5,8 +5,8 @@ from ``--quick`` runs are not measurements). Results go to a temporary
 directory (``STREAMWATCH_BENCH_RESULTS``), never over ``bench/results``.
 Benchmarks are run through ``python -m bench --only NAME --quick --no-report``,
 exactly as ``make bench`` runs them. Every benchmark must have ``--quick``.
-Part of ``make test`` (marker ``bench``); the fault runs' quick form is
-``make test-faults``.
+``make test-bench`` (marker ``bench``; CI runs it after ``make test``); the fault
+runs' quick form is ``make test-faults``.
 """
 
 from __future__ import annotations
