@@ -51,7 +51,7 @@ Usage::
 
     python -m bench.bench_fraud                       # 100k and 1M cards, ~7 min on 2 cores
     python -m bench.bench_fraud --populations 100k    # the headline population only
-    python -m bench.bench_fraud --quick               # 5k cards, 3 batches of 2,000 (make test-bench)
+    python -m bench.bench_fraud --quick               # 5k cards, 3 batches of 2,000 (test-bench)
 
 Expected output: one line per run (population, distinct cards, source, batch size, tx/s,
 first batch, state share, load), a summary (``print_figures``) and
