@@ -106,7 +106,8 @@ if ! podman image exists "$jre_image"; then
   # java.se plus what Spark, Netty and Hadoop reach for at run time (Unsafe, JMX, DNS, zipfs).
   "$jdk/bin/jlink" --output "$root/opt/java/openjdk" --strip-debug --no-man-pages \
     --no-header-files --compress=zip-6 \
-    --add-modules java.se,jdk.unsupported,jdk.management,jdk.management.agent,jdk.crypto.ec,jdk.crypto.cryptoki,jdk.naming.dns,jdk.zipfs,jdk.net,jdk.security.auth,jdk.security.jgss,jdk.charsets,jdk.localedata,jdk.jfr,jdk.httpserver,jdk.incubator.vector
+    --add-modules java.se,jdk.unsupported,jdk.management,jdk.management.agent,jdk.crypto.ec,jdk.crypto.cryptoki,jdk.naming.dns,jdk.zipfs,jdk.net,jdk.security.auth,jdk.security.jgss,jdk.charsets,jdk.localedata,jdk.jfr,jdk.httpserver,jdk.incubator.vector \
+    >&2  # its "Using incubator modules" warning goes to stdout, which the caller evals
   tar -C "$root" -c . | podman import - "$jre_image" >&2
   rm -rf "$root"
   trap - EXIT
