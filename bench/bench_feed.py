@@ -46,7 +46,7 @@ from typing import Any
 import orjson
 import requests
 
-from bench.common import ratio, record, result, utc_now
+from bench.common import ratio, record, result, rss_bytes, utc_now
 from bench.ports import free_port
 from streamwatch.cli import SUBCOMMANDS
 from streamwatch.feed.client import FeedClient, FeedError
@@ -126,16 +126,6 @@ def bench_log_append(seconds: float, data_dir: Path) -> dict[str, Any]:
             "bytes_per_event": size / appended}
 
 
-def _rss_mib(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
 def bench_producer_append(service: str, seconds: float, warmup: float, data_dir: Path,
                           log_path: Path, rate: float) -> dict[str, Any]:
     """The producer's sustained append rate, counted from ``warmup`` seconds after its
@@ -156,7 +146,7 @@ def bench_producer_append(service: str, seconds: float, warmup: float, data_dir:
         first, t0 = producer.latest(feed), time.perf_counter()
         time.sleep(seconds)
         last, t1 = producer.latest(feed), time.perf_counter()
-        rss = _rss_mib(producer.proc.pid)
+        rss = rss_bytes(producer.proc.pid) / 2**20
     finally:
         code = producer.stop()
     return {"service": service, "feed": feed, "events": last - first, "seconds": t1 - t0,

@@ -150,9 +150,8 @@ def test_an_unset_seed_is_fresh_and_logged_at_start(tmp_path: Path) -> None:
         proc.wait_http(f"http://127.0.0.1:{http}/readyz")
     finally:
         assert proc.stop() == 0, proc.log()
-    configured = [doc for doc in map(orjson.loads, (line for line in proc.log().splitlines()
-                                                    if line.startswith("{")))
-                  if doc.get("msg") == "txn-simulator configured"]
+    logged = [orjson.loads(raw) for raw in proc.log().splitlines() if raw.startswith("{")]
+    configured = [doc for doc in logged if doc.get("msg") == "txn-simulator configured"]
     world = worlds.read(tmp_path / "data", "txns")
     assert world is not None
     assert [doc["seed"] for doc in configured] == [world.params["--seed"]], proc.log()
